@@ -1,0 +1,533 @@
+//! The typed configuration: what a keepalived.conf means once parsed, defaults applied and
+//! cross-references resolved. Field names follow keepalived's keywords; every default is
+//! keepalived's unless a comment says otherwise.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_wire::{Family, Version};
+use serde::Serialize;
+
+/// Where something was written: file, 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Default)]
+pub struct Span {
+    pub file: Arc<str>,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+/// Serialise a wire type (which has no serde dependency) by its display form.
+fn as_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// A whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Config {
+    pub global: GlobalDefs,
+    pub scripts: Vec<VrrpScript>,
+    pub track_processes: Vec<TrackProcess>,
+    pub track_files: Vec<TrackFile>,
+    pub sync_groups: Vec<SyncGroup>,
+    pub instances: Vec<VrrpInstance>,
+    pub static_addresses: Vec<VirtualAddress>,
+    pub static_routes: Vec<VirtualRoute>,
+    pub static_rules: Vec<VirtualRule>,
+}
+
+impl Config {
+    pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
+        self.instances.iter().find(|i| i.name == name)
+    }
+    pub fn script(&self, name: &str) -> Option<&VrrpScript> {
+        self.scripts.iter().find(|s| s.name == name)
+    }
+    pub fn track_process(&self, name: &str) -> Option<&TrackProcess> {
+        self.track_processes.iter().find(|s| s.name == name)
+    }
+    pub fn track_file(&self, name: &str) -> Option<&TrackFile> {
+        self.track_files.iter().find(|s| s.name == name)
+    }
+    pub fn sync_group_of(&self, instance: &str) -> Option<&SyncGroup> {
+        self.sync_groups
+            .iter()
+            .find(|g| g.members.iter().any(|m| m == instance))
+    }
+}
+
+/// A user and optional group to run a script as (`user USER [[:]GROUP]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunAs {
+    pub user: String,
+    pub group: Option<String>,
+}
+
+/// A command line to run: the text as written and keepalived's word splitting of it
+/// (unquoted spaces split, quotes group, no shell unless the command names one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Command {
+    pub text: String,
+    pub argv: Vec<String>,
+    pub run_as: Option<RunAs>,
+    pub span: Span,
+}
+
+/// Gratuitous ARP / unsolicited NA timing, global `vrrp_garp_*` or per-instance `garp_*`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GarpSettings {
+    /// Messages per burst on becoming master.
+    pub master_repeat: u32,
+    /// Delay of the second burst after becoming master; zero = no second burst.
+    pub master_delay: Duration,
+    /// Burst when a master hears a lower-priority advert.
+    pub lower_prio_repeat: u32,
+    pub lower_prio_delay: Duration,
+    /// Periodic refresh while master; `None` = off.
+    pub master_refresh: Option<Duration>,
+    pub master_refresh_repeat: u32,
+    /// Minimum spacing between messages on one interface.
+    pub interval: Duration,
+    pub na_interval: Duration,
+}
+
+impl Default for GarpSettings {
+    fn default() -> Self {
+        GarpSettings {
+            master_repeat: 5,
+            master_delay: Duration::from_secs(5),
+            lower_prio_repeat: 5,
+            lower_prio_delay: Duration::from_secs(5),
+            master_refresh: None,
+            master_refresh_repeat: 1,
+            interval: Duration::ZERO,
+            na_interval: Duration::ZERO,
+        }
+    }
+}
+
+/// A notify FIFO (`notify_fifo FIFO [user [group]]`) and the optional script that reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotifyFifo {
+    pub path: PathBuf,
+    pub script: Option<Command>,
+    pub span: Span,
+}
+
+/// `global_defs`, the VRRP side of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GlobalDefs {
+    pub router_id: Option<String>,
+    pub mcast_group4: Ipv4Addr,
+    pub mcast_group6: Ipv6Addr,
+    pub default_interface: Option<String>,
+    #[serde(serialize_with = "as_display")]
+    pub vrrp_version: Version,
+    pub garp: GarpSettings,
+    pub down_timer_adverts: u8,
+    pub lower_prio_no_advert: bool,
+    pub higher_prio_send_advert: bool,
+    pub owner_ignore_adverts: bool,
+    pub v3_checksum_as_v2: bool,
+    pub check_unicast_src: bool,
+    pub skip_check_adv_addr: bool,
+    pub strict: bool,
+    pub notify_priority_changes: bool,
+    pub script_user: Option<RunAs>,
+    pub enable_script_security: bool,
+    pub notify_fifo: Option<NotifyFifo>,
+    pub vrrp_notify_fifo: Option<NotifyFifo>,
+    pub startup_delay: Duration,
+    pub dynamic_interfaces: bool,
+    pub log_unknown_vrids: bool,
+    /// baton extension (`fast_handover <BOOL>`): on by default, forced off by `vrrp_strict`.
+    pub fast_handover: bool,
+}
+
+impl Default for GlobalDefs {
+    fn default() -> Self {
+        GlobalDefs {
+            router_id: None,
+            mcast_group4: baton_wire::MCAST_GROUP_V4,
+            mcast_group6: baton_wire::MCAST_GROUP_V6,
+            default_interface: None,
+            vrrp_version: Version::V2,
+            garp: GarpSettings::default(),
+            down_timer_adverts: 3,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
+            owner_ignore_adverts: false,
+            v3_checksum_as_v2: false,
+            check_unicast_src: false,
+            skip_check_adv_addr: false,
+            strict: false,
+            notify_priority_changes: false,
+            script_user: None,
+            enable_script_security: false,
+            notify_fifo: None,
+            vrrp_notify_fifo: None,
+            startup_delay: Duration::ZERO,
+            dynamic_interfaces: false,
+            log_unknown_vrids: false,
+            fast_handover: true,
+        }
+    }
+}
+
+/// `vrrp_script NAME { … }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VrrpScript {
+    pub name: String,
+    pub span: Span,
+    pub command: Command,
+    pub interval: Duration,
+    /// Defaults to `interval`.
+    pub timeout: Duration,
+    pub weight: i32,
+    pub reverse: bool,
+    pub rise: u32,
+    pub fall: u32,
+    pub init_fail: bool,
+}
+
+/// `param_match` of a tracked process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub enum ParamMatch {
+    /// The parameters must equal the process's arguments.
+    #[default]
+    Exact,
+    /// The process's arguments start with the parameters.
+    Initial,
+    /// The parameters appear anywhere in the process's arguments.
+    Partial,
+}
+
+/// `vrrp_track_process NAME { … }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackProcess {
+    pub name: String,
+    pub span: Span,
+    /// The process name (comm, or the executable path with `full_command`).
+    pub process: String,
+    /// Parameters to match, if any were given after the name.
+    pub params: Option<Vec<String>>,
+    pub param_match: ParamMatch,
+    pub full_command: bool,
+    pub weight: i32,
+    pub reverse: bool,
+    pub quorum: u32,
+    pub quorum_max: Option<u32>,
+    /// Delay before reporting a change (`delay` sets both).
+    pub fork_delay: Duration,
+    pub terminate_delay: Duration,
+}
+
+/// `track_file NAME { … }` (alias `vrrp_track_file`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackFile {
+    pub name: String,
+    pub span: Span,
+    pub path: PathBuf,
+    pub weight: i32,
+    pub reverse: bool,
+    /// `init_file [VALUE] [overwrite]`: create the file with VALUE (default 0) if missing,
+    /// or always with `overwrite`.
+    pub init_file: Option<(i64, bool)>,
+}
+
+/// A reference from an instance or sync group to a tracker, with an optional weight override.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackRef {
+    pub name: String,
+    pub weight: Option<i32>,
+    pub reverse: bool,
+    pub span: Span,
+}
+
+/// Notify commands of an instance or sync group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Notify {
+    pub master: Option<Command>,
+    pub backup: Option<Command>,
+    pub fault: Option<Command>,
+    pub stop: Option<Command>,
+    /// `notify CMD`: called with `INSTANCE|GROUP name STATE priority` appended.
+    pub any: Option<Command>,
+    pub master_rx_lower_pri: Option<Command>,
+    /// `notify_deleted`: report DELETED instead of FAULT for an instance removed on reload.
+    pub deleted: bool,
+    pub priority_changes: Option<bool>,
+}
+
+/// The trackers an instance or group follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Tracking {
+    pub interfaces: Vec<TrackRef>,
+    pub scripts: Vec<TrackRef>,
+    pub files: Vec<TrackRef>,
+    pub processes: Vec<TrackRef>,
+}
+
+/// `vrrp_sync_group NAME { … }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncGroup {
+    pub name: String,
+    pub span: Span,
+    pub members: Vec<String>,
+    pub tracking: Tracking,
+    pub notify: Notify,
+    pub tracking_weight: bool,
+}
+
+/// `state` as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum InitialState {
+    Master,
+    Backup,
+}
+
+/// `authentication { auth_type …; auth_pass … }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Authentication {
+    /// Only the first 8 bytes are sent and compared.
+    Pass(String),
+    /// Recognised and refused (IPsec AH is not implemented).
+    Ah(String),
+}
+
+/// One `unicast_peer` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnicastPeer {
+    pub addr: IpAddr,
+    pub min_ttl: Option<u8>,
+    pub max_ttl: Option<u8>,
+}
+
+/// Address scope (`scope site|link|host|nowhere|global` or a number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub enum Scope {
+    #[default]
+    Global,
+    Site,
+    Link,
+    Host,
+    Nowhere,
+    Other(u8),
+}
+
+/// `brd` of a virtual address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Broadcast {
+    Addr(Ipv4Addr),
+    /// `brd +`: host bits set.
+    Set,
+    /// `brd -`: host bits clear.
+    Clear,
+}
+
+/// One line of `virtual_ipaddress`, `virtual_ipaddress_excluded` or `static_ipaddress`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VirtualAddress {
+    pub addr: IpAddr,
+    /// /32 or /128 when not given.
+    pub prefix_len: u8,
+    pub brd: Option<Broadcast>,
+    /// `dev`; `None` means the instance's interface.
+    pub dev: Option<String>,
+    pub scope: Scope,
+    pub label: Option<String>,
+    pub peer: Option<IpAddr>,
+    /// IPv6: added with NODAD unless `-nodad` was given.
+    pub nodad: bool,
+    pub home: bool,
+    pub noprefixroute: bool,
+    pub no_track: bool,
+    /// IPv6 /128 VIPs are deprecated (preferred_lft 0) unless `preferred_lft forever`.
+    pub preferred_forever: bool,
+    pub span: Span,
+}
+
+/// Kind of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub enum RouteKind {
+    #[default]
+    Unicast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+/// One line of `virtual_routes` or `static_routes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VirtualRoute {
+    pub dst: IpAddr,
+    pub dst_len: u8,
+    pub src: Option<IpAddr>,
+    pub via: Option<IpAddr>,
+    pub dev: Option<String>,
+    pub scope: Option<Scope>,
+    pub table: Option<u32>,
+    pub metric: Option<u32>,
+    pub kind: RouteKind,
+    pub onlink: bool,
+    pub no_track: bool,
+    pub span: Span,
+}
+
+/// One line of `virtual_rules` or `static_rules`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VirtualRule {
+    #[serde(serialize_with = "as_display")]
+    pub family: Family,
+    pub from: Option<(IpAddr, u8)>,
+    pub to: Option<(IpAddr, u8)>,
+    pub table: Option<u32>,
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    pub fwmark: Option<(u32, Option<u32>)>,
+    pub tos: Option<u8>,
+    pub preference: Option<u32>,
+    pub no_track: bool,
+    pub span: Span,
+}
+
+/// `vrrp_instance NAME { … }` with keepalived's defaults and the global settings already
+/// folded in, so consumers never look at `global_defs` for an instance's behaviour.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VrrpInstance {
+    pub name: String,
+    pub span: Span,
+    pub state: InitialState,
+    pub interface: Option<String>,
+    pub vrid: u8,
+    /// 1..=255; 255 is the address owner.
+    pub priority: u8,
+    pub advert_int: Duration,
+    #[serde(serialize_with = "as_display")]
+    pub version: Version,
+    #[serde(serialize_with = "as_display")]
+    pub family: Family,
+    pub auth: Option<Authentication>,
+    pub nopreempt: bool,
+    pub preempt_delay: Duration,
+    /// `unicast_src_ip` / `mcast_src_ip`.
+    pub src_ip: Option<IpAddr>,
+    pub unicast_peers: Vec<UnicastPeer>,
+    pub unicast_ttl: Option<u8>,
+    pub unicast_fault_no_peer: bool,
+    pub check_unicast_src: bool,
+    /// `mcast_dst_ip`, else the global group of the family.
+    pub mcast_group: IpAddr,
+    pub track_src_ip: bool,
+    pub dont_track_primary: bool,
+    pub tracking: Tracking,
+    pub vips: Vec<VirtualAddress>,
+    pub excluded_vips: Vec<VirtualAddress>,
+    pub no_virtual_ipaddress: bool,
+    pub virtual_routes: Vec<VirtualRoute>,
+    pub virtual_rules: Vec<VirtualRule>,
+    pub accept: bool,
+    pub promote_secondaries: bool,
+    pub strict: bool,
+    pub use_vmac: bool,
+    pub garp: GarpSettings,
+    pub down_timer_adverts: u8,
+    pub lower_prio_no_advert: bool,
+    pub higher_prio_send_advert: bool,
+    pub owner_ignore_adverts: bool,
+    pub skip_check_adv_addr: bool,
+    pub v3_checksum_as_v2: bool,
+    pub fast_handover: bool,
+    pub notify: Notify,
+}
+
+impl VrrpInstance {
+    /// The address owner (priority 255).
+    pub fn is_owner(&self) -> bool {
+        self.priority == 255
+    }
+
+    /// An instance with keepalived's defaults, for building configurations in code (tests,
+    /// the simulator, the demo).
+    pub fn new(name: &str, vrid: u8, family: Family) -> VrrpInstance {
+        let global = GlobalDefs::default();
+        VrrpInstance {
+            name: name.to_string(),
+            span: Span::default(),
+            state: InitialState::Backup,
+            interface: None,
+            vrid,
+            priority: 100,
+            advert_int: Duration::from_secs(1),
+            version: match family {
+                Family::Ipv4 => Version::V2,
+                Family::Ipv6 => Version::V3,
+            },
+            family,
+            auth: None,
+            nopreempt: false,
+            preempt_delay: Duration::ZERO,
+            src_ip: None,
+            unicast_peers: Vec::new(),
+            unicast_ttl: None,
+            unicast_fault_no_peer: false,
+            check_unicast_src: false,
+            mcast_group: match family {
+                Family::Ipv4 => IpAddr::V4(global.mcast_group4),
+                Family::Ipv6 => IpAddr::V6(global.mcast_group6),
+            },
+            track_src_ip: false,
+            dont_track_primary: false,
+            tracking: Tracking::default(),
+            vips: Vec::new(),
+            excluded_vips: Vec::new(),
+            no_virtual_ipaddress: false,
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
+            accept: true,
+            promote_secondaries: false,
+            strict: false,
+            use_vmac: false,
+            garp: global.garp,
+            down_timer_adverts: global.down_timer_adverts,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
+            owner_ignore_adverts: false,
+            skip_check_adv_addr: false,
+            v3_checksum_as_v2: false,
+            fast_handover: true,
+            notify: Notify::default(),
+        }
+    }
+}
+
+impl VirtualAddress {
+    /// A plain address with default options (/32 or /128, global scope, NODAD for IPv6).
+    pub fn new(addr: IpAddr) -> VirtualAddress {
+        VirtualAddress {
+            addr,
+            prefix_len: match addr {
+                IpAddr::V4(_) => 32,
+                IpAddr::V6(_) => 128,
+            },
+            brd: None,
+            dev: None,
+            scope: Scope::Global,
+            label: None,
+            peer: None,
+            nodad: true,
+            home: false,
+            noprefixroute: false,
+            no_track: false,
+            preferred_forever: false,
+            span: Span::default(),
+        }
+    }
+}

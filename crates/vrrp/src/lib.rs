@@ -1,0 +1,1 @@
+//! The VRRP protocol core.

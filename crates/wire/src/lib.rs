@@ -1,0 +1,64 @@
+//! Wire formats spoken by baton: VRRP advertisements (v2, RFC 3768; v3, RFC 5798 / RFC 9568) for
+//! IPv4 and IPv6, the IPv4 header a raw socket hands back, gratuitous ARP and IPv6 unsolicited
+//! Neighbor Advertisements.
+//!
+//! Every format follows one pattern: a zero-copy `Packet<T: AsRef<[u8]>>` view whose
+//! `new_checked` guarantees that no accessor can panic, and a validated `Repr` with `parse` (from
+//! a view) and `emit` (into the caller's buffer). Parsing never allocates and never panics, on
+//! any input; every error names the field that was wrong.
+
+#![forbid(unsafe_code)]
+
+pub mod advert;
+pub mod checksum;
+mod error;
+pub mod ipv4;
+
+pub use advert::{Addresses, AdvertRepr, Auth, ChecksumForm, ChecksumPolicy, Version};
+pub use error::{Error, Field};
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// IP protocol number of VRRP (and, unfortunately, of CARP).
+pub const IPPROTO_VRRP: u8 = 112;
+/// The VRRP IPv4 multicast group (RFC 5798 §5.1.1.2).
+pub const MCAST_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+/// The VRRP IPv6 multicast group (RFC 5798 §5.1.2.2).
+pub const MCAST_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+/// TTL / hop limit every advertisement must carry (RFC 5798 §5.1.1.3).
+pub const VRRP_TTL: u8 = 255;
+
+/// Address family of a VRRP router; the advert itself does not say, the socket does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    /// Bytes of one address of this family.
+    pub const fn addr_len(self) -> usize {
+        match self {
+            Family::Ipv4 => 4,
+            Family::Ipv6 => 16,
+        }
+    }
+
+    pub const fn of(addr: &IpAddr) -> Family {
+        match addr {
+            IpAddr::V4(_) => Family::Ipv4,
+            IpAddr::V6(_) => Family::Ipv6,
+        }
+    }
+}
+
+impl core::fmt::Display for Family {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
+        })
+    }
+}
+
+pub type Result<T> = core::result::Result<T, Error>;
