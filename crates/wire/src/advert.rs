@@ -356,17 +356,21 @@ impl<'a> Addresses<'a> {
         let Some(enc) = encode_addr(self.family, addr, &mut buf) else {
             return false;
         };
-        self.bytes.chunks_exact(self.family.addr_len()).any(|c| c == enc)
+        self.bytes
+            .chunks_exact(self.family.addr_len())
+            .any(|c| c == enc)
     }
 
     /// Same set of addresses, in any order (keepalived compares VIP lists as sets).
     pub fn same_set(&self, other: &Addresses<'_>) -> bool {
         self.family == other.family
             && self.len() == other.len()
-            && self
-                .bytes
-                .chunks_exact(self.family.addr_len())
-                .all(|c| other.bytes.chunks_exact(other.family.addr_len()).any(|o| o == c))
+            && self.bytes.chunks_exact(self.family.addr_len()).all(|c| {
+                other
+                    .bytes
+                    .chunks_exact(other.family.addr_len())
+                    .any(|o| o == c)
+            })
     }
 }
 
@@ -402,7 +406,10 @@ fn encode_addr<'b>(family: Family, addr: &IpAddr, buf: &'b mut [u8; 16]) -> Opti
 }
 
 /// Encode addresses of `family` in network order, skipping any of the other family.
-pub fn encode_addresses<'i>(family: Family, addrs: impl IntoIterator<Item = &'i IpAddr>) -> Vec<u8> {
+pub fn encode_addresses<'i>(
+    family: Family,
+    addrs: impl IntoIterator<Item = &'i IpAddr>,
+) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = [0u8; 16];
     for a in addrs {
@@ -503,7 +510,13 @@ impl<'a> AdvertRepr<'a> {
     /// Write the advert into `buf` (at least [`Self::buffer_len`] bytes) and fill the checksum
     /// in `form` (ignored for v2, which is always plain, and v3/IPv6, always pseudo-header).
     /// Returns the number of bytes written.
-    pub fn emit(&self, buf: &mut [u8], src: IpAddr, dst: IpAddr, form: ChecksumForm) -> Result<usize> {
+    pub fn emit(
+        &self,
+        buf: &mut [u8],
+        src: IpAddr,
+        dst: IpAddr,
+        form: ChecksumForm,
+    ) -> Result<usize> {
         let len = self.buffer_len();
         if buf.len() < len {
             return Err(Error::Truncated {
@@ -527,7 +540,8 @@ impl<'a> AdvertRepr<'a> {
                 if self.addresses.family == Family::Ipv6 {
                     return Err(Error::Version2OverIpv6);
                 }
-                let secs = u8::try_from(self.interval).map_err(|_| Error::IntervalRange(self.interval))?;
+                let secs =
+                    u8::try_from(self.interval).map_err(|_| Error::IntervalRange(self.interval))?;
                 packet.set_auth_type(self.auth.type_code());
                 packet.set_adver_int(secs);
                 let data = match self.auth {
@@ -548,7 +562,8 @@ impl<'a> AdvertRepr<'a> {
                 }
             }
         };
-        packet.address_bytes_mut()[..self.addresses.bytes.len()].copy_from_slice(self.addresses.bytes);
+        packet.address_bytes_mut()[..self.addresses.bytes.len()]
+            .copy_from_slice(self.addresses.bytes);
         packet.fill_checksum(form, src, dst);
         Ok(len)
     }
@@ -562,7 +577,12 @@ impl<'a> AdvertRepr<'a> {
     }
 }
 
-fn verify(packet: &Packet<&[u8]>, form: ChecksumForm, src: IpAddr, dst: IpAddr) -> Result<ChecksumForm> {
+fn verify(
+    packet: &Packet<&[u8]>,
+    form: ChecksumForm,
+    src: IpAddr,
+    dst: IpAddr,
+) -> Result<ChecksumForm> {
     if packet.verify_checksum(form, src, dst) {
         return Ok(form);
     }
@@ -582,7 +602,11 @@ fn verify(packet: &Packet<&[u8]>, form: ChecksumForm, src: IpAddr, dst: IpAddr) 
 
 impl fmt::Display for AdvertRepr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} vrid {} prio {} ", self.version, self.vrid, self.priority)?;
+        write!(
+            f,
+            "{} vrid {} prio {} ",
+            self.version, self.vrid, self.priority
+        )?;
         match self.version {
             Version::V2 => write!(f, "intvl {}s", self.interval)?,
             Version::V3 => write!(f, "intvl {}cs", self.interval)?,

@@ -26,6 +26,22 @@ pub enum Field {
     NdiscBody,
     /// An NDP option's length field.
     NdiscOption,
+    /// IPv6 header, fixed part.
+    Ipv6Header,
+    /// IPv6 payload length field.
+    Ipv6PayloadLength,
+    /// ARP hardware type (must be 1, Ethernet).
+    ArpHardwareType,
+    /// ARP protocol type (must be 0x0800, IPv4).
+    ArpProtocolType,
+    /// ARP hardware address length (must be 6).
+    ArpHardwareLength,
+    /// ARP protocol address length (must be 4).
+    ArpProtocolLength,
+    /// ARP operation (1 request, 2 reply).
+    ArpOperation,
+    /// The buffer an `emit` writes into.
+    OutputBuffer,
 }
 
 impl fmt::Display for Field {
@@ -41,6 +57,14 @@ impl fmt::Display for Field {
             Field::ArpBody => "ARP body",
             Field::NdiscBody => "neighbor advertisement body",
             Field::NdiscOption => "NDP option length",
+            Field::Ipv6Header => "IPv6 header",
+            Field::Ipv6PayloadLength => "IPv6 payload length",
+            Field::ArpHardwareType => "ARP hardware type",
+            Field::ArpProtocolType => "ARP protocol type",
+            Field::ArpHardwareLength => "ARP hardware address length",
+            Field::ArpProtocolLength => "ARP protocol address length",
+            Field::ArpOperation => "ARP operation",
+            Field::OutputBuffer => "output buffer",
         })
     }
 }
@@ -50,9 +74,17 @@ impl fmt::Display for Field {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum Error {
     #[error("{field}: truncated, need {need} bytes, have {have}")]
-    Truncated { field: Field, need: usize, have: usize },
+    Truncated {
+        field: Field,
+        need: usize,
+        have: usize,
+    },
     #[error("{field}: {have} bytes where {expected} were expected")]
-    Length { field: Field, expected: usize, have: usize },
+    Length {
+        field: Field,
+        expected: usize,
+        have: usize,
+    },
     #[error("VRRP version field: {0} is not 2 or 3")]
     Version(u8),
     #[error("VRRP version field: VRRPv2 is defined for IPv4 only")]
@@ -67,7 +99,9 @@ pub enum Error {
     AuthType(u8),
     #[error("VRRP advert interval field: 0 is not a valid interval")]
     ZeroInterval,
-    #[error("VRRP advert interval field: {0} does not fit (v2: 8 bits of seconds, v3: 12 bits of centiseconds)")]
+    #[error(
+        "VRRP advert interval field: {0} does not fit (v2: 8 bits of seconds, v3: 12 bits of centiseconds)"
+    )]
     IntervalRange(u16),
     #[error("VRRP count of addresses: {0} addresses do not fit in 8 bits")]
     TooManyAddresses(usize),
@@ -77,10 +111,20 @@ pub enum Error {
     IpVersion(u8),
     #[error("IPv4 protocol field: {0} is not 112 (VRRP)")]
     IpProtocol(u8),
-    #[error("Ethernet type field: {0:#06x} is not ARP (0x0806)")]
-    EtherType(u16),
-    #[error("ARP {field}: unsupported value {value:#x}")]
-    Arp { field: &'static str, value: u16 },
+    #[error("Ethernet type field: {got:#06x} is not {expected:#06x}")]
+    EtherType { expected: u16, got: u16 },
+    #[error("{field}: unsupported value {value:#x}")]
+    Arp { field: Field, value: u16 },
+    #[error("IPv6 version field: {0} is not 6")]
+    Ip6Version(u8),
+    #[error("IPv6 next header field: {0} is not {1}")]
+    NextHeader(u8, u8),
+    #[error("IPv6 hop limit field: {0} is not 255")]
+    HopLimit(u8),
+    #[error("neighbor advertisement target field: {0} is a multicast address")]
+    NdiscTarget(core::net::Ipv6Addr),
+    #[error("neighbor advertisement solicited flag: set on an advert sent to a multicast group")]
+    NdiscSolicitedToMulticast,
     #[error("ICMPv6 type field: {0} is not 136 (neighbor advertisement)")]
     IcmpType(u8),
     #[error("ICMPv6 code field: {0} is not 0")]

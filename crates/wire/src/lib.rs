@@ -10,12 +10,17 @@
 #![forbid(unsafe_code)]
 
 pub mod advert;
+pub mod arp;
 pub mod checksum;
 mod error;
+pub mod ethernet;
 pub mod ipv4;
+pub mod ipv6;
+pub mod ndisc;
 
 pub use advert::{Addresses, AdvertRepr, Auth, ChecksumForm, ChecksumPolicy, Version};
 pub use error::{Error, Field};
+pub use ethernet::MacAddr;
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
