@@ -12,10 +12,13 @@
 //! ```
 
 use core::fmt;
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::IpAddr;
 
 use crate::checksum;
 use crate::{Error, Family, Field, IPPROTO_VRRP, Result};
+
+mod addresses;
+pub use addresses::{Addresses, encode_addresses};
 
 mod field {
     pub const VER_TYPE: usize = 0;
@@ -34,6 +37,10 @@ mod field {
 
 /// Length of the fixed VRRP header.
 pub const HEADER_LEN: usize = 8;
+/// The only VRRP message type (RFC 5798 §5.2.2).
+pub const TYPE_ADVERTISEMENT: u8 = 1;
+/// Largest VRRPv3 Max Adver Int: 12 bits of centiseconds, 40.95 s.
+pub const MAX_V3_INTERVAL: u16 = 0x0fff;
 /// A ucarp/OpenBSD CARP advertisement: 8 byte header, 8 byte counter, 20 byte SHA-1 HMAC.
 const CARP_LEN: usize = 36;
 /// CARP's "authlen" (in 32-bit words), which sits where VRRP keeps its address count.
@@ -139,14 +146,19 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 have: data.len(),
             });
         }
+        // CARP (ucarp, OpenBSD, pfSense) runs over IPv4 and IPv6 alike, so it is recognised
+        // before the family matters: 36 bytes, version 2, "authlen" 7 where VRRPv2 keeps its
+        // address count. A VRRPv2 message counting 7 addresses is 44 bytes long, so no valid
+        // advert is ever mistaken for CARP.
+        if self.version_number() == 2
+            && data.len() == CARP_LEN
+            && data[field::COUNT] == CARP_AUTHLEN
+        {
+            return Err(Error::Carp);
+        }
         let expected = match self.version_number() {
             2 if family == Family::Ipv6 => return Err(Error::Version2OverIpv6),
-            2 => {
-                if data.len() == CARP_LEN && data[field::COUNT] == CARP_AUTHLEN {
-                    return Err(Error::Carp);
-                }
-                HEADER_LEN + 4 * self.count() as usize + field::AUTH_DATA_LEN
-            }
+            2 => HEADER_LEN + 4 * self.count() as usize + field::AUTH_DATA_LEN,
             3 => HEADER_LEN + family.addr_len() * self.count() as usize,
             v => return Err(Error::Version(v)),
         };
@@ -306,120 +318,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     }
 }
 
-/// The addresses carried in an advertisement: a borrowed run of network-order addresses of
-/// one family. Parsing borrows them from the packet; a sender encodes its list once with
-/// [`encode_addresses`] and borrows that.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Addresses<'a> {
-    family: Family,
-    bytes: &'a [u8],
-}
-
-impl<'a> Addresses<'a> {
-    /// `None` when `bytes` is not a whole number of addresses.
-    pub fn new(family: Family, bytes: &'a [u8]) -> Option<Addresses<'a>> {
-        bytes
-            .len()
-            .is_multiple_of(family.addr_len())
-            .then_some(Addresses { family, bytes })
-    }
-
-    pub const fn empty(family: Family) -> Addresses<'a> {
-        Addresses { family, bytes: &[] }
-    }
-
-    pub const fn family(&self) -> Family {
-        self.family
-    }
-
-    pub const fn as_bytes(&self) -> &'a [u8] {
-        self.bytes
-    }
-
-    pub fn len(&self) -> usize {
-        self.bytes.len() / self.family.addr_len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = IpAddr> + 'a {
-        let family = self.family;
-        self.bytes
-            .chunks_exact(family.addr_len())
-            .map(move |c| decode_addr(family, c))
-    }
-
-    pub fn contains(&self, addr: &IpAddr) -> bool {
-        let mut buf = [0u8; 16];
-        let Some(enc) = encode_addr(self.family, addr, &mut buf) else {
-            return false;
-        };
-        self.bytes
-            .chunks_exact(self.family.addr_len())
-            .any(|c| c == enc)
-    }
-
-    /// Same set of addresses, in any order (keepalived compares VIP lists as sets).
-    pub fn same_set(&self, other: &Addresses<'_>) -> bool {
-        self.family == other.family
-            && self.len() == other.len()
-            && self.bytes.chunks_exact(self.family.addr_len()).all(|c| {
-                other
-                    .bytes
-                    .chunks_exact(other.family.addr_len())
-                    .any(|o| o == c)
-            })
-    }
-}
-
-impl fmt::Debug for Addresses<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-fn decode_addr(family: Family, c: &[u8]) -> IpAddr {
-    match family {
-        Family::Ipv4 => IpAddr::V4(Ipv4Addr::new(c[0], c[1], c[2], c[3])),
-        Family::Ipv6 => {
-            let mut o = [0u8; 16];
-            o.copy_from_slice(c);
-            IpAddr::V6(Ipv6Addr::from(o))
-        }
-    }
-}
-
-fn encode_addr<'b>(family: Family, addr: &IpAddr, buf: &'b mut [u8; 16]) -> Option<&'b [u8]> {
-    match (family, addr) {
-        (Family::Ipv4, IpAddr::V4(a)) => {
-            buf[..4].copy_from_slice(&a.octets());
-            Some(&buf[..4])
-        }
-        (Family::Ipv6, IpAddr::V6(a)) => {
-            buf.copy_from_slice(&a.octets());
-            Some(&buf[..])
-        }
-        _ => None,
-    }
-}
-
-/// Encode addresses of `family` in network order, skipping any of the other family.
-pub fn encode_addresses<'i>(
-    family: Family,
-    addrs: impl IntoIterator<Item = &'i IpAddr>,
-) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 16];
-    for a in addrs {
-        if let Some(enc) = encode_addr(family, a, &mut buf) {
-            out.extend_from_slice(enc);
-        }
-    }
-    out
-}
-
 /// A validated advertisement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AdvertRepr<'a> {
@@ -444,7 +342,7 @@ impl<'a> AdvertRepr<'a> {
         policy: ChecksumPolicy,
     ) -> Result<(AdvertRepr<'a>, ChecksumForm)> {
         packet.check_len(family)?;
-        if packet.msg_type() != 1 {
+        if packet.msg_type() != TYPE_ADVERTISEMENT {
             return Err(Error::Type(packet.msg_type()));
         }
         let version = match packet.version_number() {
@@ -509,7 +407,8 @@ impl<'a> AdvertRepr<'a> {
 
     /// Write the advert into `buf` (at least [`Self::buffer_len`] bytes) and fill the checksum
     /// in `form` (ignored for v2, which is always plain, and v3/IPv6, always pseudo-header).
-    /// Returns the number of bytes written.
+    /// `auth` is ignored for v3, which has no authentication. Everything is validated before
+    /// anything is written. Returns the number of bytes written.
     pub fn emit(
         &self,
         buf: &mut [u8],
@@ -518,50 +417,49 @@ impl<'a> AdvertRepr<'a> {
         form: ChecksumForm,
     ) -> Result<usize> {
         let len = self.buffer_len();
-        if buf.len() < len {
+        let have = buf.len();
+        let Some(buf) = buf.get_mut(..len) else {
             return Err(Error::Truncated {
-                field: Field::VrrpHeader,
+                field: Field::OutputBuffer,
                 need: len,
-                have: buf.len(),
+                have,
             });
-        }
+        };
         let count = self.addresses.len();
         let count = u8::try_from(count).map_err(|_| Error::TooManyAddresses(count))?;
         if self.interval == 0 {
             return Err(Error::ZeroInterval);
         }
-        let mut packet = Packet::new_unchecked(&mut buf[..len]);
-        packet.set_version_type(self.version.number(), 1);
+        let form = match (self.version, self.addresses.family) {
+            (Version::V2, Family::Ipv6) => return Err(Error::Version2OverIpv6),
+            (Version::V2, Family::Ipv4) if self.interval > u8::MAX as u16 => {
+                return Err(Error::IntervalRange(self.interval));
+            }
+            (Version::V3, _) if self.interval > MAX_V3_INTERVAL => {
+                return Err(Error::IntervalRange(self.interval));
+            }
+            (Version::V2, Family::Ipv4) => ChecksumForm::Plain,
+            (Version::V3, Family::Ipv4) => form,
+            (Version::V3, Family::Ipv6) => ChecksumForm::PseudoHeader,
+        };
+        let mut packet = Packet::new_unchecked(buf);
+        packet.set_version_type(self.version.number(), TYPE_ADVERTISEMENT);
         packet.set_vrid(self.vrid);
         packet.set_priority(self.priority);
         packet.set_count(count);
-        let form = match self.version {
+        match self.version {
             Version::V2 => {
-                if self.addresses.family == Family::Ipv6 {
-                    return Err(Error::Version2OverIpv6);
-                }
-                let secs =
-                    u8::try_from(self.interval).map_err(|_| Error::IntervalRange(self.interval))?;
                 packet.set_auth_type(self.auth.type_code());
-                packet.set_adver_int(secs);
+                // Checked against u8::MAX above.
+                packet.set_adver_int(self.interval as u8);
                 let data = match self.auth {
                     Auth::None => [0u8; 8],
                     Auth::Pass(d) => d,
                 };
                 packet.set_auth_data(&data);
-                ChecksumForm::Plain
             }
-            Version::V3 => {
-                if self.interval > 0x0fff {
-                    return Err(Error::IntervalRange(self.interval));
-                }
-                packet.set_max_adver_int(self.interval);
-                match self.addresses.family {
-                    Family::Ipv4 => form,
-                    Family::Ipv6 => ChecksumForm::PseudoHeader,
-                }
-            }
-        };
+            Version::V3 => packet.set_max_adver_int(self.interval),
+        }
         packet.address_bytes_mut()[..self.addresses.bytes.len()]
             .copy_from_slice(self.addresses.bytes);
         packet.fill_checksum(form, src, dst);
@@ -619,31 +517,4 @@ impl fmt::Display for AdvertRepr<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SRC: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 168, 5, 11));
-    const DST: IpAddr = IpAddr::V4(crate::MCAST_GROUP_V4);
-
-    #[test]
-    fn v3_ipv4_round_trip_in_both_checksum_forms() {
-        let vips = encode_addresses(Family::Ipv4, &[IpAddr::V4(Ipv4Addr::new(192, 168, 5, 10))]);
-        let repr = AdvertRepr {
-            version: Version::V3,
-            vrid: 51,
-            priority: 200,
-            interval: 100,
-            auth: Auth::None,
-            addresses: Addresses::new(Family::Ipv4, &vips).unwrap(),
-        };
-        for form in [ChecksumForm::Plain, ChecksumForm::PseudoHeader] {
-            let mut buf = [0u8; 64];
-            let n = repr.emit(&mut buf, SRC, DST, form).unwrap();
-            let packet = Packet::new_checked(&buf[..n], Family::Ipv4).unwrap();
-            let (parsed, seen) =
-                AdvertRepr::parse(&packet, Family::Ipv4, SRC, DST, ChecksumPolicy::Either).unwrap();
-            assert_eq!(parsed, repr);
-            assert_eq!(seen, form);
-        }
-    }
-}
+mod tests;
