@@ -1,11 +1,34 @@
-mod check;
+use std::process::ExitCode;
 
-fn main() -> std::process::ExitCode {
-    check::run(&check::CheckOptions {
-        config: "/etc/keepalived/keepalived.conf".into(),
-        config_id: None,
-        all_config: false,
-        json: false,
-        dump: false,
-    })
+use baton::cli::{Action, Cli};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    match Cli::parse().action() {
+        Action::Check { options, report_to } => {
+            if let Some(path) = report_to
+                && let Err(e) = redirect_stderr(&path)
+            {
+                eprintln!("baton: cannot write the report to {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+            baton::check::run(&options)
+        }
+        Action::Run(options) => baton::daemon::run(options),
+        Action::Status {
+            control_socket,
+            json,
+        } => baton::status::run(&control_socket, json),
+    }
+}
+
+/// `-t LOGFILE`: the configuration report goes to LOGFILE instead of standard error.
+fn redirect_stderr(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::fd::AsFd;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    nix::unistd::dup2_stderr(file.as_fd())?;
+    Ok(())
 }

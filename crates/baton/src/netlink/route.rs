@@ -1,0 +1,350 @@
+//! `virtual_routes` and `virtual_rules`: RTM_NEWROUTE/RTM_DELROUTE and
+//! RTM_NEWRULE/RTM_DELRULE, tagged with protocol `keepalived` (18) as keepalived tags them, so
+//! `ip route show proto keepalived` lists what a master installed.
+
+use std::net::IpAddr;
+
+use baton_conf::{RouteKind, Scope, VirtualRoute, VirtualRule};
+use baton_wire::Family;
+use netlink_packet_route::AddressFamily;
+use netlink_packet_route::route::{RouteMessage, RouteProtocol, RouteScope, RouteType};
+use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
+use rtnetlink::RouteMessageBuilder;
+
+use super::{Netlink, NetlinkError, Result};
+
+/// rtnetlink's builder refuses a prefix of the wrong family or length; its error type is not
+/// exported by name, hence the generic.
+fn invalid<E: std::fmt::Display>(r: &RouteSpec) -> impl Fn(E) -> NetlinkError + '_ {
+    move |e| NetlinkError::Invalid(format!("route {}/{}: {e}", r.dst, r.dst_len))
+}
+
+fn route_scope(s: Scope) -> RouteScope {
+    match s {
+        Scope::Global => RouteScope::Universe,
+        Scope::Site => RouteScope::Site,
+        Scope::Link => RouteScope::Link,
+        Scope::Host => RouteScope::Host,
+        Scope::Nowhere => RouteScope::NoWhere,
+        Scope::Other(n) => RouteScope::from(n),
+    }
+}
+
+/// Whether a message is for adding or deleting: the default scope differs, as in iproute2
+/// (a delete without a scope matches any scope).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Add,
+    Delete,
+}
+
+/// What netlink needs of a `virtual_routes` line. Kept apart from the configuration model so
+/// the kernel side can be exercised without a parsed configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub dst: IpAddr,
+    pub dst_len: u8,
+    /// Preferred source (`src`).
+    pub src: Option<IpAddr>,
+    pub via: Option<IpAddr>,
+    pub dev: Option<String>,
+    pub scope: Option<Scope>,
+    pub table: Option<u32>,
+    pub metric: Option<u32>,
+    pub kind: RouteKind,
+    pub onlink: bool,
+}
+
+impl RouteSpec {
+    /// A plain unicast route to `dst/dst_len` in the main table.
+    pub fn new(dst: IpAddr, dst_len: u8) -> RouteSpec {
+        RouteSpec {
+            dst,
+            dst_len,
+            src: None,
+            via: None,
+            dev: None,
+            scope: None,
+            table: None,
+            metric: None,
+            kind: RouteKind::Unicast,
+            onlink: false,
+        }
+    }
+}
+
+impl From<&VirtualRoute> for RouteSpec {
+    fn from(r: &VirtualRoute) -> RouteSpec {
+        RouteSpec {
+            dst: r.dst,
+            dst_len: r.dst_len,
+            src: r.src,
+            via: r.via,
+            dev: r.dev.clone(),
+            scope: r.scope,
+            table: r.table,
+            metric: r.metric,
+            kind: r.kind,
+            onlink: r.onlink,
+        }
+    }
+}
+
+/// What netlink needs of a `virtual_rules` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub family: Family,
+    pub from: Option<(IpAddr, u8)>,
+    pub to: Option<(IpAddr, u8)>,
+    pub table: Option<u32>,
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    pub fwmark: Option<(u32, Option<u32>)>,
+    pub tos: Option<u8>,
+    pub preference: Option<u32>,
+}
+
+impl RuleSpec {
+    /// A rule of `family` that looks up `table`.
+    pub fn new(family: Family, table: u32) -> RuleSpec {
+        RuleSpec {
+            family,
+            from: None,
+            to: None,
+            table: Some(table),
+            iif: None,
+            oif: None,
+            fwmark: None,
+            tos: None,
+            preference: None,
+        }
+    }
+}
+
+impl From<&VirtualRule> for RuleSpec {
+    fn from(r: &VirtualRule) -> RuleSpec {
+        RuleSpec {
+            family: r.family,
+            from: r.from,
+            to: r.to,
+            table: r.table,
+            iif: r.iif.clone(),
+            oif: r.oif.clone(),
+            fwmark: r.fwmark,
+            tos: r.tos,
+            preference: r.preference,
+        }
+    }
+}
+
+/// The route message for `r`; `oif` is the index of `r.dev`, resolved by the caller.
+pub fn route_message(r: &RouteSpec, oif: Option<u32>, op: Op) -> Result<RouteMessage> {
+    let mut b = RouteMessageBuilder::<IpAddr>::new()
+        .destination_prefix(r.dst, r.dst_len)
+        .map_err(invalid(r))?;
+    if let Some(src) = r.src {
+        b = b.pref_source(src).map_err(invalid(r))?;
+    }
+    if let Some(via) = r.via {
+        b = b.gateway(via).map_err(invalid(r))?;
+    }
+    if let Some(i) = oif {
+        b = b.output_interface(i);
+    }
+    if let Some(t) = r.table {
+        b = b.table_id(t);
+    }
+    if let Some(m) = r.metric {
+        b = b.priority(m);
+    }
+    if r.onlink {
+        b = b.onlink();
+    }
+    let kind = match r.kind {
+        RouteKind::Unicast => RouteType::Unicast,
+        RouteKind::Blackhole => RouteType::BlackHole,
+        RouteKind::Unreachable => RouteType::Unreachable,
+        RouteKind::Prohibit => RouteType::Prohibit,
+    };
+    let scope = match (r.scope, op) {
+        (Some(s), _) => route_scope(s),
+        (None, Op::Delete) => RouteScope::NoWhere,
+        // iproute2's default: a unicast route without a gateway is on-link.
+        (None, Op::Add) if kind == RouteType::Unicast && r.via.is_none() => RouteScope::Link,
+        (None, Op::Add) => RouteScope::Universe,
+    };
+    Ok(b.kind(kind)
+        .scope(scope)
+        .protocol(RouteProtocol::KeepAlived)
+        .build())
+}
+
+fn family_of(f: Family) -> AddressFamily {
+    match f {
+        Family::Ipv4 => AddressFamily::Inet,
+        Family::Ipv6 => AddressFamily::Inet6,
+    }
+}
+
+/// The rule message for `r` (`ip rule add|del …`). Without a table the rule looks up `main`,
+/// as `ip rule` does.
+pub fn rule_message(r: &RuleSpec) -> Result<RuleMessage> {
+    let mut m = RuleMessage::default();
+    m.header.family = family_of(r.family);
+    m.header.action = RuleAction::ToTable;
+    let table = r.table.unwrap_or(254);
+    if let Ok(t) = u8::try_from(table) {
+        m.header.table = t;
+    }
+    m.attributes.push(RuleAttribute::Table(table));
+    for (what, p) in [("from", r.from), ("to", r.to)] {
+        let Some((addr, len)) = p else { continue };
+        let max = match addr {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        };
+        if Family::of(&addr) != r.family || len > max {
+            return Err(NetlinkError::Invalid(format!(
+                "rule {what} {addr}/{len}: wrong family or prefix"
+            )));
+        }
+        if what == "from" {
+            m.header.src_len = len;
+            m.attributes.push(RuleAttribute::Source(addr));
+        } else {
+            m.header.dst_len = len;
+            m.attributes.push(RuleAttribute::Destination(addr));
+        }
+    }
+    if let Some(i) = &r.iif {
+        m.attributes.push(RuleAttribute::Iifname(i.clone()));
+    }
+    if let Some(o) = &r.oif {
+        m.attributes.push(RuleAttribute::Oifname(o.clone()));
+    }
+    if let Some((mark, mask)) = r.fwmark {
+        m.attributes.push(RuleAttribute::FwMark(mark));
+        if let Some(mask) = mask {
+            m.attributes.push(RuleAttribute::FwMask(mask));
+        }
+    }
+    if let Some(tos) = r.tos {
+        m.header.tos = tos;
+    }
+    if let Some(p) = r.preference {
+        m.attributes.push(RuleAttribute::Priority(p));
+    }
+    m.attributes
+        .push(RuleAttribute::Protocol(RouteProtocol::KeepAlived));
+    Ok(m)
+}
+
+impl Netlink {
+    /// Resolve a route's `dev` to an interface index.
+    async fn route_oif(&self, r: &RouteSpec) -> Result<Option<u32>> {
+        match &r.dev {
+            Some(d) => Ok(Some(self.ifindex(d).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Install a route (`ip route add`).
+    pub async fn add_route(&self, r: &RouteSpec) -> Result<()> {
+        let m = route_message(r, self.route_oif(r).await?, Op::Add)?;
+        self.handle
+            .route()
+            .add(m)
+            .execute()
+            .await
+            .map_err(NetlinkError::request(format!(
+                "add route {}/{}",
+                r.dst, r.dst_len
+            )))
+    }
+
+    /// Remove a route (`ip route del`).
+    pub async fn del_route(&self, r: &RouteSpec) -> Result<()> {
+        let m = route_message(r, self.route_oif(r).await?, Op::Delete)?;
+        self.handle
+            .route()
+            .del(m)
+            .execute()
+            .await
+            .map_err(NetlinkError::request(format!(
+                "remove route {}/{}",
+                r.dst, r.dst_len
+            )))
+    }
+
+    /// Install a rule (`ip rule add`).
+    pub async fn add_rule(&self, r: &RuleSpec) -> Result<()> {
+        let mut req = self.handle.rule().add();
+        *req.message_mut() = rule_message(r)?;
+        req.execute()
+            .await
+            .map_err(NetlinkError::request("add rule"))
+    }
+
+    /// Remove a rule (`ip rule del`).
+    pub async fn del_rule(&self, r: &RuleSpec) -> Result<()> {
+        self.handle
+            .rule()
+            .del(rule_message(r)?)
+            .execute()
+            .await
+            .map_err(NetlinkError::request("remove rule"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlink_packet_route::route::RouteAttribute;
+
+    fn route(dst: &str, len: u8) -> RouteSpec {
+        RouteSpec::new(dst.parse().unwrap(), len)
+    }
+
+    #[test]
+    fn unicast_route_without_gateway_is_link_scope_on_add_and_any_scope_on_delete() {
+        let r = route("10.9.0.0", 16);
+        assert_eq!(
+            route_message(&r, Some(2), Op::Add).unwrap().header.scope,
+            RouteScope::Link
+        );
+        assert_eq!(
+            route_message(&r, Some(2), Op::Delete).unwrap().header.scope,
+            RouteScope::NoWhere
+        );
+        let mut g = route("10.9.0.0", 16);
+        g.via = Some("10.0.0.1".parse().unwrap());
+        assert_eq!(
+            route_message(&g, None, Op::Add).unwrap().header.scope,
+            RouteScope::Universe
+        );
+    }
+
+    #[test]
+    fn big_table_numbers_go_in_the_table_attribute() {
+        let mut r = route("10.9.0.0", 16);
+        r.table = Some(1000);
+        let m = route_message(&r, None, Op::Add).unwrap();
+        assert!(
+            m.attributes
+                .iter()
+                .any(|a| matches!(a, RouteAttribute::Table(1000)))
+        );
+        assert_eq!(m.header.protocol, RouteProtocol::KeepAlived);
+    }
+
+    #[test]
+    fn rule_with_a_prefix_of_the_other_family_is_refused() {
+        let mut r = RuleSpec::new(Family::Ipv4, 100);
+        r.from = Some(("fd00::".parse().unwrap(), 64));
+        assert!(rule_message(&r).is_err());
+        r.from = Some(("10.0.0.0".parse().unwrap(), 33));
+        assert!(rule_message(&r).is_err());
+        r.from = Some(("10.0.0.0".parse().unwrap(), 8));
+        assert_eq!(rule_message(&r).unwrap().header.src_len, 8);
+    }
+}
