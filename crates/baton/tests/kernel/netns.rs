@@ -1,0 +1,138 @@
+//! Throw-away network namespaces for kernel tests: uniquely named (process id and a counter),
+//! removed on drop, which also runs when a test panics.
+
+use std::fs::File;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use nix::sched::{CloneFlags, setns};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// True when the tests may create namespaces; otherwise says why the caller skips.
+pub fn root_or_skip(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        true
+    } else {
+        println!("skipping {test}: network namespaces need root");
+        false
+    }
+}
+
+#[derive(Debug)]
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(tag: &str) -> Netns {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("baton-{tag}-{}-{n}", std::process::id());
+        run("ip", &["netns", "add", &name]);
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        // Link-local addresses usable at once: no duplicate address detection in here.
+        for k in ["all", "default"] {
+            ns.exec(&["sysctl", "-qw", &format!("net.ipv6.conf.{k}.accept_dad=0")]);
+        }
+        ns
+    }
+
+    /// `ip -n NAME ARGS…`; panics with ip's message on failure.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut a = vec!["-n", &self.name];
+        a.extend_from_slice(args);
+        run("ip", &a)
+    }
+
+    /// `ip -j -n NAME ARGS…` parsed.
+    pub fn ip_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = vec!["-j"];
+        a.extend_from_slice(args);
+        let out = self.ip(&a);
+        if out.trim().is_empty() {
+            return serde_json::Value::Array(Vec::new());
+        }
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("ip -j {args:?}: {e}: {out}"))
+    }
+
+    /// Run a program inside the namespace.
+    pub fn exec(&self, argv: &[&str]) -> String {
+        let mut a = vec!["netns", "exec", &self.name];
+        a.extend_from_slice(argv);
+        run("ip", &a)
+    }
+
+    /// Move the calling thread into this namespace. Sockets and netlink connections opened
+    /// afterwards live here for good, even if the thread moves on; tests call this only on
+    /// threads of their own (see [`in_thread`]).
+    pub fn enter(&self) {
+        let f = File::open(format!("/run/netns/{}", self.name)).unwrap();
+        setns(&f, CloneFlags::CLONE_NEWNET).unwrap();
+    }
+
+    /// The hardware address of `dev`.
+    pub fn mac(&self, dev: &str) -> [u8; 6] {
+        let v = self.ip_json(&["link", "show", "dev", dev]);
+        let s = v[0]["address"].as_str().unwrap();
+        let mut mac = [0u8; 6];
+        for (m, part) in mac.iter_mut().zip(s.split(':')) {
+            *m = u8::from_str_radix(part, 16).unwrap();
+        }
+        mac
+    }
+
+    /// The IPv6 link-local address of `dev`.
+    pub fn link_local(&self, dev: &str) -> std::net::Ipv6Addr {
+        let v = self.ip_json(&["-6", "addr", "show", "dev", dev, "scope", "link"]);
+        v[0]["addr_info"][0]["local"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Two namespaces joined by a veth pair `va` (in `a`) and `vb` (in `b`), both up.
+pub fn veth_pair(a: &Netns, b: &Netns) {
+    a.ip(&[
+        "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", &b.name,
+    ]);
+    a.ip(&["link", "set", "va", "up"]);
+    b.ip(&["link", "set", "vb", "up"]);
+}
+
+pub fn run(prog: &str, args: &[&str]) -> String {
+    let out = Command::new(prog).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{prog} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Run `f` on a thread of its own (free to change namespace) and return its result; a panic
+/// in it fails the test.
+pub fn in_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(r) => r,
+        Err(p) => std::panic::resume_unwind(p),
+    })
+}
+
+/// A current-thread tokio runtime, as the daemon uses.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}

@@ -1,0 +1,250 @@
+//! Two namespaces joined by a veth exchange VRRP adverts built with baton-wire; the receiver
+//! must see source, destination and TTL / hop limit exactly.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use baton::vrrp_socket::{RECV_BUFFER, Received, VrrpSocket};
+use baton_wire::advert::{Packet, encode_addresses};
+use baton_wire::{
+    Addresses, AdvertRepr, Auth, ChecksumForm, ChecksumPolicy, Family, MCAST_GROUP_V4,
+    MCAST_GROUP_V6, Version,
+};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::netns::{Netns, in_thread, root_or_skip, runtime, veth_pair};
+
+fn pair(tag: &str) -> (Netns, Netns) {
+    let a = Netns::new(&format!("{tag}a"));
+    let b = Netns::new(&format!("{tag}b"));
+    veth_pair(&a, &b);
+    a.ip(&["addr", "add", "10.3.0.1/24", "dev", "va"]);
+    b.ip(&["addr", "add", "10.3.0.2/24", "dev", "vb"]);
+    (a, b)
+}
+
+fn ifindex(ns: &Netns, dev: &str) -> u32 {
+    ns.ip_json(&["link", "show", "dev", dev])[0]["ifindex"]
+        .as_u64()
+        .unwrap() as u32
+}
+
+async fn recv_within<'b>(s: &mut VrrpSocket, buf: &'b mut [u8]) -> Received<'b> {
+    tokio::time::timeout(Duration::from_secs(5), s.recv(buf))
+        .await
+        .expect("no datagram within 5 s")
+        .expect("receive failed")
+}
+
+/// The seed's advert: VRRPv2, VRID 51, priority 200, PASS "1111", VIP 192.168.5.10.
+fn seed_advert(vips: &[u8]) -> AdvertRepr<'_> {
+    AdvertRepr {
+        version: Version::V2,
+        vrid: 51,
+        priority: 200,
+        interval: 1,
+        auth: Auth::pass(b"1111"),
+        addresses: Addresses::new(Family::Ipv4, vips).unwrap(),
+    }
+}
+
+#[test]
+fn ipv4_advert_crosses_with_ttl_255_multicast_and_unicast() {
+    if !root_or_skip("ipv4_advert_crosses_with_ttl_255_multicast_and_unicast") {
+        return;
+    }
+    let (a, b) = pair("v4");
+    let (ia, ib) = (ifindex(&a, "va"), ifindex(&b, "vb"));
+    in_thread(|| {
+        let rt = runtime();
+        let _guard = rt.enter();
+        b.enter();
+        let mut rx = VrrpSocket::open("vb", ib, Family::Ipv4).unwrap();
+        rx.join(IpAddr::V4(MCAST_GROUP_V4)).unwrap();
+        a.enter();
+        let tx = VrrpSocket::open("va", ia, Family::Ipv4).unwrap();
+        rt.block_on(async {
+            let vips =
+                encode_addresses(Family::Ipv4, &[IpAddr::V4(Ipv4Addr::new(192, 168, 5, 10))]);
+            let advert = seed_advert(&vips);
+            let src: IpAddr = "10.3.0.1".parse().unwrap();
+            for dst in [IpAddr::V4(MCAST_GROUP_V4), "10.3.0.2".parse().unwrap()] {
+                let mut out = [0u8; 64];
+                let n = advert
+                    .emit(&mut out, src, dst, ChecksumForm::Plain)
+                    .unwrap();
+                tx.send(src, dst, &out[..n]).await.unwrap();
+
+                let mut buf = [0u8; RECV_BUFFER];
+                let got = recv_within(&mut rx, &mut buf).await;
+                assert_eq!(got.src, src);
+                assert_eq!(got.dst, dst);
+                assert_eq!(got.ttl, 255);
+                assert_eq!(got.payload, &out[..n]);
+                let packet = Packet::new_checked(got.payload, Family::Ipv4).unwrap();
+                let (parsed, _) = AdvertRepr::parse(
+                    &packet,
+                    Family::Ipv4,
+                    got.src,
+                    got.dst,
+                    ChecksumPolicy::Either,
+                )
+                .unwrap();
+                assert_eq!(parsed, advert);
+            }
+        });
+    });
+}
+
+#[test]
+fn ipv4_advert_leaves_with_tos_c0_and_without_df() {
+    if !root_or_skip("ipv4_advert_leaves_with_tos_c0_and_without_df") {
+        return;
+    }
+    let (a, b) = pair("hdr");
+    let ia = ifindex(&a, "va");
+    in_thread(|| {
+        let rt = runtime();
+        let _guard = rt.enter();
+        b.enter();
+        // A plain raw socket shows the IPv4 header as it arrived.
+        let raw = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).unwrap();
+        raw.bind_device(Some(b"vb")).unwrap();
+        raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        a.enter();
+        let tx = VrrpSocket::open("va", ia, Family::Ipv4).unwrap();
+        rt.block_on(async {
+            let vips =
+                encode_addresses(Family::Ipv4, &[IpAddr::V4(Ipv4Addr::new(192, 168, 5, 10))]);
+            let mut out = [0u8; 64];
+            let src: IpAddr = "10.3.0.1".parse().unwrap();
+            let dst: IpAddr = "10.3.0.2".parse().unwrap();
+            let n = seed_advert(&vips)
+                .emit(&mut out, src, dst, ChecksumForm::Plain)
+                .unwrap();
+            tx.send(src, dst, &out[..n]).await.unwrap();
+        });
+        let mut bytes = [0u8; 256];
+        let n = nix::sys::socket::recv(
+            std::os::fd::AsRawFd::as_raw_fd(&raw),
+            &mut bytes,
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        assert!(n >= 20, "short datagram");
+        assert_eq!(bytes[1], 0xc0, "TOS");
+        assert_eq!(bytes[6] & 0x40, 0, "DF must be clear");
+        assert_eq!(bytes[8], 255, "TTL");
+        assert_eq!(bytes[9], 112, "protocol");
+    });
+}
+
+#[test]
+fn ipv6_advert_crosses_with_hop_limit_255_and_link_local_source() {
+    if !root_or_skip("ipv6_advert_crosses_with_hop_limit_255_and_link_local_source") {
+        return;
+    }
+    let (a, b) = pair("v6");
+    let (ia, ib) = (ifindex(&a, "va"), ifindex(&b, "vb"));
+    let src = IpAddr::V6(a.link_local("va"));
+    in_thread(|| {
+        let rt = runtime();
+        let _guard = rt.enter();
+        b.enter();
+        let mut rx = VrrpSocket::open("vb", ib, Family::Ipv6).unwrap();
+        rx.join(IpAddr::V6(MCAST_GROUP_V6)).unwrap();
+        a.enter();
+        let tx = VrrpSocket::open("va", ia, Family::Ipv6).unwrap();
+        rt.block_on(async {
+            let vips = encode_addresses(Family::Ipv6, &["fd00::10".parse().unwrap()]);
+            let advert = AdvertRepr {
+                version: Version::V3,
+                vrid: 51,
+                priority: 200,
+                interval: 100,
+                auth: Auth::None,
+                addresses: Addresses::new(Family::Ipv6, &vips).unwrap(),
+            };
+            let dst = IpAddr::V6(MCAST_GROUP_V6);
+            let mut out = [0u8; 64];
+            let n = advert
+                .emit(&mut out, src, dst, ChecksumForm::PseudoHeader)
+                .unwrap();
+            tx.send(src, dst, &out[..n]).await.unwrap();
+
+            let mut buf = [0u8; RECV_BUFFER];
+            let got = recv_within(&mut rx, &mut buf).await;
+            assert_eq!(got.src, src);
+            assert_eq!(got.dst, dst);
+            assert_eq!(got.ttl, 255);
+            let packet = Packet::new_checked(got.payload, Family::Ipv6).unwrap();
+            let (parsed, form) = AdvertRepr::parse(
+                &packet,
+                Family::Ipv6,
+                got.src,
+                got.dst,
+                ChecksumPolicy::Either,
+            )
+            .unwrap();
+            assert_eq!(parsed, advert);
+            assert_eq!(form, ChecksumForm::PseudoHeader);
+        });
+    });
+}
+
+#[test]
+fn packet_sent_with_ttl_1_is_seen_with_ttl_1_so_the_core_can_drop_it() {
+    if !root_or_skip("packet_sent_with_ttl_1_is_seen_with_ttl_1_so_the_core_can_drop_it") {
+        return;
+    }
+    let (a, b) = pair("ttl");
+    let ib = ifindex(&b, "vb");
+    let src6 = a.link_local("va");
+    in_thread(|| {
+        let rt = runtime();
+        let _guard = rt.enter();
+        b.enter();
+        let mut rx4 = VrrpSocket::open("vb", ib, Family::Ipv4).unwrap();
+        rx4.join(IpAddr::V4(MCAST_GROUP_V4)).unwrap();
+        let mut rx6 = VrrpSocket::open("vb", ib, Family::Ipv6).unwrap();
+        rx6.join(IpAddr::V6(MCAST_GROUP_V6)).unwrap();
+        a.enter();
+        // A sender that sets nothing but TTL 1, as a misconfigured or remote router would.
+        let plain4 = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).unwrap();
+        plain4.bind_device(Some(b"va")).unwrap();
+        plain4.set_multicast_ttl_v4(1).unwrap();
+        let plain6 = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(112))).unwrap();
+        plain6.bind_device(Some(b"va")).unwrap();
+        plain6.set_multicast_hops_v6(1).unwrap();
+        rt.block_on(async {
+            let vips =
+                encode_addresses(Family::Ipv4, &[IpAddr::V4(Ipv4Addr::new(192, 168, 5, 10))]);
+            let mut out = [0u8; 64];
+            let src: IpAddr = "10.3.0.1".parse().unwrap();
+            let n = seed_advert(&vips)
+                .emit(
+                    &mut out,
+                    src,
+                    IpAddr::V4(MCAST_GROUP_V4),
+                    ChecksumForm::Plain,
+                )
+                .unwrap();
+            let to = std::net::SocketAddr::new(IpAddr::V4(MCAST_GROUP_V4), 0);
+            plain4.send_to(&out[..n], &to.into()).unwrap();
+            let mut buf = [0u8; RECV_BUFFER];
+            let got = recv_within(&mut rx4, &mut buf).await;
+            assert_eq!(got.ttl, 1);
+            assert_eq!(got.src, src);
+
+            let to6 = std::net::SocketAddrV6::new(MCAST_GROUP_V6, 0, 0, ifindex(&a, "va"));
+            plain6
+                .send_to(&[0x31, 51, 200, 0, 0, 100, 0, 0], &to6.into())
+                .unwrap();
+            let mut buf = [0u8; RECV_BUFFER];
+            let got = recv_within(&mut rx6, &mut buf).await;
+            assert_eq!(got.ttl, 1);
+            assert_eq!(got.src, IpAddr::V6(src6));
+            assert_eq!(got.payload, &[0x31, 51, 200, 0, 0, 100, 0, 0]);
+        });
+    });
+}
