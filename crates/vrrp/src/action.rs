@@ -1,0 +1,266 @@
+//! What the state machines ask the daemon to do. The daemon carries actions out in order
+//! and blindly: every protocol decision has already been made.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_conf::{Command, VirtualAddress, VirtualRoute, VirtualRule};
+use baton_wire::ChecksumForm;
+use serde::Serialize;
+
+use crate::instance::State;
+use crate::time::Instant;
+
+/// Index of an instance inside its [`crate::Node`]. Stable until the next reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct InstanceId(pub u32);
+
+impl InstanceId {
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Where one advert goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// The VRRP multicast group (or `mcast_dst_ip`), TTL / hop limit 255.
+    Multicast(IpAddr),
+    /// One unicast peer (one action per peer).
+    Unicast(IpAddr),
+}
+
+impl Destination {
+    pub fn addr(&self) -> IpAddr {
+        match self {
+            Destination::Multicast(a) | Destination::Unicast(a) => *a,
+        }
+    }
+}
+
+/// Send one advertisement. Build it with [`crate::Node::advert`]`(instance, priority)`,
+/// which borrows the instance's pre-encoded address list, and emit it with
+/// `AdvertRepr::emit(buf, src, dst.addr(), checksum)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendAdvert {
+    pub instance: InstanceId,
+    pub priority: u8,
+    pub src: IpAddr,
+    pub dst: Destination,
+    /// TTL / hop limit to send with.
+    pub ttl: u8,
+    pub checksum: ChecksumForm,
+}
+
+/// Which address list an address comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AddressKind {
+    /// `virtual_ipaddress`: carried in adverts.
+    Virtual,
+    /// `virtual_ipaddress_excluded`: moved like VIPs, not advertised.
+    Excluded,
+}
+
+/// Arguments keepalived appends to a generic `notify` script:
+/// `INSTANCE|GROUP name MASTER|BACKUP|FAULT|STOP priority`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyArgs {
+    pub group: bool,
+    pub name: Arc<str>,
+    pub state: NotifyState,
+    pub priority: u8,
+}
+
+impl NotifyArgs {
+    /// The four words to append to the command's argv.
+    pub fn words(&self) -> [String; 4] {
+        [
+            if self.group { "GROUP" } else { "INSTANCE" }.to_string(),
+            self.name.to_string(),
+            self.state.to_string(),
+            self.priority.to_string(),
+        ]
+    }
+}
+
+/// The state word of notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum NotifyState {
+    Master,
+    Backup,
+    Fault,
+    Stop,
+    Deleted,
+    MasterRxLowerPri,
+    MasterPriority,
+    BackupPriority,
+}
+
+impl fmt::Display for NotifyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NotifyState::Master => "MASTER",
+            NotifyState::Backup => "BACKUP",
+            NotifyState::Fault => "FAULT",
+            NotifyState::Stop => "STOP",
+            NotifyState::Deleted => "DELETED",
+            NotifyState::MasterRxLowerPri => "MASTER_RX_LOWER_PRI",
+            NotifyState::MasterPriority => "MASTER_PRIORITY",
+            NotifyState::BackupPriority => "BACKUP_PRIORITY",
+        })
+    }
+}
+
+impl NotifyState {
+    pub(crate) fn of(state: State) -> NotifyState {
+        match state {
+            State::Master => NotifyState::Master,
+            State::Backup | State::Initialize => NotifyState::Backup,
+            State::Fault => NotifyState::Fault,
+            State::Stopped => NotifyState::Stop,
+        }
+    }
+}
+
+/// A line for the notify FIFOs (`notify_fifo`, `vrrp_notify_fifo`), keepalived's format:
+/// `INSTANCE "VI_1" MASTER 200` (newline not included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FifoLine {
+    pub group: bool,
+    pub name: Arc<str>,
+    pub state: NotifyState,
+    pub priority: u8,
+}
+
+impl fmt::Display for FifoLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.group { "GROUP" } else { "INSTANCE" };
+        write!(
+            f,
+            "{kind} \"{}\" {} {}",
+            self.name, self.state, self.priority
+        )
+    }
+}
+
+/// Severity of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// A log line as data, worded like keepalived's; the daemon hands it to tracing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: Level,
+    /// The instance (or group) name, printed as keepalived's `(VI_1)` prefix.
+    pub scope: Option<Arc<str>>,
+    pub text: LogText,
+}
+
+impl fmt::Display for LogLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(scope) = &self.scope {
+            write!(f, "({scope}) ")?;
+        }
+        write!(f, "{}", self.text)
+    }
+}
+
+/// The text of a log line. Fixed messages cost no allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogText {
+    Static(&'static str),
+    Owned(String),
+}
+
+impl fmt::Display for LogText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogText::Static(s) => f.write_str(s),
+            LogText::Owned(s) => f.write_str(s),
+        }
+    }
+}
+
+/// One thing to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    SendAdvert(SendAdvert),
+    AddAddress {
+        instance: InstanceId,
+        interface: Arc<str>,
+        kind: AddressKind,
+        address: VirtualAddress,
+    },
+    /// Remove an address; a missing address is not an error (startup cleans up blindly).
+    RemoveAddress {
+        instance: InstanceId,
+        interface: Arc<str>,
+        kind: AddressKind,
+        address: VirtualAddress,
+    },
+    AddRoute {
+        instance: InstanceId,
+        interface: Arc<str>,
+        route: VirtualRoute,
+    },
+    RemoveRoute {
+        instance: InstanceId,
+        interface: Arc<str>,
+        route: VirtualRoute,
+    },
+    AddRule {
+        instance: InstanceId,
+        rule: VirtualRule,
+    },
+    RemoveRule {
+        instance: InstanceId,
+        rule: VirtualRule,
+    },
+    /// `no_accept` (RFC 5798 Accept_Mode false): while MASTER and not the owner, drop traffic
+    /// addressed to the VIPs (keepalived does it with nftables); `false` removes the filter.
+    BlockVipTraffic {
+        instance: InstanceId,
+        block: bool,
+    },
+    /// Send `repeat` gratuitous ARPs (IPv4) / unsolicited NAs (IPv6) for every VIP and
+    /// excluded VIP of the instance (see [`crate::Node::announce_addresses`]), at least
+    /// `spacing` apart per interface (`vrrp_garp_interval` / `vrrp_gna_interval`).
+    Announce {
+        instance: InstanceId,
+        repeat: u32,
+        spacing_arp: Duration,
+        spacing_na: Duration,
+    },
+    /// Run a notify command; with `args`, append them (`notify` scripts).
+    RunNotify {
+        command: Command,
+        args: Option<NotifyArgs>,
+    },
+    /// Write a line to the notify FIFOs.
+    WriteFifo(FifoLine),
+    Log(LogLine),
+    /// An instance changed state (for metrics, status streaming and the simulator; the
+    /// daemon need not act on it).
+    StateChanged {
+        instance: InstanceId,
+        from: State,
+        to: State,
+    },
+}
+
+/// Why an instance changed state, for status and logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    pub at: Instant,
+    pub from: State,
+    pub to: State,
+    pub reason: String,
+}

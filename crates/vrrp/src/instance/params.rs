@@ -1,0 +1,151 @@
+//! An instance's configuration as the protocol uses it: keepalived's implications applied
+//! once (owner, strict mode, v2 interval rounding), the VIP list pre-encoded for adverts.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_conf::{
+    Authentication, GarpSettings, GlobalDefs, InitialState, Notify, UnicastPeer, VirtualAddress,
+    VirtualRoute, VirtualRule, VrrpInstance,
+};
+use baton_wire::{Auth, ChecksumForm, Family, Version};
+
+use crate::timers::advert_interval_field;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Params {
+    pub name: Arc<str>,
+    pub vrid: u8,
+    pub family: Family,
+    pub version: Version,
+    /// `""` when the instance has no interface (unicast with `dev` on every VIP).
+    pub interface: Arc<str>,
+    pub base_priority: u8,
+    pub owner: bool,
+    /// `state MASTER` on an owner: become MASTER at once.
+    pub immediate_master: bool,
+    pub advert_field: u16,
+    pub advert_int: Duration,
+    pub auth: Auth,
+    pub vip_bytes: Vec<u8>,
+    pub vips: Vec<VirtualAddress>,
+    pub excluded: Vec<VirtualAddress>,
+    pub routes: Vec<VirtualRoute>,
+    pub rules: Vec<VirtualRule>,
+    pub nopreempt: bool,
+    pub preempt_delay: Duration,
+    pub accept: bool,
+    pub fast: bool,
+    pub down_timer_adverts: u8,
+    pub lower_prio_no_advert: bool,
+    pub higher_prio_send_advert: bool,
+    pub owner_ignore_adverts: bool,
+    pub skip_check_adv_addr: bool,
+    pub check_unicast_src: bool,
+    pub unicast_peers: Vec<UnicastPeer>,
+    pub unicast_ttl: u8,
+    pub unicast_fault_no_peer: bool,
+    pub mcast_group: IpAddr,
+    pub src_ip: Option<IpAddr>,
+    pub track_src_ip: bool,
+    pub dont_track_primary: bool,
+    pub send_checksum: ChecksumForm,
+    pub garp: GarpSettings,
+    pub notify: Notify,
+    pub notify_priority_changes: bool,
+}
+
+impl Params {
+    pub fn new(c: &VrrpInstance, global: &GlobalDefs) -> Params {
+        let owner = c.priority == 255;
+        let strict = c.strict;
+        // Only v3 exists over IPv6.
+        let version = if c.family == Family::Ipv6 {
+            Version::V3
+        } else {
+            c.version
+        };
+        let (advert_field, advert_int) = advert_interval_field(version, c.advert_int);
+        let auth = match (&c.auth, version, strict) {
+            (Some(Authentication::Pass(p)), Version::V2, false) => Auth::pass(p.as_bytes()),
+            _ => Auth::None,
+        };
+        let vip_addrs: Vec<IpAddr> = c.vips.iter().map(|v| v.addr).collect();
+        let vip_bytes = baton_wire::advert::encode_addresses(c.family, &vip_addrs);
+        let mut garp = c.garp.clone();
+        if strict {
+            // keepalived strict mode: no GARP repeats on lower-priority adverts.
+            garp.lower_prio_repeat = 0;
+            garp.lower_prio_delay = Duration::ZERO;
+        }
+        Params {
+            name: Arc::from(c.name.as_str()),
+            vrid: c.vrid,
+            family: c.family,
+            version,
+            interface: Arc::from(c.interface.as_deref().unwrap_or("")),
+            base_priority: c.priority.max(1),
+            owner,
+            immediate_master: owner && c.state == InitialState::Master,
+            advert_field,
+            advert_int,
+            auth,
+            vip_bytes,
+            vips: c.vips.clone(),
+            excluded: c.excluded_vips.clone(),
+            routes: c.virtual_routes.clone(),
+            rules: c.virtual_rules.clone(),
+            // keepalived clears nopreempt and preempt_delay on the owner; strict mode forbids
+            // preempt_delay.
+            nopreempt: c.nopreempt && !owner,
+            preempt_delay: if owner || c.nopreempt || strict {
+                Duration::ZERO
+            } else {
+                c.preempt_delay
+            },
+            accept: c.accept || owner,
+            fast: c.fast_handover && !strict,
+            down_timer_adverts: if strict {
+                3
+            } else {
+                c.down_timer_adverts.clamp(1, 100)
+            },
+            lower_prio_no_advert: c.lower_prio_no_advert || strict,
+            higher_prio_send_advert: c.higher_prio_send_advert,
+            owner_ignore_adverts: c.owner_ignore_adverts || strict,
+            skip_check_adv_addr: c.skip_check_adv_addr,
+            check_unicast_src: c.check_unicast_src || global.check_unicast_src,
+            unicast_peers: c.unicast_peers.clone(),
+            unicast_ttl: c.unicast_ttl.unwrap_or(baton_wire::VRRP_TTL),
+            unicast_fault_no_peer: c.unicast_fault_no_peer,
+            mcast_group: c.mcast_group,
+            src_ip: c.src_ip,
+            track_src_ip: c.track_src_ip,
+            dont_track_primary: c.dont_track_primary,
+            send_checksum: if c.v3_checksum_as_v2 {
+                ChecksumForm::Plain
+            } else {
+                ChecksumForm::PseudoHeader
+            },
+            garp,
+            notify: c.notify.clone(),
+            notify_priority_changes: c
+                .notify
+                .priority_changes
+                .unwrap_or(global.notify_priority_changes),
+        }
+    }
+
+    pub fn unicast(&self) -> bool {
+        !self.unicast_peers.is_empty()
+    }
+
+    /// The interface an address or route goes on: its own `dev`, else the instance's.
+    pub fn dev_of(&self, dev: &Option<String>) -> Arc<str> {
+        match dev {
+            Some(d) => Arc::from(d.as_str()),
+            None => self.interface.clone(),
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! A received advert in BACKUP and in MASTER (RFC 5798 §6.4.2 / §6.4.3 and keepalived's
+//! vrrp_state_backup / vrrp_state_master_rx).
+
+use core::cmp::Ordering;
+
+use baton_wire::{Auth, ChecksumForm, Family, Version};
+
+use super::{Instance, Outcome, State};
+use crate::action::{Action, Level, LogText, NotifyState};
+use crate::advert_check;
+use crate::counters::DropReason;
+use crate::election::compare_addresses;
+use crate::input::ReceivedAdvert;
+use crate::mismatch::MismatchField;
+use crate::time::Instant;
+
+impl Instance {
+    pub(crate) fn receive(
+        &mut self,
+        now: Instant,
+        rx: &ReceivedAdvert<'_>,
+        out: &mut Vec<Action>,
+    ) -> Outcome {
+        if !matches!(self.state, State::Backup | State::Master) {
+            self.counters.dropped.count(DropReason::NotRunning);
+            return Outcome::Nothing;
+        }
+        if Some(rx.src) == self.src {
+            self.counters.dropped.count(DropReason::OwnAddress);
+            return Outcome::Nothing;
+        }
+        // skip_check_adv_addr: a backup may skip the VIP-list check for adverts from the
+        // master it already follows; a master always checks.
+        let check_addresses = self.state == State::Master
+            || !self.p.skip_check_adv_addr
+            || self.master.map(|m| m.0) != Some(rx.src);
+        if let Err(reason) = advert_check::check(&self.p, rx, check_addresses) {
+            self.counters.dropped.count(reason);
+            self.report_mismatch(now, rx, reason, out);
+            return Outcome::Nothing;
+        }
+        if rx.advert.version == Version::V3 && self.p.family == Family::Ipv4 {
+            self.note_checksum_form(now, rx, out);
+        }
+        self.counters.adverts_received += 1;
+        if rx.advert.priority == 0 {
+            self.counters.priority_zero_received += 1;
+        }
+        if !self.mismatches.is_empty() {
+            self.mismatches.clear_peer(&rx.src);
+        }
+        if self.p.owner && self.p.owner_ignore_adverts && !self.demoted {
+            // keepalived's owner_ignore_adverts (forced by vrrp_strict): the owner ignores
+            // every advert.
+            self.counters.dropped.count(DropReason::OwnerIgnores);
+            return Outcome::Nothing;
+        }
+        match self.state {
+            State::Backup => self.backup_rx(now, rx, out),
+            _ => self.master_rx(now, rx, out),
+        }
+    }
+
+    fn backup_rx(
+        &mut self,
+        now: Instant,
+        rx: &ReceivedAdvert<'_>,
+        out: &mut Vec<Action>,
+    ) -> Outcome {
+        let prio = rx.advert.priority;
+        if prio == 0 {
+            // RFC 5798 §6.4.2: "If the Priority in the ADVERTISEMENT is zero, then: Set the
+            // Master_Down_Timer to Skew_Time" (fast handover: the short priority-ordered delay).
+            self.timer = Some(now + self.takeover_delay());
+            self.master = Some((rx.src, 0));
+            return Outcome::Nothing;
+        }
+        let delay = self.p.preempt_delay;
+        let preempt_window = !delay.is_zero() && self.preempt_until.is_none_or(|t| t > now);
+        if self.p.nopreempt || prio >= self.prio || preempt_window {
+            // "If Preempt_Mode is False, or if the Priority in the ADVERTISEMENT is greater
+            // than or equal to the local Priority, then: ... Set Master_Adver_Interval to Adver
+            // Interval contained in the ADVERTISEMENT, Recompute the Master_Down_Interval,
+            // Reset the Master_Down_Timer".
+            if rx.advert.version == Version::V3 {
+                self.master_adver_int = rx.advert.interval_duration();
+            }
+            self.timer = Some(now + self.master_down_interval());
+            self.master = Some((rx.src, prio));
+            self.want_master = false;
+            if !delay.is_zero() {
+                if prio >= self.prio {
+                    self.preempt_until = None;
+                } else if self.preempt_until.is_none() {
+                    self.preempt_until = Some(now + delay);
+                }
+            }
+            if self.p.fast && !self.p.nopreempt && prio < self.prio {
+                // Fast handover: preempt as soon as the preempt_delay window closes.
+                if let Some(until) = self.preempt_until {
+                    let at = until + self.takeover_delay();
+                    self.timer = self.timer.map(|t| t.min(at));
+                }
+            }
+        } else {
+            // "Otherwise: Discard the ADVERTISEMENT" and let the down timer run out; under
+            // fast handover take over after the short delay instead.
+            self.log(
+                out,
+                Level::Info,
+                LogText::Owned(format!(
+                    "received lower priority ({prio}) advert from {} - discarding",
+                    rx.src
+                )),
+            );
+            self.master = Some((rx.src, prio));
+            if self.p.fast {
+                let at = now + self.takeover_delay();
+                self.timer = Some(self.timer.map_or(at, |t| t.min(at)));
+            }
+        }
+        Outcome::Nothing
+    }
+
+    fn master_rx(
+        &mut self,
+        now: Instant,
+        rx: &ReceivedAdvert<'_>,
+        out: &mut Vec<Action>,
+    ) -> Outcome {
+        let prio = rx.advert.priority;
+        let cmp = self
+            .src
+            .map_or(Ordering::Greater, |ours| compare_addresses(&rx.src, &ours));
+        if prio == 0 {
+            // RFC 5798 §6.4.3: "If the Priority in the ADVERTISEMENT is zero, then: Send an
+            // ADVERTISEMENT".
+            self.send_advert(out, self.prio);
+            return Outcome::Nothing;
+        }
+        let higher = prio > self.prio || (prio == self.prio && cmp == Ordering::Greater);
+        if higher && self.p.higher_prio_send_advert {
+            self.send_advert(out, self.prio);
+        }
+        if prio == self.prio {
+            if cmp == Ordering::Equal {
+                self.log(
+                    out,
+                    Level::Warn,
+                    LogText::Static("WARNING - equal priority advert received from remote host with our IP address."),
+                );
+                return Outcome::Nothing;
+            }
+            if self.prio == 255 {
+                // Two address owners on one segment: the one with the lower address backs
+                // off to 254 until it is alone again; the higher one stays owner.
+                self.log(
+                    out,
+                    Level::Error,
+                    LogText::Owned(format!(
+                        "CONFIGURATION ERROR: local instance and a remote instance ({}) are both configured as address owner, please fix{}",
+                        rx.src,
+                        if higher { " - reducing local priority" } else { "" }
+                    )),
+                );
+                if higher {
+                    self.demoted = true;
+                    self.prio = 254;
+                }
+            }
+        }
+        if !higher {
+            let forcing = if self.p.lower_prio_no_advert {
+                ""
+            } else {
+                ", forcing new election"
+            };
+            self.log(
+                out,
+                Level::Info,
+                LogText::Owned(format!(
+                    "Received advert from {} with lower priority {prio}, ours {}{forcing}",
+                    rx.src, self.prio
+                )),
+            );
+            // RFC 9568 / keepalived: answer at once so the lower router backs off now.
+            if !self.p.lower_prio_no_advert {
+                self.send_advert(out, self.prio);
+            }
+            let g = &self.p.garp;
+            if g.lower_prio_repeat > 0 {
+                let (repeat, delay) = (g.lower_prio_repeat, g.lower_prio_delay);
+                self.announce(out, repeat);
+                if !delay.is_zero() {
+                    self.garp_lower_second = Some(now + delay);
+                }
+            }
+            self.notify(out, NotifyState::MasterRxLowerPri);
+            return Outcome::Nothing;
+        }
+        let text = if prio > self.prio {
+            format!(
+                "Master received advert from {} with higher priority {prio}, ours {}",
+                rx.src, self.prio
+            )
+        } else {
+            format!(
+                "Master received advert from {} with same priority {prio} but higher IP address than ours",
+                rx.src
+            )
+        };
+        self.log(out, Level::Info, LogText::Owned(text));
+        let interval = (rx.advert.version == Version::V3).then(|| rx.advert.interval_duration());
+        self.enter_backup(now, out, "higher priority advert", interval);
+        self.master = Some((rx.src, prio));
+        Outcome::LeftMaster
+    }
+
+    fn note_checksum_form(&mut self, now: Instant, rx: &ReceivedAdvert<'_>, out: &mut Vec<Action>) {
+        match rx.checksum {
+            ChecksumForm::PseudoHeader => self.counters.checksum_pseudo_header += 1,
+            ChecksumForm::Plain => self.counters.checksum_plain += 1,
+        }
+        if rx.checksum == self.p.send_checksum {
+            return;
+        }
+        let show = |f: ChecksumForm| match f {
+            ChecksumForm::Plain => "message only (v3_checksum_as_v2)",
+            ChecksumForm::PseudoHeader => "with pseudo-header",
+        };
+        if self.mismatches.note(
+            now,
+            rx.src,
+            MismatchField::ChecksumForm,
+            &show(self.p.send_checksum),
+            &show(rx.checksum),
+        ) {
+            self.log(
+                out,
+                Level::Warn,
+                LogText::Owned(format!(
+                    "{} computes the VRRPv3 checksum {}, we compute it {}: accepted, but a peer that accepts only its own form drops our adverts - set v3_checksum_as_v2 alike on both",
+                    rx.src,
+                    show(rx.checksum),
+                    show(self.p.send_checksum)
+                )),
+            );
+        }
+    }
+
+    /// Name the peer and the field when an advert was dropped for a configuration
+    /// difference, once per (peer, field) until it changes.
+    fn report_mismatch(
+        &mut self,
+        now: Instant,
+        rx: &ReceivedAdvert<'_>,
+        reason: DropReason,
+        out: &mut Vec<Action>,
+    ) {
+        let adv = &rx.advert;
+        let auth = |a: &Auth| match a {
+            Auth::None => "none",
+            Auth::Pass(_) => "PASS",
+        };
+        let (field, ours, theirs): (MismatchField, String, String) = match reason {
+            DropReason::Version => (
+                MismatchField::Version,
+                self.p.version.to_string(),
+                adv.version.to_string(),
+            ),
+            DropReason::AuthType => (
+                MismatchField::Authentication,
+                auth(&self.p.auth).to_string(),
+                auth(&adv.auth).to_string(),
+            ),
+            DropReason::AuthFailure => (
+                MismatchField::Authentication,
+                "PASS".to_string(),
+                "PASS with a different password".to_string(),
+            ),
+            DropReason::Interval => (
+                MismatchField::AdvertInterval,
+                format!("{}s", self.p.advert_field),
+                format!("{}s", adv.interval),
+            ),
+            DropReason::AddressCount | DropReason::AddressList => {
+                let ours = baton_wire::Addresses::new(self.p.family, &self.p.vip_bytes)
+                    .unwrap_or(baton_wire::Addresses::empty(self.p.family));
+                (
+                    MismatchField::VirtualAddresses,
+                    format!("{ours:?}"),
+                    format!("{:?}", adv.addresses),
+                )
+            }
+            _ => return,
+        };
+        if self.mismatches.note(now, rx.src, field, &ours, &theirs) {
+            self.log(
+                out,
+                Level::Warn,
+                LogText::Owned(format!(
+                    "adverts from {} are dropped: its {field} differs (ours {ours}, theirs {theirs}) - both routers may become MASTER until the configurations agree",
+                    rx.src
+                )),
+            );
+        }
+    }
+}

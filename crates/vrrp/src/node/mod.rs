@@ -1,0 +1,503 @@
+//! A node: everything one daemon runs. It owns the instances, the sync groups and the
+//! trackers, demultiplexes received adverts, and keeps one timer queue for all instances so
+//! `next_deadline` costs nothing per call.
+
+pub(crate) mod trackers;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use baton_conf::{Config, VirtualAddress};
+use baton_wire::{Addresses, AdvertRepr, Family};
+
+use crate::action::{Action, InstanceId, Level, LogLine, LogText};
+use crate::environment::Environment;
+use crate::input::{Input, ReceivedAdvert};
+use crate::instance::{FaultReason, Instance, Outcome, Params, State};
+use crate::sync_group::Group;
+use crate::time::Instant;
+use crate::tracking::{
+    Contribution, ScriptState, ScriptTransition, effective_priority, file_contribution, process_ok,
+    weighted,
+};
+use trackers::{Binding, Tracked, Trackers};
+
+/// Instances sharing one interface and family, indexed by VRID.
+#[derive(Debug, Clone)]
+struct Segment {
+    interface: Arc<str>,
+    family: Family,
+    by_vrid: Vec<Vec<u32>>,
+}
+
+/// All of one daemon's VRRP state. See the crate documentation for how to drive it.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub(crate) instances: Vec<Instance>,
+    pub(crate) bindings: Vec<Vec<Binding>>,
+    pub(crate) groups: Vec<Group>,
+    /// Group index of each instance.
+    pub(crate) group_of: Vec<Option<usize>>,
+    pub(crate) trackers: Trackers,
+    pub(crate) env: Environment,
+    segments: Vec<Segment>,
+    heap: BinaryHeap<Reverse<(Instant, u32)>>,
+    scheduled: Vec<Option<Instant>>,
+    pub(crate) started: bool,
+    pending_logs: Vec<Action>,
+    log_unknown_vrids: bool,
+    unknown_vrid_adverts: u64,
+    /// Every configured VIP and eVIP: never a candidate for an interface's primary address.
+    our_addresses: Vec<IpAddr>,
+}
+
+impl Node {
+    /// Build a node from a validated configuration and what the daemon knows about the
+    /// interfaces. Nothing happens until [`Input::Start`].
+    pub fn new(config: &Config, env: Environment) -> Node {
+        let mut logs = Vec::new();
+        let mut node = Node {
+            instances: Vec::new(),
+            bindings: Vec::new(),
+            groups: Vec::new(),
+            group_of: Vec::new(),
+            trackers: Trackers::new(config),
+            env,
+            segments: Vec::new(),
+            heap: BinaryHeap::new(),
+            scheduled: Vec::new(),
+            started: false,
+            pending_logs: Vec::new(),
+            log_unknown_vrids: config.global.log_unknown_vrids,
+            unknown_vrid_adverts: 0,
+            our_addresses: Vec::new(),
+        };
+        node.install(config, &mut logs);
+        node.pending_logs = logs;
+        node
+    }
+
+    /// (Re)build instances, bindings, groups and the demultiplexing table from `config`.
+    pub(crate) fn install(&mut self, config: &Config, logs: &mut Vec<Action>) {
+        self.instances.clear();
+        self.bindings.clear();
+        self.segments.clear();
+        for (i, c) in config.instances.iter().enumerate() {
+            let id = InstanceId(i as u32);
+            let group = config.sync_group_of(&c.name);
+            self.instances
+                .push(Instance::new(id, Params::new(c, &config.global)));
+            self.bindings
+                .push(trackers::bindings(config, c, group, logs));
+        }
+        self.groups = crate::sync_group::build(config, &self.instances);
+        self.group_of = vec![None; self.instances.len()];
+        for (g, group) in self.groups.iter().enumerate() {
+            for m in &group.members {
+                self.group_of[m.index()] = Some(g);
+            }
+        }
+        for inst in &self.instances {
+            let seg = match self
+                .segments
+                .iter()
+                .position(|s| s.interface == inst.p.interface && s.family == inst.p.family)
+            {
+                Some(s) => s,
+                None => {
+                    self.segments.push(Segment {
+                        interface: inst.p.interface.clone(),
+                        family: inst.p.family,
+                        by_vrid: vec![Vec::new(); 256],
+                    });
+                    self.segments.len() - 1
+                }
+            };
+            self.segments[seg].by_vrid[usize::from(inst.p.vrid)].push(inst.id.0);
+        }
+        self.our_addresses = config
+            .instances
+            .iter()
+            .flat_map(|i| i.vips.iter().chain(i.excluded_vips.iter()).map(|v| v.addr))
+            .collect();
+        self.heap.clear();
+        self.scheduled = vec![None; self.instances.len()];
+    }
+
+    pub fn instances(&self) -> &[Instance] {
+        &self.instances
+    }
+
+    pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
+        self.instances.get(id.index())
+    }
+
+    pub fn instance_by_name(&self, name: &str) -> Option<&Instance> {
+        self.instances.iter().find(|i| i.name() == name)
+    }
+
+    /// Adverts that arrived for a VRID no instance runs on that interface and family.
+    pub fn unknown_vrid_adverts(&self) -> u64 {
+        self.unknown_vrid_adverts
+    }
+
+    /// The instance an advert received on `interface` for `vrid` belongs to. Several unicast
+    /// instances may share a VRID; the one whose source is `dst` wins.
+    pub fn lookup(
+        &self,
+        interface: &str,
+        family: Family,
+        vrid: u8,
+        dst: &IpAddr,
+    ) -> Option<InstanceId> {
+        let seg = self
+            .segments
+            .iter()
+            .find(|s| s.family == family && &*s.interface == interface)?;
+        let ids = &seg.by_vrid[usize::from(vrid)];
+        match ids.as_slice() {
+            [] => None,
+            [one] => Some(InstanceId(*one)),
+            many => many
+                .iter()
+                .find(|i| self.instances[**i as usize].src.as_ref() == Some(dst))
+                .or(many.first())
+                .map(|i| InstanceId(*i)),
+        }
+    }
+
+    /// The advert an instance sends at `priority`, borrowing its pre-encoded VIP list.
+    pub fn advert(&self, id: InstanceId, priority: u8) -> Option<AdvertRepr<'_>> {
+        let p = &self.instances.get(id.index())?.p;
+        Some(AdvertRepr {
+            version: p.version,
+            vrid: p.vrid,
+            priority,
+            interval: p.advert_field,
+            auth: p.auth,
+            addresses: Addresses::new(p.family, &p.vip_bytes).unwrap_or(Addresses::empty(p.family)),
+        })
+    }
+
+    /// The addresses an [`Action::Announce`] covers, with the interface each goes out on.
+    pub fn announce_addresses(
+        &self,
+        id: InstanceId,
+    ) -> impl Iterator<Item = (Arc<str>, &VirtualAddress)> {
+        self.instances.get(id.index()).into_iter().flat_map(|i| {
+            i.p.vips
+                .iter()
+                .chain(i.p.excluded.iter())
+                .map(move |a| (i.p.dev_of(&a.dev), a))
+        })
+    }
+
+    /// When the node next needs [`Input::Deadline`]. May be early (a timer that was pushed
+    /// back), never late.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// Feed one input; append what to do to `out` (which the caller clears and reuses).
+    pub fn handle(&mut self, now: Instant, input: Input<'_>, out: &mut Vec<Action>) {
+        if !self.pending_logs.is_empty() {
+            out.append(&mut self.pending_logs);
+        }
+        match input {
+            Input::Start => self.start(now, out),
+            Input::Advert(rx) => self.advert_received(now, &rx, out),
+            Input::Deadline => {}
+            Input::Script { name, result } => {
+                let Some(s) = self.trackers.scripts.iter_mut().find(|s| &*s.name == name) else {
+                    return;
+                };
+                if let Some(t) = s.counter.record(result) {
+                    let text = match t {
+                        ScriptTransition::Succeeded => "succeeded",
+                        ScriptTransition::Failed => "failed",
+                        ScriptTransition::TimedOut => "timed_out",
+                    };
+                    out.push(Action::Log(LogLine {
+                        level: Level::Info,
+                        scope: None,
+                        text: LogText::Owned(format!("VRRP_Script({name}) {text}")),
+                    }));
+                    self.refresh_all(now, out);
+                }
+            }
+            Input::ProcessCount { name, count } => {
+                if let Some(p) = self
+                    .trackers
+                    .processes
+                    .iter_mut()
+                    .find(|p| &*p.name == name)
+                    && p.count != count
+                {
+                    p.count = count;
+                    self.refresh_all(now, out);
+                }
+            }
+            Input::FileValue { name, value } => {
+                if let Some(f) = self.trackers.files.iter_mut().find(|f| &*f.name == name)
+                    && f.value != value
+                {
+                    f.value = value;
+                    self.refresh_all(now, out);
+                }
+            }
+            Input::LinkUp { interface } | Input::LinkDown { interface } => {
+                let up = matches!(input, Input::LinkUp { .. });
+                let iface = self.env.get_mut(interface);
+                if iface.up != up {
+                    iface.up = up;
+                    out.push(Action::Log(LogLine {
+                        level: Level::Info,
+                        scope: None,
+                        text: LogText::Owned(format!(
+                            "Netlink reports {interface} {}",
+                            if up { "up" } else { "down" }
+                        )),
+                    }));
+                    self.refresh_all(now, out);
+                }
+            }
+            Input::AddressAdded { interface, addr } => {
+                let iface = self.env.get_mut(interface);
+                if !iface.addresses.contains(&addr) {
+                    iface.addresses.push(addr);
+                    self.refresh_all(now, out);
+                }
+            }
+            Input::AddressRemoved { interface, addr } => {
+                let iface = self.env.get_mut(interface);
+                iface.addresses.retain(|a| *a != addr);
+                for i in 0..self.instances.len() {
+                    if self.instances[i].address_removed(interface, &addr, out) {
+                        self.schedule(i);
+                    }
+                }
+                self.refresh_all(now, out);
+            }
+            Input::Shutdown => self.shutdown(now, out),
+            Input::Reload(config) => self.reload(now, config, out),
+        }
+        self.run_timers(now, out);
+    }
+
+    fn start(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        for i in 0..self.instances.len() {
+            let (prio, faults, src) = self.health(i);
+            let inst = &mut self.instances[i];
+            inst.src = src;
+            inst.apply_health(now, prio, faults, out);
+        }
+        let faulty: Vec<bool> = (0..self.instances.len())
+            .map(|i| !self.instances[i].faults.is_empty())
+            .collect();
+        for i in 0..self.instances.len() {
+            let group_faults = self.group_faults(i, &faulty);
+            self.instances[i].faults.extend(group_faults);
+            self.instances[i].start(now, out);
+            self.schedule(i);
+        }
+        for g in 0..self.groups.len() {
+            self.group_notify(g, out);
+        }
+    }
+
+    fn shutdown(&mut self, now: Instant, out: &mut Vec<Action>) {
+        for i in 0..self.instances.len() {
+            self.instances[i].stop(now, out);
+        }
+        for g in 0..self.groups.len() {
+            self.group_notify(g, out);
+        }
+        self.heap.clear();
+        self.scheduled.iter_mut().for_each(|s| *s = None);
+    }
+
+    fn advert_received(&mut self, now: Instant, rx: &ReceivedAdvert<'_>, out: &mut Vec<Action>) {
+        let Some(id) = self.lookup(rx.interface, rx.family, rx.advert.vrid, &rx.dst) else {
+            self.unknown_vrid_adverts += 1;
+            if self.log_unknown_vrids {
+                out.push(Action::Log(LogLine {
+                    level: Level::Info,
+                    scope: None,
+                    text: LogText::Owned(format!(
+                        "Unknown VRID {} received on {} from {}",
+                        rx.advert.vrid, rx.interface, rx.src
+                    )),
+                }));
+            }
+            return;
+        };
+        let i = id.index();
+        let outcome = self.instances[i].receive(now, rx, out);
+        self.schedule(i);
+        self.apply_outcome(now, i, outcome, out);
+    }
+
+    /// Fire every due timer.
+    fn run_timers(&mut self, now: Instant, out: &mut Vec<Action>) {
+        while let Some(&Reverse((t, i))) = self.heap.peek() {
+            if t > now {
+                break;
+            }
+            self.heap.pop();
+            let i = i as usize;
+            if self.scheduled[i] != Some(t) {
+                continue;
+            }
+            self.scheduled[i] = None;
+            let outcome = self.instances[i].on_deadline(now, out);
+            self.schedule(i);
+            self.apply_outcome(now, i, outcome, out);
+        }
+    }
+
+    /// Make sure the queue holds instance `i`'s next deadline. A deadline that moved later
+    /// leaves the earlier entry in place: it fires, finds nothing due, and requeues.
+    pub(crate) fn schedule(&mut self, i: usize) {
+        let Some(d) = self.instances[i].next_deadline() else {
+            return;
+        };
+        if self.scheduled[i].is_none_or(|s| d < s) {
+            self.scheduled[i] = Some(d);
+            self.heap.push(Reverse((d, i as u32)));
+        }
+    }
+
+    pub(crate) fn apply_outcome(
+        &mut self,
+        now: Instant,
+        i: usize,
+        outcome: Outcome,
+        out: &mut Vec<Action>,
+    ) {
+        match outcome {
+            Outcome::Nothing => {}
+            Outcome::WantsMaster => self.wants_master(now, i, out),
+            Outcome::LeftMaster => self.left_master(now, i, out),
+        }
+    }
+
+    /// An instance's own health: effective priority, faults and advert source.
+    pub(crate) fn health(&self, i: usize) -> (u8, Vec<FaultReason>, Option<IpAddr>) {
+        let inst = &self.instances[i];
+        let p = &inst.p;
+        let mut faults = Vec::new();
+        if !p.interface.is_empty() && !p.dont_track_primary && !self.env.is_up(&p.interface) {
+            faults.push(FaultReason::InterfaceDown(p.interface.clone()));
+        }
+        let ours = &self.our_addresses;
+        let src = match p.src_ip {
+            Some(a) => {
+                if p.track_src_ip && !self.env.has_address(&p.interface, &a) {
+                    faults.push(FaultReason::SourceAddressMissing(a));
+                }
+                Some(a)
+            }
+            None => {
+                let primary = self
+                    .env
+                    .primary(&p.interface, p.family, &|a| ours.contains(a));
+                if primary.is_none() {
+                    faults.push(FaultReason::NoSourceAddress);
+                }
+                primary
+            }
+        };
+        if p.unicast_fault_no_peer && p.unicast_peers.is_empty() {
+            faults.push(FaultReason::NoUnicastPeer);
+        }
+        let mut delta = 0i32;
+        for b in &self.bindings[i] {
+            let (contribution, kind, name) = match &b.tracked {
+                Tracked::Script(s) => {
+                    let s = &self.trackers.scripts[*s];
+                    match s.counter.state() {
+                        ScriptState::Init => {
+                            faults.push(FaultReason::ScriptInit(s.name.clone()));
+                            continue;
+                        }
+                        st => (
+                            weighted(st == ScriptState::Ok, b.weight, b.reverse),
+                            "script",
+                            &s.name,
+                        ),
+                    }
+                }
+                Tracked::Process(x) => {
+                    let t = &self.trackers.processes[*x];
+                    let ok = process_ok(t.count, t.quorum, t.quorum_max);
+                    (weighted(ok, b.weight, b.reverse), "process", &t.name)
+                }
+                Tracked::File(x) => {
+                    let t = &self.trackers.files[*x];
+                    (
+                        file_contribution(t.value, b.weight, b.reverse),
+                        "file",
+                        &t.name,
+                    )
+                }
+                Tracked::Interface(name) => (
+                    weighted(self.env.is_up(name), b.weight, b.reverse),
+                    "interface",
+                    name,
+                ),
+            };
+            match contribution {
+                Contribution::Delta(d) => delta += d,
+                Contribution::Fault => faults.push(FaultReason::Tracker {
+                    kind,
+                    name: name.clone(),
+                }),
+            }
+        }
+        (
+            effective_priority(p.base_priority, p.owner, delta),
+            faults,
+            src,
+        )
+    }
+
+    /// Recompute every instance's health and apply it; sync group members fault together.
+    pub(crate) fn refresh_all(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if !self.started {
+            return;
+        }
+        let n = self.instances.len();
+        let mut own: Vec<(u8, Vec<FaultReason>, Option<IpAddr>)> =
+            (0..n).map(|i| self.health(i)).collect();
+        let faulty: Vec<bool> = own.iter().map(|h| !h.1.is_empty()).collect();
+        for (i, h) in own.iter_mut().enumerate() {
+            h.1.extend(self.group_faults(i, &faulty));
+        }
+        let mut touched_groups = Vec::new();
+        for (i, (prio, faults, src)) in own.into_iter().enumerate() {
+            if self.instances[i].state == State::Stopped {
+                continue;
+            }
+            let before = self.instances[i].state;
+            self.instances[i].src = src;
+            let outcome = self.instances[i].apply_health(now, prio, faults, out);
+            self.schedule(i);
+            if self.instances[i].state != before
+                && let Some(g) = self.group_of[i]
+            {
+                touched_groups.push(g);
+            }
+            self.apply_outcome(now, i, outcome, out);
+        }
+        touched_groups.dedup();
+        for g in touched_groups {
+            self.group_notify(g, out);
+        }
+    }
+}

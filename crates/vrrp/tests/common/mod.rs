@@ -1,0 +1,203 @@
+//! A harness that drives one node directly with crafted adverts and virtual time.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use baton_conf::{Config, VirtualAddress, VrrpInstance};
+use baton_vrrp::{
+    Action, Environment, Input, InstanceId, Instant, Node, ReceivedAdvert, SendAdvert, State,
+};
+use baton_wire::{Addresses, AdvertRepr, Auth, ChecksumForm, Family, Version};
+
+pub const ME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 168, 5, 12));
+pub const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 168, 5, 11));
+pub const HIGH_PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 168, 5, 13));
+pub const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 168, 5, 10));
+pub const GROUP: IpAddr = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
+
+pub fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+pub fn at(s: f64) -> Instant {
+    Instant::ZERO + secs(s)
+}
+
+/// The seed's instance: VI_1 on eth0, VRID 51, the VIP 192.168.5.10.
+pub fn instance(name: &str, vrid: u8, priority: u8) -> VrrpInstance {
+    let mut i = VrrpInstance::new(name, vrid, Family::Ipv4);
+    i.interface = Some("eth0".to_string());
+    i.priority = priority;
+    i.vips = vec![VirtualAddress::new(VIP)];
+    i
+}
+
+pub fn config(instances: Vec<VrrpInstance>) -> Config {
+    Config {
+        instances,
+        ..Config::default()
+    }
+}
+
+/// What a received advert looks like; defaults are a v2 advert from PEER matching
+/// `instance()`.
+#[derive(Debug, Clone)]
+pub struct Rx {
+    pub version: Version,
+    pub vrid: u8,
+    pub priority: u8,
+    pub interval: u16,
+    pub auth: Auth,
+    pub vips: Vec<IpAddr>,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub ttl: u8,
+    pub checksum: ChecksumForm,
+    pub interface: &'static str,
+}
+
+impl Rx {
+    pub fn v2(priority: u8, src: IpAddr) -> Rx {
+        Rx {
+            version: Version::V2,
+            vrid: 51,
+            priority,
+            interval: 1,
+            auth: Auth::None,
+            vips: vec![VIP],
+            src,
+            dst: GROUP,
+            ttl: 255,
+            checksum: ChecksumForm::Plain,
+            interface: "eth0",
+        }
+    }
+
+    pub fn v3(priority: u8, src: IpAddr, centis: u16) -> Rx {
+        Rx {
+            version: Version::V3,
+            interval: centis,
+            checksum: ChecksumForm::PseudoHeader,
+            ..Rx::v2(priority, src)
+        }
+    }
+}
+
+pub struct H {
+    pub node: Node,
+    pub now: Instant,
+    pub out: Vec<Action>,
+    /// (time, instance, from, to) of every state change.
+    pub changes: Vec<(Instant, InstanceId, State, State)>,
+}
+
+impl H {
+    /// A node with eth0 up and ME on it, started at time zero.
+    pub fn start(cfg: &Config) -> H {
+        Self::start_with(cfg, Environment::new().with_interface("eth0", true, &[ME]))
+    }
+
+    pub fn start_with(cfg: &Config, env: Environment) -> H {
+        let mut h = H {
+            node: Node::new(cfg, env),
+            now: Instant::ZERO,
+            out: Vec::new(),
+            changes: Vec::new(),
+        };
+        h.input(Input::Start);
+        h
+    }
+
+    pub fn input(&mut self, input: Input<'_>) {
+        let mut out = Vec::new();
+        self.node.handle(self.now, input, &mut out);
+        for a in &out {
+            if let Action::StateChanged { instance, from, to } = a {
+                self.changes.push((self.now, *instance, *from, *to));
+            }
+        }
+        self.out.extend(out);
+    }
+
+    /// Advance to `t`, firing every deadline on the way at its own time.
+    pub fn run_to(&mut self, t: Instant) {
+        while let Some(d) = self.node.next_deadline() {
+            if d > t {
+                break;
+            }
+            self.now = d.max(self.now);
+            self.input(Input::Deadline);
+        }
+        self.now = t;
+    }
+
+    pub fn run_for(&mut self, d: Duration) {
+        let t = self.now + d;
+        self.run_to(t);
+    }
+
+    pub fn rx(&mut self, rx: &Rx) {
+        let bytes = baton_wire::advert::encode_addresses(Family::Ipv4, &rx.vips);
+        let advert = AdvertRepr {
+            version: rx.version,
+            vrid: rx.vrid,
+            priority: rx.priority,
+            interval: rx.interval,
+            auth: rx.auth,
+            addresses: Addresses::new(Family::Ipv4, &bytes).unwrap(),
+        };
+        self.input(Input::Advert(ReceivedAdvert {
+            interface: rx.interface,
+            family: Family::Ipv4,
+            advert,
+            src: rx.src,
+            dst: rx.dst,
+            ttl: rx.ttl,
+            checksum: rx.checksum,
+        }));
+    }
+
+    pub fn state(&self, name: &str) -> State {
+        self.node.instance_by_name(name).unwrap().state()
+    }
+
+    pub fn id(&self, name: &str) -> InstanceId {
+        self.node.instance_by_name(name).unwrap().id()
+    }
+
+    /// Forget the actions so far.
+    pub fn clear(&mut self) {
+        self.out.clear();
+    }
+
+    pub fn sent(&self) -> Vec<SendAdvert> {
+        self.out
+            .iter()
+            .filter_map(|a| match a {
+                Action::SendAdvert(s) => Some(*s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn logs(&self) -> Vec<String> {
+        self.out
+            .iter()
+            .filter_map(|a| match a {
+                Action::Log(l) => Some(l.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// When `name` last entered `state`.
+    pub fn entered(&self, name: &str, state: State) -> Option<Instant> {
+        let id = self.id(name);
+        self.changes
+            .iter()
+            .rev()
+            .find(|c| c.1 == id && c.3 == state)
+            .map(|c| c.0)
+    }
+}
