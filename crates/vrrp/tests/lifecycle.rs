@@ -1,0 +1,580 @@
+//! Tracking, faults, sync groups, shutdown, reload and the VIP lifecycle, one test per
+//! keepalived rule, each quoting what it checks.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use baton_conf::{
+    Command, Config, Span, SyncGroup, TrackRef, Tracking, VirtualAddress, VrrpScript,
+};
+use baton_vrrp::{Action, AddressKind, Environment, Input, NotifyState, ScriptResult, State};
+use common::*;
+
+fn script(name: &str, weight: i32) -> VrrpScript {
+    VrrpScript {
+        name: name.to_string(),
+        span: Span::default(),
+        command: command("/usr/local/keepalived/check_nginx.sh"),
+        interval: secs(2.0),
+        timeout: secs(2.0),
+        weight,
+        reverse: false,
+        rise: 1,
+        fall: 1,
+        init_fail: false,
+    }
+}
+
+fn command(text: &str) -> Command {
+    Command {
+        text: text.to_string(),
+        argv: text.split(' ').map(str::to_string).collect(),
+        run_as: None,
+        span: Span::default(),
+    }
+}
+
+fn track(name: &str) -> TrackRef {
+    TrackRef {
+        name: name.to_string(),
+        weight: None,
+        reverse: false,
+        span: Span::default(),
+    }
+}
+
+fn with_script(mut i: baton_conf::VrrpInstance, s: &str) -> baton_conf::VrrpInstance {
+    i.tracking = Tracking {
+        scripts: vec![track(s)],
+        ..Tracking::default()
+    };
+    i
+}
+
+fn script_result(h: &mut H, name: &str, result: ScriptResult) {
+    h.input(Input::Script { name, result });
+}
+
+/// keepalived: a tracked script in its init state keeps the instance in FAULT (init)
+/// without notifying; the first result decides.
+#[test]
+fn instance_waits_for_its_scripts_first_result() {
+    let mut cfg = config(vec![with_script(instance("VI_1", 51, 200), "chk")]);
+    cfg.scripts = vec![script("chk", -50)];
+    let mut h = H::start(&cfg);
+    assert_eq!(h.state("VI_1"), State::Fault);
+    assert!(
+        !h.out.iter().any(|a| matches!(a, Action::WriteFifo(_))),
+        "no notify for init"
+    );
+    script_result(&mut h, "chk", ScriptResult::Success);
+    assert_eq!(h.state("VI_1"), State::Backup);
+}
+
+/// keepalived weight table, W<0: "tracked KO → −abs(W)", logged "Changing effective
+/// priority from X to Y"; the seed's failure case (nginx dies on the master).
+#[test]
+fn negative_weight_lowers_priority_on_failure() {
+    let mut cfg = config(vec![with_script(instance("VI_1", 51, 200), "chk")]);
+    cfg.scripts = vec![script("chk", -150)];
+    let mut h = H::start(&cfg);
+    script_result(&mut h, "chk", ScriptResult::Success);
+    assert_eq!(
+        h.node
+            .instance_by_name("VI_1")
+            .unwrap()
+            .effective_priority(),
+        200
+    );
+    script_result(&mut h, "chk", ScriptResult::TimedOut);
+    assert_eq!(
+        h.node
+            .instance_by_name("VI_1")
+            .unwrap()
+            .effective_priority(),
+        50
+    );
+    assert!(
+        h.logs()
+            .contains(&"(VI_1) Changing effective priority from 200 to 50".to_string())
+    );
+    assert!(h.logs().contains(&"VRRP_Script(chk) timed_out".to_string()));
+}
+
+/// The seed's configuration: `weight 2` on a script means +2 while it succeeds.
+#[test]
+fn positive_weight_raises_priority_while_ok() {
+    let mut cfg = config(vec![with_script(instance("VI_1", 51, 100), "check_nginx")]);
+    cfg.scripts = vec![script("check_nginx", 2)];
+    let mut h = H::start(&cfg);
+    script_result(&mut h, "check_nginx", ScriptResult::Success);
+    assert_eq!(
+        h.node
+            .instance_by_name("VI_1")
+            .unwrap()
+            .effective_priority(),
+        102
+    );
+    script_result(&mut h, "check_nginx", ScriptResult::Failure);
+    assert_eq!(
+        h.node
+            .instance_by_name("VI_1")
+            .unwrap()
+            .effective_priority(),
+        100
+    );
+}
+
+/// keepalived: "weight 0 ⇒ failure puts instance in FAULT"; entering FAULT from MASTER
+/// "send prio-0 advert then remove"; the fault clears to BACKUP.
+#[test]
+fn weight_zero_failure_faults_a_master_with_a_priority_zero_advert() {
+    let mut cfg = config(vec![with_script(instance("VI_1", 51, 200), "chk")]);
+    cfg.scripts = vec![script("chk", 0)];
+    let mut h = H::start(&cfg);
+    script_result(&mut h, "chk", ScriptResult::Success);
+    h.run_to(at(4.0));
+    assert_eq!(h.state("VI_1"), State::Master);
+    h.clear();
+    script_result(&mut h, "chk", ScriptResult::Failure);
+    assert_eq!(h.state("VI_1"), State::Fault);
+    let zero = h
+        .out
+        .iter()
+        .position(|a| matches!(a, Action::SendAdvert(s) if s.priority == 0))
+        .unwrap();
+    let removed = h
+        .out
+        .iter()
+        .position(|a| matches!(a, Action::RemoveAddress { .. }))
+        .unwrap();
+    assert!(
+        zero < removed,
+        "priority 0 goes out before the VIP is released"
+    );
+    assert!(
+        h.logs()
+            .contains(&"(VI_1) Entering FAULT STATE".to_string())
+    );
+    script_result(&mut h, "chk", ScriptResult::Success);
+    assert_eq!(h.state("VI_1"), State::Backup);
+}
+
+/// keepalived: "Multiple FAULT sources are ORed; the instance leaves FAULT only when all
+/// are clear" (interface down, then a script).
+#[test]
+fn fault_sources_are_ored() {
+    let mut i = with_script(instance("VI_1", 51, 100), "chk");
+    i.tracking.interfaces = vec![track("eth1")];
+    let mut cfg = config(vec![i]);
+    cfg.scripts = vec![script("chk", 0)];
+    let env = Environment::new()
+        .with_interface("eth0", true, &[ME])
+        .with_interface("eth1", true, &[]);
+    let mut h = H::start_with(&cfg, env);
+    script_result(&mut h, "chk", ScriptResult::Failure);
+    h.input(Input::LinkDown { interface: "eth1" });
+    assert_eq!(h.node.instance_by_name("VI_1").unwrap().faults().len(), 2);
+    script_result(&mut h, "chk", ScriptResult::Success);
+    assert_eq!(h.state("VI_1"), State::Fault);
+    h.input(Input::LinkUp { interface: "eth1" });
+    assert_eq!(h.state("VI_1"), State::Backup);
+}
+
+/// keepalived: the instance's own interface down ⇒ FAULT, unless `dont_track_primary`.
+#[test]
+fn own_interface_down_faults_unless_dont_track_primary() {
+    let mut h = H::start(&config(vec![instance("VI_1", 51, 100)]));
+    h.input(Input::LinkDown { interface: "eth0" });
+    assert_eq!(h.state("VI_1"), State::Fault);
+    let mut i = instance("VI_1", 51, 100);
+    i.dont_track_primary = true;
+    let mut h = H::start(&config(vec![i]));
+    h.input(Input::LinkDown { interface: "eth0" });
+    assert_eq!(h.state("VI_1"), State::Backup);
+}
+
+/// keepalived: no source address ⇒ FAULT ("src address not configured"); `track_src_ip`
+/// faults when the configured source vanishes.
+#[test]
+fn missing_source_address_faults() {
+    let h = H::start_with(
+        &config(vec![instance("VI_1", 51, 100)]),
+        Environment::new().with_interface("eth0", true, &[]),
+    );
+    assert_eq!(h.state("VI_1"), State::Fault);
+    let mut i = instance("VI_1", 51, 100);
+    i.src_ip = Some(ME);
+    i.track_src_ip = true;
+    let mut h = H::start(&config(vec![i]));
+    assert_eq!(h.state("VI_1"), State::Backup);
+    h.input(Input::AddressRemoved {
+        interface: "eth0",
+        addr: ME,
+    });
+    assert_eq!(h.state("VI_1"), State::Fault);
+    h.input(Input::AddressAdded {
+        interface: "eth0",
+        addr: ME,
+    });
+    assert_eq!(h.state("VI_1"), State::Backup);
+}
+
+/// keepalived: "Effective priority ... A non-owner can never reach 255 via weights"; the
+/// owner's priority "is never changed by trackers".
+#[test]
+fn owner_priority_is_untouched_by_weights() {
+    let mut cfg = config(vec![with_script(instance("VI_1", 51, 255), "chk")]);
+    cfg.scripts = vec![script("chk", -100)];
+    let mut h = H::start(&cfg);
+    script_result(&mut h, "chk", ScriptResult::Failure);
+    assert_eq!(
+        h.node
+            .instance_by_name("VI_1")
+            .unwrap()
+            .effective_priority(),
+        255
+    );
+    let mut cfg = config(vec![with_script(instance("VI_1", 51, 250), "chk")]);
+    cfg.scripts = vec![script("chk", 100)];
+    let mut h = H::start(&cfg);
+    script_result(&mut h, "chk", ScriptResult::Success);
+    assert_eq!(
+        h.node
+            .instance_by_name("VI_1")
+            .unwrap()
+            .effective_priority(),
+        254
+    );
+}
+
+/// Fast handover: "a master whose effective priority drops advertises at once"; without
+/// it (vrrp_strict) the next regular advert carries the new priority.
+#[test]
+fn fast_handover_master_advertises_a_priority_drop_at_once() {
+    for strict in [false, true] {
+        let mut i = with_script(instance("VI_1", 51, 200), "chk");
+        i.strict = strict;
+        let mut cfg = config(vec![i]);
+        cfg.scripts = vec![script("chk", -150)];
+        let mut h = H::start(&cfg);
+        script_result(&mut h, "chk", ScriptResult::Success);
+        h.run_to(at(4.0));
+        h.clear();
+        script_result(&mut h, "chk", ScriptResult::Failure);
+        let sent: Vec<u8> = h.sent().iter().map(|s| s.priority).collect();
+        assert_eq!(
+            sent,
+            if strict { vec![] } else { vec![50] },
+            "strict={strict}"
+        );
+    }
+}
+
+fn group_config() -> Config {
+    let mut a = instance("VI_1", 51, 200);
+    a.notify.any = Some(command("/bin/notify"));
+    let mut b = instance("VI_2", 52, 200);
+    b.vips = vec![VirtualAddress::new("192.168.5.20".parse().unwrap())];
+    b.tracking.interfaces = vec![track("eth1")];
+    let mut cfg = config(vec![a, b]);
+    cfg.sync_groups = vec![SyncGroup {
+        name: "G1".to_string(),
+        span: Span::default(),
+        members: vec!["VI_1".to_string(), "VI_2".to_string()],
+        tracking: Tracking::default(),
+        notify: baton_conf::Notify {
+            master: Some(command("/bin/group_master")),
+            ..Default::default()
+        },
+        tracking_weight: false,
+    }];
+    cfg
+}
+
+/// keepalived sync group: "all go MASTER together or BACKUP/FAULT together (a fault in one
+/// → all FAULT)", with group notifications `GROUP name STATE 0`.
+#[test]
+fn sync_group_members_move_and_fault_together() {
+    let env = Environment::new()
+        .with_interface("eth0", true, &[ME])
+        .with_interface("eth1", true, &[]);
+    let mut h = H::start_with(&group_config(), env);
+    h.run_to(at(4.0));
+    assert_eq!(
+        (h.state("VI_1"), h.state("VI_2")),
+        (State::Master, State::Master)
+    );
+    assert!(
+        h.out
+            .iter()
+            .any(|a| matches!(a, Action::WriteFifo(l) if l.to_string() == "GROUP \"G1\" MASTER 0"))
+    );
+    assert!(h.out.iter().any(
+        |a| matches!(a, Action::RunNotify { command, .. } if command.text == "/bin/group_master")
+    ));
+    h.clear();
+    h.input(Input::LinkDown { interface: "eth1" });
+    assert_eq!(
+        (h.state("VI_1"), h.state("VI_2")),
+        (State::Fault, State::Fault)
+    );
+    let zeros = h.sent().iter().filter(|s| s.priority == 0).count();
+    assert_eq!(zeros, 2, "both members tell their backups");
+    assert!(
+        h.out
+            .iter()
+            .any(|a| matches!(a, Action::WriteFifo(l) if l.to_string() == "GROUP \"G1\" FAULT 0"))
+    );
+    h.input(Input::LinkUp { interface: "eth1" });
+    assert_eq!(
+        (h.state("VI_1"), h.state("VI_2")),
+        (State::Backup, State::Backup)
+    );
+}
+
+/// keepalived sync group: one member yielding to a better master takes the others to
+/// BACKUP; a member cannot go MASTER while another still hears its master ("only sync to
+/// master if everyone wants to").
+#[test]
+fn sync_group_follows_a_member_to_backup_and_waits_for_all() {
+    let env = Environment::new()
+        .with_interface("eth0", true, &[ME])
+        .with_interface("eth1", true, &[]);
+    let mut h = H::start_with(&group_config(), env);
+    h.run_to(at(4.0));
+    h.rx(&Rx::v2(250, PEER));
+    assert_eq!(
+        (h.state("VI_1"), h.state("VI_2")),
+        (State::Backup, State::Backup)
+    );
+    // VI_2's master keeps talking; VI_1's goes silent: VI_1 must not go alone.
+    let mut rx2 = Rx::v2(250, PEER);
+    rx2.vrid = 52;
+    rx2.vips = vec!["192.168.5.20".parse().unwrap()];
+    for s in 5..15 {
+        h.run_to(at(s as f64));
+        h.rx(&rx2);
+    }
+    assert_eq!(h.state("VI_1"), State::Backup);
+    h.run_to(at(20.0));
+    assert_eq!(
+        (h.state("VI_1"), h.state("VI_2")),
+        (State::Master, State::Master)
+    );
+}
+
+/// keepalived notify: `notify` scripts get `INSTANCE name STATE priority` appended; the
+/// FIFO line is `INSTANCE "VI_1" MASTER 200`.
+#[test]
+fn notifications_carry_keepalived_arguments() {
+    let mut i = instance("VI_1", 51, 200);
+    i.notify.any = Some(command("/bin/notify"));
+    i.notify.master = Some(command("/bin/master"));
+    let mut h = H::start(&config(vec![i]));
+    h.run_to(at(4.0));
+    let args = h
+        .out
+        .iter()
+        .find_map(|a| match a {
+            Action::RunNotify { args: Some(a), .. } if a.state == NotifyState::Master => {
+                Some(a.words())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        args,
+        ["INSTANCE", "VI_1", "MASTER", "200"].map(String::from)
+    );
+    assert!(h.out.iter().any(
+        |a| matches!(a, Action::RunNotify { command, args: None } if command.text == "/bin/master")
+    ));
+    assert!(h.out.iter().any(
+        |a| matches!(a, Action::WriteFifo(l) if l.to_string() == "INSTANCE \"VI_1\" MASTER 200")
+    ));
+}
+
+/// keepalived SIGTERM: "for every instance in MASTER: send advert with priority 0, remove
+/// virtual rules, routes, VIPs ... run notify_stop".
+#[test]
+fn shutdown_sends_priority_zero_then_releases() {
+    let mut i = instance("VI_1", 51, 200);
+    i.excluded_vips = vec![VirtualAddress::new("10.9.9.9".parse().unwrap())];
+    let mut h = H::start(&config(vec![i]));
+    h.run_to(at(4.0));
+    h.clear();
+    h.input(Input::Shutdown);
+    assert!(
+        matches!(h.out.iter().find(|a| !matches!(a, Action::StateChanged { .. })), Some(Action::SendAdvert(s)) if s.priority == 0)
+    );
+    let removed: Vec<AddressKind> = h
+        .out
+        .iter()
+        .filter_map(|a| match a {
+            Action::RemoveAddress { kind, .. } => Some(*kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, vec![AddressKind::Virtual, AddressKind::Excluded]);
+    assert_eq!(h.state("VI_1"), State::Stopped);
+    assert!(h.out.iter().any(
+        |a| matches!(a, Action::WriteFifo(l) if l.to_string() == "INSTANCE \"VI_1\" STOP 200")
+    ));
+    assert_eq!(h.node.next_deadline(), None);
+}
+
+/// A VIP deleted behind our back: keepalived leaves MASTER (unless no_track); baton puts
+/// it back at once and announces it; no_track VIPs are left alone.
+#[test]
+fn vip_removed_externally_is_restored_unless_no_track() {
+    let mut i = instance("VI_1", 51, 200);
+    let mut other = VirtualAddress::new("192.168.5.30".parse().unwrap());
+    other.no_track = true;
+    i.vips.push(other);
+    let mut h = H::start(&config(vec![i]));
+    h.run_to(at(4.0));
+    h.clear();
+    h.input(Input::AddressRemoved {
+        interface: "eth0",
+        addr: VIP,
+    });
+    assert!(
+        h.out
+            .iter()
+            .any(|a| matches!(a, Action::AddAddress { address, .. } if address.addr == VIP))
+    );
+    assert!(h.out.iter().any(|a| matches!(a, Action::Announce { .. })));
+    assert_eq!(h.state("VI_1"), State::Master);
+    h.clear();
+    h.input(Input::AddressRemoved {
+        interface: "eth0",
+        addr: "192.168.5.30".parse().unwrap(),
+    });
+    assert!(!h.out.iter().any(|a| matches!(a, Action::AddAddress { .. })));
+    assert_eq!(
+        h.node
+            .instance_by_name("VI_1")
+            .unwrap()
+            .counters()
+            .vips_restored,
+        1
+    );
+}
+
+/// keepalived GARP: on becoming MASTER a burst of `garp_master_repeat`, "second burst
+/// after garp_master_delay", optional periodic refresh.
+#[test]
+fn garp_bursts_follow_keepalived_timing() {
+    let mut i = instance("VI_1", 51, 200);
+    i.garp.master_refresh = Some(secs(60.0));
+    let mut h = H::start(&config(vec![i]));
+    h.run_to(at(3.3));
+    let t0 = h.entered("VI_1", State::Master).unwrap();
+    let bursts = |h: &H| {
+        h.out
+            .iter()
+            .filter(|a| matches!(a, Action::Announce { .. }))
+            .count()
+    };
+    assert_eq!(bursts(&h), 1);
+    h.run_to(t0 + secs(4.99));
+    assert_eq!(bursts(&h), 1);
+    h.run_to(t0 + secs(5.0));
+    assert_eq!(bursts(&h), 2);
+    h.run_to(t0 + secs(60.0));
+    assert_eq!(bursts(&h), 3);
+}
+
+/// keepalived SIGHUP: "instances are matched old↔new by VRID + family + interface (+
+/// unicast src), not by name; matched MASTERs stay MASTER and keep VIPs; VIPs/routes/rules
+/// no longer configured are removed, new ones added".
+#[test]
+fn reload_keeps_a_master_and_applies_only_the_difference() {
+    let mut h = H::start(&config(vec![instance("VI_1", 51, 200)]));
+    h.run_to(at(4.0));
+    h.clear();
+    let mut renamed = instance("VI_renamed", 51, 200);
+    let added = VirtualAddress::new("192.168.5.40".parse().unwrap());
+    renamed.vips = vec![added.clone()];
+    let cfg = config(vec![renamed, instance("VI_new", 52, 100)]);
+    h.input(Input::Reload(&cfg));
+    assert_eq!(h.state("VI_renamed"), State::Master);
+    assert_eq!(h.state("VI_new"), State::Backup);
+    let removes: Vec<_> = h
+        .out
+        .iter()
+        .filter_map(|a| match a {
+            Action::RemoveAddress { address, .. } => Some(address.addr),
+            _ => None,
+        })
+        .collect();
+    let adds: Vec<_> = h
+        .out
+        .iter()
+        .filter_map(|a| match a {
+            Action::AddAddress { address, .. } => Some(address.addr),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removes, vec![VIP]);
+    assert_eq!(adds, vec![added.addr]);
+    assert!(
+        !h.out.iter().any(|a| matches!(
+            a,
+            Action::StateChanged {
+                to: State::Master,
+                ..
+            }
+        )),
+        "no MASTER flap"
+    );
+    // It advertises at once with the new list.
+    assert!(h.sent().iter().any(|s| s.priority == 200));
+    let repr = h.node.advert(h.id("VI_renamed"), 200).unwrap();
+    assert_eq!(repr.addresses.iter().collect::<Vec<_>>(), vec![added.addr]);
+}
+
+/// keepalived reload: scripts are kept ("init-reload") so priorities do not flap.
+#[test]
+fn reload_keeps_tracker_state() {
+    let mut cfg = config(vec![with_script(instance("VI_1", 51, 200), "chk")]);
+    cfg.scripts = vec![script("chk", -150)];
+    let mut h = H::start(&cfg);
+    script_result(&mut h, "chk", ScriptResult::Failure);
+    h.input(Input::Reload(&cfg));
+    assert_eq!(
+        h.node
+            .instance_by_name("VI_1")
+            .unwrap()
+            .effective_priority(),
+        50
+    );
+    assert_ne!(
+        h.state("VI_1"),
+        State::Fault,
+        "no script init state after reload"
+    );
+}
+
+/// The status snapshot serialises with what `baton status` shows.
+#[test]
+fn status_snapshot_serialises() {
+    let mut h = H::start(&config(vec![instance("VI_1", 51, 200)]));
+    h.run_to(at(4.0));
+    h.rx(&Rx::v2(100, PEER));
+    let status = h.node.status();
+    let json = serde_json::to_value(&status).unwrap();
+    let inst = &json["instances"][0];
+    assert_eq!(inst["state"], "Master");
+    assert_eq!(inst["effective_priority"], 200);
+    assert_eq!(inst["vips_held"][0], "192.168.5.10");
+    assert_eq!(inst["master"]["address"], "192.168.5.12");
+    assert_eq!(inst["counters"]["adverts_received"], 1);
+    assert_eq!(
+        inst["last_transition"]["reason"],
+        "master down timer expired"
+    );
+    // One on entering MASTER at 3.22 s, one answering the lower-priority advert.
+    assert_eq!(inst["counters"]["adverts_sent"], 2);
+}
