@@ -175,6 +175,31 @@ impl Netlink {
     }
 }
 
+impl Netlink {
+    /// Clear what a crashed daemon may have left: remove each of `vips` that is present,
+    /// on its own `dev` or else on `default_dev` (the instance's interface), as keepalived
+    /// does for every configured instance at start ("removing VIPs"). Returns the addresses
+    /// that were there. An interface that does not exist yet holds nothing to remove.
+    pub async fn remove_leftovers<'v>(
+        &self,
+        vips: &'v [VirtualAddress],
+        default_dev: &str,
+    ) -> Result<Vec<&'v VirtualAddress>> {
+        let links = self.links().await?;
+        let mut removed = Vec::new();
+        for vip in vips {
+            let dev = vip.dev.as_deref().unwrap_or(default_dev);
+            let Some(link) = links.iter().find(|l| l.name == dev) else {
+                continue;
+            };
+            if self.del_address_if_present(link.index, vip).await? {
+                removed.push(vip);
+            }
+        }
+        Ok(removed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -320,3 +320,83 @@ fn virtual_rules_are_added_and_removed_for_both_families() {
         });
     });
 }
+
+#[test]
+fn startup_removes_leftover_vips_of_configured_instances_only() {
+    if !root_or_skip("startup_removes_leftover_vips_of_configured_instances_only") {
+        return;
+    }
+    let ns = ns_with_d0("left");
+    ns.ip(&["link", "add", "e0", "type", "veth", "peer", "name", "e0p"]);
+    ns.ip(&["addr", "add", "10.4.0.1/24", "dev", "d0"]);
+    // What a crashed daemon left: two VIPs, one of them on another interface.
+    ns.ip(&["addr", "add", "192.168.5.10/32", "dev", "d0"]);
+    ns.ip(&["addr", "add", "192.168.6.10/32", "dev", "e0"]);
+    in_thread(|| {
+        ns.enter();
+        runtime().block_on(async {
+            let nl = Netlink::connect().unwrap();
+            let on_e0 = {
+                let mut v = vip("192.168.6.10", 32);
+                v.dev = Some("e0".into());
+                v
+            };
+            let never_added = vip("192.168.5.99", 32);
+            let on_missing_if = {
+                let mut v = vip("192.168.7.10", 32);
+                v.dev = Some("nosuch0".into());
+                v
+            };
+            let vips = [vip("192.168.5.10", 32), on_e0, never_added, on_missing_if];
+            let removed = nl.remove_leftovers(&vips, "d0").await.unwrap();
+            let removed: Vec<IpAddr> = removed.iter().map(|v| v.addr).collect();
+            assert_eq!(
+                removed,
+                [
+                    "192.168.5.10".parse::<IpAddr>().unwrap(),
+                    "192.168.6.10".parse().unwrap()
+                ]
+            );
+            assert!(addr_info(&ns, "d0", "192.168.5.10").is_none());
+            assert!(addr_info(&ns, "e0", "192.168.6.10").is_none());
+            // The interface's own address is not a VIP and stays.
+            assert!(addr_info(&ns, "d0", "10.4.0.1").is_some());
+        });
+    });
+}
+
+#[test]
+fn primary_address_is_the_first_ipv4_and_the_link_local_ipv6() {
+    if !root_or_skip("primary_address_is_the_first_ipv4_and_the_link_local_ipv6") {
+        return;
+    }
+    let ns = ns_with_d0("prim");
+    ns.ip(&["addr", "add", "10.5.0.1/24", "dev", "d0"]);
+    ns.ip(&["addr", "add", "10.5.0.9/24", "dev", "d0"]); // secondary in the same subnet
+    ns.ip(&["addr", "add", "fd00:5::1/64", "dev", "d0"]);
+    let ll = ns.link_local("d0");
+    in_thread(|| {
+        ns.enter();
+        runtime().block_on(async {
+            let nl = Netlink::connect().unwrap();
+            let idx = nl.ifindex("d0").await.unwrap();
+            let addrs = nl.addresses(None).await.unwrap();
+            let sec = addrs
+                .iter()
+                .find(|a| a.addr == "10.5.0.9".parse::<IpAddr>().unwrap())
+                .unwrap();
+            assert!(sec.secondary);
+            assert_eq!(
+                baton::netlink::primary_address(&addrs, idx, false),
+                Some("10.5.0.1".parse().unwrap())
+            );
+            assert_eq!(
+                baton::netlink::primary_address(&addrs, idx, true),
+                Some(IpAddr::V6(ll))
+            );
+            // An interface without IPv4 has no IPv4 source: the core must treat it as FAULT.
+            let peer = nl.ifindex("d0p").await.unwrap();
+            assert_eq!(baton::netlink::primary_address(&addrs, peer, false), None);
+        });
+    });
+}

@@ -82,14 +82,25 @@ impl Netns {
         mac
     }
 
-    /// The IPv6 link-local address of `dev`.
+    /// The IPv6 link-local address of `dev`, waiting for the kernel to assign it (it does so
+    /// shortly after the link comes up).
     pub fn link_local(&self, dev: &str) -> std::net::Ipv6Addr {
-        let v = self.ip_json(&["-6", "addr", "show", "dev", dev, "scope", "link"]);
-        v[0]["addr_info"][0]["local"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap()
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let v = self.ip_json(&["-6", "addr", "show", "dev", dev, "scope", "link"]);
+            // ip's JSON leaves an empty object for each address the filter dropped.
+            let found = v[0]["addr_info"]
+                .as_array()
+                .and_then(|l| l.iter().find_map(|a| a["local"].as_str()));
+            if let Some(a) = found {
+                return a.parse().unwrap();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{dev} got no link-local address"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
 
