@@ -1,7 +1,348 @@
-//! keepalived.conf front end: a preprocessor that keeps file:line:col for every token, a
+//! keepalived.conf front end: a preprocessor that keeps file:line:col for every word, a
 //! recursive-descent parser, the typed [`Config`] with keepalived's defaults, validation and
 //! diagnostics.
+//!
+//! The daemon calls [`load`] at start and on SIGHUP; `baton check` prints what it returns.
+//! A configuration that loads with errors still runs (as keepalived's does) unless it is
+//! [unusable](Loaded::config); a reload with errors is refused.
+//!
+//! ```
+//! use baton_conf::{FakeHost, LoadOptions, load_str};
+//!
+//! let text = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  \
+//!             priority 200\n  virtual_ipaddress {\n    192.168.5.10\n  }\n}\n";
+//! let host = FakeHost::new().interface("eth0");
+//! let loaded = load_str("keepalived.conf", text, &LoadOptions::default(), &host);
+//! assert!(!loaded.has_errors());
+//! let config = loaded.config.unwrap();
+//! assert_eq!(config.instances[0].priority, 200);
+//! ```
 
+mod checks;
+pub mod diag;
+pub mod host;
+mod hostcheck;
+mod invariants;
 pub mod model;
+mod parse;
+mod preprocess;
+mod resolve;
+pub mod source;
+mod syntax;
 
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use diag::{Code, Diagnostic, Diagnostics, Note, Severity};
+pub use host::{FakeHost, FakeScript, Host, RealHost, ScriptLookup};
 pub use model::*;
+pub use source::{FsSources, MemSources, Sources};
+
+/// How to load a configuration.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// `-i/--config-id` for `@id` lines and `${_INSTANCE}`; `None` means the host name up to
+    /// its first dot.
+    pub config_id: Option<String>,
+    /// `-e/--all-config`: an include that matches nothing is an error, not a warning.
+    pub all_config: bool,
+    /// Most lines preprocessing may produce (`~SEQ` and multi-line parameters multiply them).
+    pub max_lines: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            config_id: None,
+            all_config: false,
+            max_lines: 4_000_000,
+        }
+    }
+}
+
+/// keepalived's `-t` exit codes, which `baton check` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CheckStatus {
+    /// No errors (warnings allowed).
+    Clean = 0,
+    /// Nothing usable: the file cannot be read or no instance is left.
+    Unusable = 3,
+    /// Errors, but the daemon would run what is left.
+    Errors = 4,
+    /// No errors, but scripts are configured without `enable_script_security`.
+    ScriptSecurity = 5,
+}
+
+/// The result of loading: the configuration, if usable, and everything found on the way.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// `None` when nothing usable is left (see the diagnostics for why).
+    pub config: Option<Config>,
+    /// In source order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The config id `@id` lines were matched against.
+    pub config_id: String,
+}
+
+impl Loaded {
+    /// Whether any diagnostic is an error: a reload with errors is refused.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| !d.is_error())
+    }
+
+    /// The `baton check` / `keepalived -t` verdict.
+    pub fn status(&self) -> CheckStatus {
+        if self.config.is_none() {
+            CheckStatus::Unusable
+        } else if self.has_errors() {
+            CheckStatus::Errors
+        } else if self
+            .diagnostics
+            .iter()
+            .any(|d| d.code == Code::ScriptSecurity)
+        {
+            CheckStatus::ScriptSecurity
+        } else {
+            CheckStatus::Clean
+        }
+    }
+}
+
+/// Load a configuration file from the file system, checked against this host.
+pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
+    load_with(path, opts, &FsSources, &RealHost)
+}
+
+/// Load a configuration given as a string (named `name` in diagnostics).
+pub fn load_str(name: &str, text: &str, opts: &LoadOptions, host: &dyn Host) -> Loaded {
+    let sources = MemSources::new().with_file(name, text);
+    load_with(Path::new(name), opts, &sources, host)
+}
+
+/// Load `path` through `sources`, checking host facts through `host`.
+pub fn load_with(
+    path: &Path,
+    opts: &LoadOptions,
+    sources: &dyn Sources,
+    host: &dyn Host,
+) -> Loaded {
+    let config_id = opts
+        .config_id
+        .clone()
+        .or_else(|| {
+            host.hostname()
+                .map(|h| h.split('.').next().unwrap_or_default().to_string())
+        })
+        .unwrap_or_default();
+    let settings = preprocess::Settings {
+        config_id: config_id.clone(),
+        all_config: opts.all_config,
+        max_lines: opts.max_lines,
+    };
+    let mut diags = Diagnostics::default();
+    let pre = preprocess::run(path, sources, &settings, &mut diags);
+    let config = if pre.readable {
+        let stmts = syntax::parse(&pre.lines, &mut diags);
+        build(&mut diags, &stmts, host)
+    } else {
+        None
+    };
+    Loaded {
+        config,
+        diagnostics: finish(diags, &pre.files),
+        config_id,
+    }
+}
+
+/// From statements to a checked configuration.
+fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Option<Config> {
+    let mut cx = parse::cx::Cx::new(diags);
+    let mut raw = parse::parse(&mut cx, stmts);
+    hostcheck::interfaces(&mut cx, &raw, host);
+    let global = resolve::global(&mut cx, &mut raw.global);
+    let fast_handover_explicit = raw.global.fast_handover.as_ref().is_some_and(|f| f.v);
+    let garp_groups = std::mem::take(&mut raw.garp_groups);
+    let mut instances: Vec<_> = std::mem::take(&mut raw.instances)
+        .into_iter()
+        .filter_map(|i| {
+            resolve::instance(&mut cx, i, &global, fast_handover_explicit, &garp_groups)
+        })
+        .collect();
+    checks::vrid_collisions(&mut cx, &mut instances);
+    checks::vip_duplicates(&mut cx, &instances);
+    let groups = checks::sync_groups(&mut cx, std::mem::take(&mut raw.sync_groups), &instances);
+    let track_groups =
+        checks::track_groups(&mut cx, std::mem::take(&mut raw.track_groups), &instances);
+
+    let mut config = Config {
+        global,
+        scripts: raw.scripts,
+        track_processes: raw.track_processes,
+        track_files: raw.track_files,
+        sync_groups: Vec::new(),
+        instances: Vec::new(),
+        static_addresses: raw.static_addresses,
+        static_routes: raw.static_routes,
+        static_rules: raw.static_rules,
+        garp_groups,
+        track_groups,
+        linkbeat_interfaces: raw.linkbeat_interfaces,
+        interface_delays: raw.interface_delays,
+    };
+    let defs = checks::Defined::of(&config);
+    for (mut g, tracking) in groups {
+        let t = checks::Tracker {
+            who: &g.name,
+            owner: false,
+            sync_member_of: None,
+        };
+        g.tracking = checks::tracking(&mut cx, tracking, &defs, &t);
+        config.sync_groups.push(g);
+    }
+    for (mut inst, tracking) in instances {
+        let member_of = config
+            .sync_group_of(&inst.name)
+            .filter(|g| !g.tracking_weight)
+            .map(|g| g.name.clone());
+        let t = checks::Tracker {
+            who: &inst.name,
+            owner: inst.is_owner(),
+            sync_member_of: member_of.as_deref(),
+        };
+        inst.tracking = checks::tracking(&mut cx, tracking, &defs, &t);
+        config.instances.push(inst);
+    }
+    checks::static_track_groups(&mut cx, &mut config);
+    checks::unused_trackers(&mut cx, &config);
+    hostcheck::scripts(&mut cx, &mut config, host);
+
+    if config.instances.is_empty() {
+        cx.diags.push(Diagnostic::new(
+            Code::NoInstances,
+            stmts
+                .first()
+                .map(|s| s.keyword().span.clone())
+                .unwrap_or_default(),
+            "no usable vrrp_instance: there is nothing for baton to run",
+        ));
+        return None;
+    }
+    debug_assert_eq!(invariants::check(&config), Ok(()));
+    Some(config)
+}
+
+/// Put diagnostics in source order and give each its source line (and a caret as wide as
+/// the word it points at).
+fn finish(diags: Diagnostics, files: &[(Arc<str>, Arc<str>)]) -> Vec<Diagnostic> {
+    let order: HashMap<&str, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (name.as_ref(), i))
+        .collect();
+    let texts: HashMap<&str, &str> = files
+        .iter()
+        .map(|(n, t)| (n.as_ref(), t.as_ref()))
+        .collect();
+    let mut out = diags.into_vec();
+    for d in &mut out {
+        if d.span.line == 0 {
+            continue;
+        }
+        let Some(text) = texts.get(d.span.file.as_ref()) else {
+            continue;
+        };
+        let Some(line) = text.lines().nth(d.span.line as usize - 1) else {
+            continue;
+        };
+        if d.len <= 1 {
+            d.len = word_len(line, d.span.col).max(1);
+        }
+        d.source_line = Some(Arc::from(line));
+    }
+    // Stable: diagnostics at one place keep the order they were found in.
+    out.sort_by_key(|d| {
+        (
+            order
+                .get(d.span.file.as_ref())
+                .copied()
+                .unwrap_or(usize::MAX),
+            d.span.line,
+            d.span.col,
+        )
+    });
+    out
+}
+
+/// Characters of the word starting at 1-based column `col` (a quoted word up to its closing
+/// quote).
+fn word_len(line: &str, col: u32) -> u32 {
+    let mut chars = line.chars().skip(col.saturating_sub(1) as usize).peekable();
+    match chars.peek() {
+        Some(&q @ ('"' | '\'')) => {
+            let mut n = 1;
+            chars.next();
+            for c in chars {
+                n += 1;
+                if c == q {
+                    break;
+                }
+            }
+            n
+        }
+        _ => chars.take_while(|c| !c.is_whitespace()).count() as u32,
+    }
+}
+
+/// Load arbitrary bytes as a configuration and render every diagnostic: what the fuzz target
+/// and its regression replay run. Panics only if an invariant of the model is broken.
+#[doc(hidden)]
+pub fn fuzz_one(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let opts = LoadOptions {
+        config_id: Some("lb1".to_string()),
+        all_config: false,
+        max_lines: 20_000,
+    };
+    let sources = MemSources::new()
+        .with_file("/fuzz/keepalived.conf", text.as_ref())
+        .with_file("/fuzz/conf.d/a.conf", "$X=1\n")
+        .with_file(
+            "/fuzz/conf.d/b.conf",
+            "vrrp_script s {\n script /bin/true\n}\n",
+        );
+    let host = FakeHost::new()
+        .hostname("lb1.example")
+        .interface("eth0")
+        .script("/bin/true", FakeScript::Executable);
+    let loaded = load_with(Path::new("/fuzz/keepalived.conf"), &opts, &sources, &host);
+    for d in &loaded.diagnostics {
+        let _ = d.render();
+    }
+    if let Some(c) = &loaded.config
+        && let Err(e) = invariants::check(c)
+    {
+        panic!("invariant broken: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_len_covers_quoted_words() {
+        assert_eq!(word_len("script \"/a b.sh\" # x", 8), 9);
+        assert_eq!(word_len("  priority 300", 12), 3);
+        assert_eq!(word_len("x", 5), 0);
+    }
+}

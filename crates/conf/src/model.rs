@@ -29,6 +29,18 @@ fn as_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result
     s.collect_str(v)
 }
 
+/// Durations appear in dumps as seconds, the unit keepalived.conf uses.
+fn as_secs<S: serde::Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(v.as_secs_f64())
+}
+
+fn as_opt_secs<S: serde::Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
 /// A whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Config {
@@ -41,6 +53,16 @@ pub struct Config {
     pub static_addresses: Vec<VirtualAddress>,
     pub static_routes: Vec<VirtualRoute>,
     pub static_rules: Vec<VirtualRule>,
+    /// `garp_group { … }`: GARP/NA spacing per interface (already folded into each
+    /// instance's `garp`; kept for the interfaces no instance uses).
+    pub garp_groups: Vec<GarpGroup>,
+    /// `track_group NAME { group { … } }`: instances that go to FAULT when a static
+    /// address, route or rule naming the group disappears.
+    pub track_groups: Vec<TrackGroup>,
+    /// `linkbeat_interfaces { IF [MII|ETHTOOL|IOCTL] }`.
+    pub linkbeat_interfaces: Vec<LinkbeatInterface>,
+    /// `interface_up_down_delays { IF down [up] }`.
+    pub interface_delays: Vec<InterfaceDelay>,
 }
 
 impl Config {
@@ -61,6 +83,57 @@ impl Config {
             .iter()
             .find(|g| g.members.iter().any(|m| m == instance))
     }
+    pub fn track_group(&self, name: &str) -> Option<&TrackGroup> {
+        self.track_groups.iter().find(|g| g.name == name)
+    }
+}
+
+/// `garp_group { garp_interval S; gna_interval S; interface IF | interfaces { … } }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GarpGroup {
+    #[serde(serialize_with = "as_opt_secs")]
+    pub garp_interval: Option<Duration>,
+    #[serde(serialize_with = "as_opt_secs")]
+    pub gna_interval: Option<Duration>,
+    pub interfaces: Vec<String>,
+    pub span: Span,
+}
+
+/// `track_group NAME { group { VI_1 … } }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackGroup {
+    pub name: String,
+    pub members: Vec<String>,
+    pub span: Span,
+}
+
+/// How link state of a `linkbeat_interfaces` entry is polled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub enum LinkbeatKind {
+    #[default]
+    Mii,
+    Ethtool,
+    Ioctl,
+}
+
+/// One line of `linkbeat_interfaces`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkbeatInterface {
+    pub interface: String,
+    pub kind: LinkbeatKind,
+    pub span: Span,
+}
+
+/// One line of `interface_up_down_delays`: debounce of link changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InterfaceDelay {
+    pub interface: String,
+    #[serde(serialize_with = "as_secs")]
+    pub down: Duration,
+    /// Defaults to `down`.
+    #[serde(serialize_with = "as_secs")]
+    pub up: Duration,
+    pub span: Span,
 }
 
 /// A user and optional group to run a script as (`user USER [[:]GROUP]`).
@@ -86,16 +159,32 @@ pub struct GarpSettings {
     /// Messages per burst on becoming master.
     pub master_repeat: u32,
     /// Delay of the second burst after becoming master; zero = no second burst.
+    #[serde(serialize_with = "as_secs")]
     pub master_delay: Duration,
     /// Burst when a master hears a lower-priority advert.
     pub lower_prio_repeat: u32,
+    #[serde(serialize_with = "as_secs")]
     pub lower_prio_delay: Duration,
     /// Periodic refresh while master; `None` = off.
+    #[serde(serialize_with = "as_opt_secs")]
     pub master_refresh: Option<Duration>,
     pub master_refresh_repeat: u32,
     /// Minimum spacing between messages on one interface.
+    #[serde(serialize_with = "as_secs")]
     pub interval: Duration,
+    #[serde(serialize_with = "as_secs")]
     pub na_interval: Duration,
+    /// `garp_extra_if [all] SECS`: periodic GARP/NA on the interfaces of VIPs that are not
+    /// the instance's own (only VMAC ones unless `all`); `None` = off.
+    pub extra_if: Option<GarpExtraIf>,
+}
+
+/// `garp_extra_if [all] SECS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GarpExtraIf {
+    #[serde(serialize_with = "as_secs")]
+    pub interval: Duration,
+    pub all: bool,
 }
 
 impl Default for GarpSettings {
@@ -109,6 +198,7 @@ impl Default for GarpSettings {
             master_refresh_repeat: 1,
             interval: Duration::ZERO,
             na_interval: Duration::ZERO,
+            extra_if: None,
         }
     }
 }
@@ -144,9 +234,17 @@ pub struct GlobalDefs {
     pub enable_script_security: bool,
     pub notify_fifo: Option<NotifyFifo>,
     pub vrrp_notify_fifo: Option<NotifyFifo>,
+    /// `fifo_write_vrrp_states_on_reload`.
+    pub fifo_write_states_on_reload: bool,
+    #[serde(serialize_with = "as_secs")]
     pub startup_delay: Duration,
+    /// `vrrp_delay_after_boot`: VRRP starts no earlier than this long after boot.
+    #[serde(serialize_with = "as_secs")]
+    pub delay_after_boot: Duration,
     pub dynamic_interfaces: bool,
     pub log_unknown_vrids: bool,
+    /// `vmac_prefix`: prefix of generated VMAC interface names.
+    pub vmac_prefix: String,
     /// baton extension (`fast_handover <BOOL>`): on by default, forced off by `vrrp_strict`.
     pub fast_handover: bool,
 }
@@ -173,9 +271,12 @@ impl Default for GlobalDefs {
             enable_script_security: false,
             notify_fifo: None,
             vrrp_notify_fifo: None,
+            fifo_write_states_on_reload: false,
             startup_delay: Duration::ZERO,
+            delay_after_boot: Duration::ZERO,
             dynamic_interfaces: false,
             log_unknown_vrids: false,
+            vmac_prefix: "vrrp".to_string(),
             fast_handover: true,
         }
     }
@@ -187,8 +288,10 @@ pub struct VrrpScript {
     pub name: String,
     pub span: Span,
     pub command: Command,
+    #[serde(serialize_with = "as_secs")]
     pub interval: Duration,
     /// Defaults to `interval`.
+    #[serde(serialize_with = "as_secs")]
     pub timeout: Duration,
     pub weight: i32,
     pub reverse: bool,
@@ -225,7 +328,9 @@ pub struct TrackProcess {
     pub quorum: u32,
     pub quorum_max: Option<u32>,
     /// Delay before reporting a change (`delay` sets both).
+    #[serde(serialize_with = "as_secs")]
     pub fork_delay: Duration,
+    #[serde(serialize_with = "as_secs")]
     pub terminate_delay: Duration,
 }
 
@@ -263,6 +368,8 @@ pub struct Notify {
     pub master_rx_lower_pri: Option<Command>,
     /// `notify_deleted`: report DELETED instead of FAULT for an instance removed on reload.
     pub deleted: bool,
+    /// `notify_deleted CMD`: also run this command then.
+    pub deleted_script: Option<Command>,
     pub priority_changes: Option<bool>,
 }
 
@@ -348,9 +455,15 @@ pub struct VirtualAddress {
     pub nodad: bool,
     pub home: bool,
     pub noprefixroute: bool,
+    pub mngtmpaddr: bool,
+    pub autojoin: bool,
     pub no_track: bool,
     /// IPv6 /128 VIPs are deprecated (preferred_lft 0) unless `preferred_lft forever`.
     pub preferred_forever: bool,
+    /// `use_vmac` on the address line: put it on a VMAC of its `dev`.
+    pub use_vmac: bool,
+    /// `track_group G` (static addresses only).
+    pub track_group: Option<String>,
     pub span: Span,
 }
 
@@ -362,6 +475,16 @@ pub enum RouteKind {
     Blackhole,
     Unreachable,
     Prohibit,
+}
+
+/// One `nexthop` of a multipath route (or an `or GATEWAY` alternative).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Nexthop {
+    pub via: Option<IpAddr>,
+    pub dev: Option<String>,
+    /// 1..=256.
+    pub weight: Option<u16>,
+    pub onlink: bool,
 }
 
 /// One line of `virtual_routes` or `static_routes`.
@@ -378,6 +501,16 @@ pub struct VirtualRoute {
     pub kind: RouteKind,
     pub onlink: bool,
     pub no_track: bool,
+    /// Further gateways: `or GATEWAY` alternatives and `nexthop …` groups.
+    pub nexthops: Vec<Nexthop>,
+    /// `protocol`/`proto` as a number (names resolved: kernel 2, boot 3, static 4 …).
+    pub protocol: Option<u8>,
+    pub tos: Option<u8>,
+    pub mtu: Option<u32>,
+    /// `append` (after matching routes) instead of the default prepend.
+    pub append: bool,
+    /// `track_group G` (static routes only).
+    pub track_group: Option<String>,
     pub span: Span,
 }
 
@@ -394,7 +527,20 @@ pub struct VirtualRule {
     pub fwmark: Option<(u32, Option<u32>)>,
     pub tos: Option<u8>,
     pub preference: Option<u32>,
+    /// `goto N`: jump to the rule with that preference.
+    pub goto: Option<u32>,
+    pub l3mdev: bool,
+    /// `ip_proto` as a number.
+    pub ip_proto: Option<u8>,
+    pub sport: Option<(u16, u16)>,
+    pub dport: Option<(u16, u16)>,
+    pub uidrange: Option<(u32, u32)>,
+    pub suppress_prefixlength: Option<u32>,
+    /// `blackhole`, `unreachable`, `prohibit` instead of a table lookup.
+    pub action: Option<RouteKind>,
     pub no_track: bool,
+    /// `track_group G` (static rules only).
+    pub track_group: Option<String>,
     pub span: Span,
 }
 
@@ -409,6 +555,7 @@ pub struct VrrpInstance {
     pub vrid: u8,
     /// 1..=255; 255 is the address owner.
     pub priority: u8,
+    #[serde(serialize_with = "as_secs")]
     pub advert_int: Duration,
     #[serde(serialize_with = "as_display")]
     pub version: Version,
@@ -416,6 +563,7 @@ pub struct VrrpInstance {
     pub family: Family,
     pub auth: Option<Authentication>,
     pub nopreempt: bool,
+    #[serde(serialize_with = "as_secs")]
     pub preempt_delay: Duration,
     /// `unicast_src_ip` / `mcast_src_ip`.
     pub src_ip: Option<IpAddr>,
@@ -437,6 +585,12 @@ pub struct VrrpInstance {
     pub promote_secondaries: bool,
     pub strict: bool,
     pub use_vmac: bool,
+    /// `use_vmac NAME`; `None` means `<vmac_prefix>.<VRID>` (keepalived's `vrrp.<VRID>`).
+    pub vmac_name: Option<String>,
+    /// `use_vmac … MAC`; `None` means 00:00:5e:00:01:VRID (IPv6: …:02:VRID).
+    pub vmac_mac: Option<[u8; 6]>,
+    /// `vmac_xmit_base`: adverts on the base interface instead of the VMAC.
+    pub vmac_xmit_base: bool,
     pub garp: GarpSettings,
     pub down_timer_adverts: u8,
     pub lower_prio_no_advert: bool,
@@ -495,6 +649,9 @@ impl VrrpInstance {
             promote_secondaries: false,
             strict: false,
             use_vmac: false,
+            vmac_name: None,
+            vmac_mac: None,
+            vmac_xmit_base: false,
             garp: global.garp,
             down_timer_adverts: global.down_timer_adverts,
             lower_prio_no_advert: false,
@@ -525,8 +682,12 @@ impl VirtualAddress {
             nodad: true,
             home: false,
             noprefixroute: false,
+            mngtmpaddr: false,
+            autojoin: false,
             no_track: false,
             preferred_forever: false,
+            use_vmac: false,
+            track_group: None,
             span: Span::default(),
         }
     }

@@ -1,0 +1,319 @@
+//! Checks that need the host: scripts that do not exist, are not executable or are insecure,
+//! users that do not exist, interfaces that are absent. keepalived disables a script it
+//! cannot run; so do we, and say where it is tracked.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diag::{Code, Diagnostic, Severity};
+use crate::host::{Host, ScriptLookup};
+use crate::model::{Command, Config, GlobalDefs, Notify, Span};
+use crate::parse::RawConfig;
+use crate::parse::cx::Cx;
+
+/// keepalived runs scripts as this user when it exists and no `script_user` is set.
+const DEFAULT_SCRIPT_USER: &str = "keepalived_script";
+
+struct Checker<'h> {
+    host: &'h dyn Host,
+    default_user_exists: bool,
+}
+
+impl Checker<'_> {
+    /// Whether `cmd` can run; reports why not. `what` names it ("vrrp_script chk"), `notes`
+    /// say who uses it.
+    fn command(
+        &self,
+        cx: &mut Cx<'_>,
+        g: &GlobalDefs,
+        cmd: &Command,
+        what: &str,
+        users: &str,
+        notes: &[(Span, String)],
+    ) -> bool {
+        let with_notes = |mut d: Diagnostic| {
+            for (span, msg) in notes {
+                d = d.with_note(span.clone(), msg.clone());
+            }
+            d
+        };
+        let Some(program) = cmd.argv.first().filter(|p| !p.is_empty()) else {
+            cx.diags.push(with_notes(Diagnostic::new(
+                Code::InvalidValue,
+                cmd.span.clone(),
+                format!("{what}: the command is empty; disabled{users}"),
+            )));
+            return false;
+        };
+        let run_as = cmd.run_as.as_ref().or(g.script_user.as_ref());
+        if let Some(ra) = run_as {
+            if !self.host.user_exists(&ra.user) {
+                cx.diags.push(with_notes(Diagnostic::new(
+                    Code::ScriptUserUnknown,
+                    cmd.span.clone(),
+                    format!("{what}: user '{}' does not exist; disabled{users}", ra.user),
+                )));
+                return false;
+            }
+            if let Some(group) = &ra.group
+                && !self.host.group_exists(group)
+            {
+                cx.diags.push(with_notes(Diagnostic::new(
+                    Code::ScriptUserUnknown,
+                    cmd.span.clone(),
+                    format!("{what}: group '{group}' does not exist; disabled{users}"),
+                )));
+                return false;
+            }
+        }
+        let path = match self.host.find_script(program) {
+            ScriptLookup::Found(p) => p,
+            ScriptLookup::NotFound => {
+                cx.diags.push(with_notes(Diagnostic::new(
+                    Code::ScriptNotFound,
+                    cmd.span.clone(),
+                    format!("{what}: script '{program}' does not exist; disabled{users}"),
+                )));
+                return false;
+            }
+            ScriptLookup::NotExecutable(p) => {
+                cx.diags.push(with_notes(Diagnostic::new(
+                    Code::ScriptNotExecutable,
+                    cmd.span.clone(),
+                    format!(
+                        "{what}: script '{}' is not executable (chmod +x it); disabled{users}",
+                        p.display()
+                    ),
+                )));
+                return false;
+            }
+        };
+        let as_root = run_as.map_or(!self.default_user_exists, |ra| ra.user == "root");
+        if g.enable_script_security
+            && as_root
+            && let Some((bad, reason)) = self.host.insecure_component(&path)
+        {
+            cx.diags.push(with_notes(Diagnostic::new(
+                Code::ScriptInsecure,
+                cmd.span.clone(),
+                format!(
+                    "{what}: script '{}' would run as root but {} can be changed by other users ({reason}); disabled{users}",
+                    path.display(),
+                    bad.display()
+                ),
+            )));
+            return false;
+        }
+        true
+    }
+}
+
+fn tracked_by(users: &[(String, Span)]) -> String {
+    if users.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = users.iter().map(|(n, _)| n.as_str()).collect();
+    format!(" (tracked by {})", names.join(", "))
+}
+
+/// Check every script that will run; drop those that cannot, and their references.
+pub(crate) fn scripts(cx: &mut Cx<'_>, c: &mut Config, host: &dyn Host) {
+    let checker = Checker {
+        host,
+        default_user_exists: host.user_exists(DEFAULT_SCRIPT_USER),
+    };
+    // Who tracks each vrrp_script, in configuration order.
+    let mut users: BTreeMap<String, Vec<(String, Span)>> = BTreeMap::new();
+    for i in &c.instances {
+        for r in &i.tracking.scripts {
+            users
+                .entry(r.name.clone())
+                .or_default()
+                .push((format!("vrrp_instance {}", i.name), r.span.clone()));
+        }
+    }
+    for g in &c.sync_groups {
+        for r in &g.tracking.scripts {
+            users
+                .entry(r.name.clone())
+                .or_default()
+                .push((format!("vrrp_sync_group {}", g.name), r.span.clone()));
+        }
+    }
+    let mut disabled = BTreeSet::new();
+    let mut any_script = false;
+    let mut first_script: Option<Span> = None;
+    for s in &c.scripts {
+        let Some(u) = users.get(&s.name) else {
+            cx.diags.push(
+                Diagnostic::new(
+                    Code::Unused,
+                    s.span.clone(),
+                    format!(
+                        "vrrp_script {} is not tracked by any instance or group; it will not run",
+                        s.name
+                    ),
+                )
+                .with_len(s.name.chars().count() as u32),
+            );
+            continue;
+        };
+        let notes: Vec<(Span, String)> = u
+            .iter()
+            .map(|(who, span)| (span.clone(), format!("tracked by {who} here")))
+            .collect();
+        let what = format!("vrrp_script {}", s.name);
+        if checker.command(cx, &c.global, &s.command, &what, &tracked_by(u), &notes) {
+            any_script = true;
+            first_script.get_or_insert_with(|| s.command.span.clone());
+        } else {
+            disabled.insert(s.name.clone());
+        }
+    }
+    if !disabled.is_empty() {
+        c.scripts.retain(|s| !disabled.contains(&s.name));
+        for i in &mut c.instances {
+            i.tracking.scripts.retain(|r| !disabled.contains(&r.name));
+        }
+        for g in &mut c.sync_groups {
+            g.tracking.scripts.retain(|r| !disabled.contains(&r.name));
+        }
+    }
+
+    // Notify commands.
+    let g = c.global.clone();
+    let check_notify =
+        |cx: &mut Cx<'_>, n: &mut Notify, who: &str, any: &mut bool, first: &mut Option<Span>| {
+            let slots: [(&mut Option<Command>, &str); 7] = [
+                (&mut n.master, "notify_master"),
+                (&mut n.backup, "notify_backup"),
+                (&mut n.fault, "notify_fault"),
+                (&mut n.stop, "notify_stop"),
+                (&mut n.any, "notify"),
+                (&mut n.master_rx_lower_pri, "notify_master_rx_lower_pri"),
+                (&mut n.deleted_script, "notify_deleted"),
+            ];
+            for (slot, kw) in slots {
+                let Some(cmd) = slot.as_ref() else { continue };
+                if checker.command(cx, &g, cmd, &format!("({who}) {kw}"), "", &[]) {
+                    *any = true;
+                    first.get_or_insert_with(|| cmd.span.clone());
+                } else {
+                    *slot = None;
+                }
+            }
+        };
+    for i in &mut c.instances {
+        let who = i.name.clone();
+        check_notify(cx, &mut i.notify, &who, &mut any_script, &mut first_script);
+    }
+    for grp in &mut c.sync_groups {
+        let who = grp.name.clone();
+        check_notify(
+            cx,
+            &mut grp.notify,
+            &who,
+            &mut any_script,
+            &mut first_script,
+        );
+    }
+    for (fifo, kw) in [
+        (&mut c.global.notify_fifo, "notify_fifo_script"),
+        (&mut c.global.vrrp_notify_fifo, "vrrp_notify_fifo_script"),
+    ] {
+        let Some(f) = fifo else { continue };
+        let Some(cmd) = &f.script else { continue };
+        if checker.command(cx, &g, cmd, kw, "", &[]) {
+            any_script = true;
+            first_script.get_or_insert_with(|| cmd.span.clone());
+        } else {
+            f.script = None;
+        }
+    }
+
+    if g.enable_script_security
+        && any_script
+        && g.script_user.is_none()
+        && !checker.default_user_exists
+        && let Some(span) = &first_script
+    {
+        cx.diags.push(
+            Diagnostic::new(
+                Code::ScriptUserUnknown,
+                span.clone(),
+                format!("default script user '{DEFAULT_SCRIPT_USER}' does not exist; scripts run as root (create it or set script_user)"),
+            )
+            .with_severity(Severity::Warning),
+        );
+    }
+    if any_script
+        && !g.enable_script_security
+        && let Some(span) = first_script
+    {
+        cx.diags.push(Diagnostic::new(
+            Code::ScriptSecurity,
+            span,
+            "scripts are configured but enable_script_security is not set in global_defs (keepalived -t exits 5 for this)",
+        ));
+    }
+}
+
+/// Interfaces named anywhere that this host does not have (a warning: they may appear
+/// later; `dynamic_interfaces` says they are expected to).
+pub(crate) fn interfaces(cx: &mut Cx<'_>, raw: &RawConfig, host: &dyn Host) {
+    if raw.global.defs.dynamic_interfaces {
+        return;
+    }
+    let mut refs: Vec<(&str, &Span, &str)> = Vec::new();
+    for i in &raw.instances {
+        if let Some(ifname) = &i.interface {
+            refs.push((&ifname.v, &ifname.span, "interface"));
+        }
+        for t in &i.tracking.interfaces {
+            refs.push((&t.name, &t.span, "track_interface"));
+        }
+        for v in i.vips.iter().chain(&i.excluded_vips) {
+            if let Some(d) = &v.dev {
+                refs.push((d, &v.span, "dev"));
+            }
+        }
+        for r in &i.routes {
+            if let Some(d) = &r.dev {
+                refs.push((d, &r.span, "dev"));
+            }
+        }
+    }
+    for g in &raw.sync_groups {
+        for t in &g.tracking.interfaces {
+            refs.push((&t.name, &t.span, "track_interface"));
+        }
+    }
+    for v in &raw.static_addresses {
+        if let Some(d) = &v.dev {
+            refs.push((d, &v.span, "dev"));
+        }
+    }
+    for r in &raw.static_routes {
+        if let Some(d) = &r.dev {
+            refs.push((d, &r.span, "dev"));
+        }
+    }
+    for l in &raw.linkbeat_interfaces {
+        refs.push((&l.interface, &l.span, "linkbeat_interfaces"));
+    }
+    for d in &raw.interface_delays {
+        refs.push((&d.interface, &d.span, "interface_up_down_delays"));
+    }
+    let mut answers: BTreeMap<&str, Option<bool>> = BTreeMap::new();
+    for (name, span, what) in refs {
+        let exists = *answers
+            .entry(name)
+            .or_insert_with(|| host.interface_exists(name));
+        if exists == Some(false) {
+            cx.diags.push(Diagnostic::new(
+                Code::InterfaceMissing,
+                span.clone(),
+                format!("{what} {name} does not exist on this host (yet)"),
+            ));
+        }
+    }
+}
