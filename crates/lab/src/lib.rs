@@ -1,1 +1,86 @@
-//! Network namespace labs.
+//! Throw-away network labs on the real kernel, for baton's integration, interop and end-to-end
+//! tests, its benchmarks and `baton demo`.
+//!
+//! A [`Lab`] is a switch (a network namespace holding one bridge per segment) and any number of
+//! hosts. Each host is as close to a machine as namespaces allow: its own network namespace
+//! with interfaces named as the test likes (`ens33` for the seed's configs), its own PID
+//! namespace whose PID 1 reaps orphans, its own /proc and /sys, its own hostname, and a private
+//! directory for configs, pid files and sockets. Programs started on a host see only that host,
+//! so process tracking, `pidof` and `ps` behave as on a real machine.
+//!
+//! ```no_run
+//! use std::process::Command;
+//! use baton_lab::{HostSpec, Lab, ms, secs, wait_until};
+//!
+//! # fn main() -> baton_lab::Result<()> {
+//! if !baton_lab::require_root() {
+//!     return Ok(());
+//! }
+//! let lab = Lab::new("seed")?;
+//! let lb1 = lab.add_host(HostSpec::new("lb1").ifname("ens33").addr("192.168.5.11/24"))?;
+//! let lb2 = lab.add_host(HostSpec::new("lb2").ifname("ens33").addr("192.168.5.12/24"))?;
+//!
+//! let conf = lb1.write_file("keepalived.conf", "...")?;
+//! let ka1 = lb1.spawn(Command::new("keepalived").args(["-n", "-l", "-f"]).arg(&conf))?;
+//! wait_until("lb1 to hold the VIP", secs(5), ms(10), || lb1.has_addr("192.168.5.10"))?;
+//!
+//! let firewall = lb2.drop_ip_protocol(112)?; // the seed's firewalld bug
+//! let capture = lab.capture_segment("lan", "vrrp")?;
+//! ka1.kill()?;                               // crash the master
+//! wait_until("lb2 to take over", secs(5), ms(10), || lb2.has_addr("192.168.5.10"))?;
+//! let adverts = capture.stop()?;
+//! firewall.remove()?;
+//! # drop(adverts);
+//! # Ok(())
+//! # }
+//! // Dropping `lab` kills every process and removes every namespace, link and file,
+//! // during a panic too.
+//! ```
+//!
+//! What the lab promises:
+//!
+//! * **Unique names.** Namespaces and the lab directory are named
+//!   `baton-lab-<pid>-<start time>-<counter>-<name>-...`; interfaces live only inside the lab's
+//!   namespaces, so they need no prefix. Labs of dead processes are swept by the next
+//!   [`Lab::new`].
+//! * **Cleanup.** Dropping a [`Lab`] kills each host's init (and with it every process of the
+//!   host), deletes the namespaces (and with them every veth and bridge) and removes the
+//!   directory; set `BATON_LAB_KEEP=1` to keep the directory. If the test process is killed
+//!   outright, the inits die with it (parent-death signal) and the sweep removes the rest.
+//! * **Nothing outside.** Traffic stays between the lab's namespaces; nothing is created in
+//!   the machine's own network namespace.
+//!
+//! Root is required: tests start with `if !baton_lab::require_root() { return; }`. The tools
+//! are Debian's `iproute2` (always), `nftables` (faults) and `tcpdump` (captures); a missing one
+//! is reported with its package name ([`require_tool`]).
+
+mod addr;
+mod arp;
+mod capture;
+mod error;
+mod exec;
+mod fault;
+mod host;
+mod icmp;
+mod init;
+mod lab;
+mod names;
+mod ns;
+mod pcap;
+mod probe;
+mod process;
+mod tools;
+mod wait;
+
+pub use addr::{AsIp, Cidr, IfAddr, MacAddr};
+pub use capture::Capture;
+pub use error::{Error, Result};
+pub use fault::{Chain, Fault};
+pub use host::{Host, LinkState, NicInfo};
+pub use lab::{DEFAULT_SEGMENT, HostSpec, KEEP_ENV, Lab, Nic, SWITCH};
+pub use nix::sys::signal::Signal;
+pub use pcap::{IpPacket, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, Pcap, Record};
+pub use probe::{Outage, Probe, ProbeLog, Prober, Sample};
+pub use process::{Proc, ProcessInfo};
+pub use tools::{package_of, require_root, require_tool, require_tools, which};
+pub use wait::{Condition, Found, ms, secs, wait_for, wait_until};
