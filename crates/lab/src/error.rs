@@ -118,6 +118,13 @@ impl Error {
     }
 }
 
+/// So `?` works on what a closure run by [`Host::in_netns`](crate::Host::in_netns) returns.
+impl From<std::io::Error> for Error {
+    fn from(source: std::io::Error) -> Self {
+        Error::io("I/O inside a lab host", source)
+    }
+}
+
 /// Attach "what the lab was doing" to io results.
 pub(crate) trait IoContext<T> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T>;
