@@ -399,18 +399,28 @@ fn refs(
     out
 }
 
+/// The tracker names written in `track_*` blocks, before any reference is dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Referenced {
+    pub scripts: std::collections::BTreeSet<String>,
+    pub files: std::collections::BTreeSet<String>,
+    pub processes: std::collections::BTreeSet<String>,
+}
+
+impl Referenced {
+    pub fn add(&mut self, t: &RawTracking) {
+        self.scripts
+            .extend(t.scripts.iter().map(|r| r.name.clone()));
+        self.files.extend(t.files.iter().map(|r| r.name.clone()));
+        self.processes
+            .extend(t.processes.iter().map(|r| r.name.clone()));
+    }
+}
+
 /// `track_file` and `vrrp_track_process` blocks nobody tracks: they do nothing.
-pub(crate) fn unused_trackers(cx: &mut Cx<'_>, c: &Config) {
-    let tracked = |f: &dyn Fn(&Tracking) -> &Vec<TrackRef>, name: &str| {
-        c.instances
-            .iter()
-            .any(|i| f(&i.tracking).iter().any(|r| r.name == name))
-            || c.sync_groups
-                .iter()
-                .any(|g| f(&g.tracking).iter().any(|r| r.name == name))
-    };
+pub(crate) fn unused_trackers(cx: &mut Cx<'_>, c: &Config, referenced: &Referenced) {
     for f in &c.track_files {
-        if !tracked(&|t| &t.files, &f.name) {
+        if !referenced.files.contains(&f.name) {
             cx.diags.push(
                 Diagnostic::new(
                     Code::Unused,
@@ -425,7 +435,7 @@ pub(crate) fn unused_trackers(cx: &mut Cx<'_>, c: &Config) {
         }
     }
     for p in &c.track_processes {
-        if !tracked(&|t| &t.processes, &p.name) {
+        if !referenced.processes.contains(&p.name) {
             cx.diags.push(
                 Diagnostic::new(
                     Code::Unused,

@@ -148,9 +148,12 @@ pub struct FakeHost {
 }
 
 impl FakeHost {
+    /// A host with no interfaces and no scripts, and only the root user and group.
     pub fn new() -> FakeHost {
         FakeHost {
             interfaces: Some(BTreeSet::new()),
+            users: BTreeSet::from(["root".to_string()]),
+            groups: BTreeSet::from(["root".to_string()]),
             ..FakeHost::default()
         }
     }

@@ -98,7 +98,7 @@ impl Checker<'_> {
                 format!(
                     "{what}: script '{}' would run as root but {} can be changed by other users ({reason}); disabled{users}",
                     path.display(),
-                    bad.display()
+                    if bad == path { "it".to_string() } else { bad.display().to_string() }
                 ),
             )));
             return false;
@@ -115,8 +115,21 @@ fn tracked_by(users: &[(String, Span)]) -> String {
     format!(" (tracked by {})", names.join(", "))
 }
 
+/// Keep the first of two places in the same file (the first file otherwise).
+fn earliest(slot: &mut Option<Span>, span: &Span) {
+    match slot {
+        Some(s) if s.file != span.file || (s.line, s.col) <= (span.line, span.col) => {}
+        _ => *slot = Some(span.clone()),
+    }
+}
+
 /// Check every script that will run; drop those that cannot, and their references.
-pub(crate) fn scripts(cx: &mut Cx<'_>, c: &mut Config, host: &dyn Host) {
+pub(crate) fn scripts(
+    cx: &mut Cx<'_>,
+    c: &mut Config,
+    host: &dyn Host,
+    referenced: &std::collections::BTreeSet<String>,
+) {
     let checker = Checker {
         host,
         default_user_exists: host.user_exists(DEFAULT_SCRIPT_USER),
@@ -144,6 +157,10 @@ pub(crate) fn scripts(cx: &mut Cx<'_>, c: &mut Config, host: &dyn Host) {
     let mut first_script: Option<Span> = None;
     for s in &c.scripts {
         let Some(u) = users.get(&s.name) else {
+            // Tracked, but every reference was dropped (and reported): it will not run.
+            if referenced.contains(&s.name) {
+                continue;
+            }
             cx.diags.push(
                 Diagnostic::new(
                     Code::Unused,
@@ -164,7 +181,7 @@ pub(crate) fn scripts(cx: &mut Cx<'_>, c: &mut Config, host: &dyn Host) {
         let what = format!("vrrp_script {}", s.name);
         if checker.command(cx, &c.global, &s.command, &what, &tracked_by(u), &notes) {
             any_script = true;
-            first_script.get_or_insert_with(|| s.command.span.clone());
+            earliest(&mut first_script, &s.command.span);
         } else {
             disabled.insert(s.name.clone());
         }
@@ -196,7 +213,7 @@ pub(crate) fn scripts(cx: &mut Cx<'_>, c: &mut Config, host: &dyn Host) {
                 let Some(cmd) = slot.as_ref() else { continue };
                 if checker.command(cx, &g, cmd, &format!("({who}) {kw}"), "", &[]) {
                     *any = true;
-                    first.get_or_insert_with(|| cmd.span.clone());
+                    earliest(first, &cmd.span);
                 } else {
                     *slot = None;
                 }
@@ -224,7 +241,7 @@ pub(crate) fn scripts(cx: &mut Cx<'_>, c: &mut Config, host: &dyn Host) {
         let Some(cmd) = &f.script else { continue };
         if checker.command(cx, &g, cmd, kw, "", &[]) {
             any_script = true;
-            first_script.get_or_insert_with(|| cmd.span.clone());
+            earliest(&mut first_script, &cmd.span);
         } else {
             f.script = None;
         }

@@ -172,6 +172,13 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
     let global = resolve::global(&mut cx, &mut raw.global);
     let fast_handover_explicit = raw.global.fast_handover.as_ref().is_some_and(|f| f.v);
     let garp_groups = std::mem::take(&mut raw.garp_groups);
+    let mut referenced = checks::Referenced::default();
+    for i in &raw.instances {
+        referenced.add(&i.tracking);
+    }
+    for g in &raw.sync_groups {
+        referenced.add(&g.tracking);
+    }
     let mut instances: Vec<_> = std::mem::take(&mut raw.instances)
         .into_iter()
         .filter_map(|i| {
@@ -223,8 +230,8 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
         config.instances.push(inst);
     }
     checks::static_track_groups(&mut cx, &mut config);
-    checks::unused_trackers(&mut cx, &config);
-    hostcheck::scripts(&mut cx, &mut config, host);
+    checks::unused_trackers(&mut cx, &config, &referenced);
+    hostcheck::scripts(&mut cx, &mut config, host, &referenced.scripts);
 
     if config.instances.is_empty() {
         cx.diags.push(Diagnostic::new(

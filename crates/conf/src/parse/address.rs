@@ -288,10 +288,6 @@ pub(crate) fn address(cx: &mut Cx<'_>, stmt: &Stmt, owner: Owner) -> Option<Virt
         }
         i += 1;
     }
-    if !v6 {
-        // keepalived sets IPv4 addresses without a NODAD notion.
-        a.nodad = false;
-    }
     Some(a)
 }
 

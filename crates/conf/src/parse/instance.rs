@@ -204,7 +204,8 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
                         Code::InvalidState,
                         tok,
                         format!(
-                            "unknown state '{t}' (MASTER or BACKUP, in capitals); using BACKUP"
+                            "({}) unknown state '{t}' (MASTER or BACKUP, in capitals); using BACKUP",
+                            r.name
                         ),
                     );
                     InitialState::Backup
@@ -214,7 +215,14 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
         }
         "interface" => {
             if let Some(s) = cx.string_arg(line) {
-                set(cx, &mut r.interface, s.v, kw);
+                if r.interface.is_some() {
+                    cx.report(
+                        Code::Duplicate,
+                        kw,
+                        "'interface' given again; this one counts",
+                    );
+                }
+                r.interface = Some(s);
             }
         }
         "virtual_router_id" => {
@@ -231,7 +239,7 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
                     cx.report(
                         Code::VridRange,
                         tok,
-                        format!("virtual_router_id {v} is outside 1..255"),
+                        format!("({}) virtual_router_id {v} is outside 1..255", r.name),
                     );
                 }
                 Err(_) => {
@@ -239,7 +247,10 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
                     cx.report(
                         Code::InvalidValue,
                         tok,
-                        format!("virtual_router_id '{}' is not a number", tok.text),
+                        format!(
+                            "({}) virtual_router_id '{}' is not a number",
+                            r.name, tok.text
+                        ),
                     );
                 }
             }
@@ -255,7 +266,7 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
                     cx.report(
                         Code::PriorityRange,
                         tok,
-                        format!("priority {v} is outside 1..255; using 100"),
+                        format!("({}) priority {v} is outside 1..255; using 100", r.name),
                     );
                 }
                 Err(_) => {
@@ -263,7 +274,10 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
                     cx.report(
                         Code::InvalidValue,
                         tok,
-                        format!("priority '{}' is not a number; using 100", tok.text),
+                        format!(
+                            "({}) priority '{}' is not a number; using 100",
+                            r.name, tok.text
+                        ),
                     );
                 }
             }
@@ -286,7 +300,7 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
                 t => cx.report(
                     Code::VersionInvalid,
                     tok,
-                    format!("version '{t}' is not 2 or 3"),
+                    format!("({}) version '{t}' is not 2 or 3", r.name),
                 ),
             }
         }
@@ -549,7 +563,7 @@ fn authentication(cx: &mut Cx<'_>, stmt: &Stmt, r: &mut RawInstance) {
         cx.report(
             Code::AuthInvalid,
             kw,
-            "authentication without auth_type; ignored",
+            format!("({}) authentication without auth_type; ignored", r.name),
         );
         return;
     };
@@ -557,7 +571,7 @@ fn authentication(cx: &mut Cx<'_>, stmt: &Stmt, r: &mut RawInstance) {
         cx.report(
             Code::AuthInvalid,
             kw,
-            "authentication without auth_pass; ignored",
+            format!("({}) authentication without auth_pass; ignored", r.name),
         );
         return;
     };
@@ -567,7 +581,8 @@ fn authentication(cx: &mut Cx<'_>, stmt: &Stmt, r: &mut RawInstance) {
                 Code::AuthPassTruncated,
                 pass.span.clone(),
                 format!(
-                    "auth_pass is {} bytes long; only the first 8 are sent and compared",
+                    "({}) auth_pass is {} bytes long; only the first 8 are sent and compared",
+                    r.name,
                     pass.v.len()
                 ),
             )
@@ -581,7 +596,10 @@ fn authentication(cx: &mut Cx<'_>, stmt: &Stmt, r: &mut RawInstance) {
             cx.diags.push(crate::diag::Diagnostic::new(
                 Code::AuthInvalid,
                 kind.span.clone(),
-                format!("auth_type '{t}' is not PASS or AH; authentication ignored"),
+                format!(
+                    "({}) auth_type '{t}' is not PASS or AH; authentication ignored",
+                    r.name
+                ),
             ));
             return;
         }

@@ -29,7 +29,7 @@ pub(crate) struct Env<'a> {
 pub(crate) struct TooDeep;
 
 /// Substitutions allowed on one line before it is declared circular.
-const MAX_SUBSTITUTIONS: usize = 10_000;
+const MAX_SUBSTITUTIONS: usize = 1_000;
 /// Longest line substitution may build.
 const MAX_LINE: usize = 1 << 16;
 
