@@ -142,7 +142,13 @@ pub struct Sim {
     /// Frames handed to the network and frames delivered.
     pub sent: u64,
     pub delivered: u64,
+    /// Set when events kept coming without virtual time moving (two routers answering each
+    /// other forever): the run stops there.
+    storm: Option<Instant>,
 }
+
+/// Events at one instant beyond which the run is declared a storm.
+const STORM_EVENTS: u32 = 100_000;
 
 impl Sim {
     /// A simulator whose chance (loss) comes from `seed`. With `trace` every event is
@@ -162,6 +168,7 @@ impl Sim {
             buf: vec![0u8; 2048],
             sent: 0,
             delivered: 0,
+            storm: None,
         }
     }
 
@@ -539,13 +546,24 @@ impl Sim {
 
     /// Run every event up to and including `until`; the clock ends at `until`.
     pub fn run_until(&mut self, until: Instant) {
+        let mut same_instant = 0u32;
         while let Some(Reverse(q)) = self.queue.peek() {
-            if q.at > until {
+            if q.at > until || self.storm.is_some() {
                 break;
             }
             let Some(Reverse(q)) = self.queue.pop() else {
                 break;
             };
+            if q.at == self.now {
+                same_instant += 1;
+                if same_instant > STORM_EVENTS {
+                    note!(self, "event storm: virtual time stopped");
+                    self.storm = Some(self.now);
+                    break;
+                }
+            } else {
+                same_instant = 0;
+            }
             self.now = q.at;
             match q.event {
                 Event::Wake(r) => {
@@ -594,7 +612,14 @@ impl Sim {
                 }
             }
         }
-        self.now = self.now.max(until);
+        if self.storm.is_none() {
+            self.now = self.now.max(until);
+        }
+    }
+
+    /// When the run stopped because events never let virtual time move.
+    pub fn storm(&self) -> Option<Instant> {
+        self.storm
     }
 
     /// Run for `d` of virtual time.

@@ -1,6 +1,8 @@
 //! A harness that drives one node directly with crafted adverts and virtual time.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod scenario;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
