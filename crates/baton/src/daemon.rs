@@ -21,10 +21,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use baton_conf::Config;
 use serde::Serialize;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::RunOptions;
+use crate::config::{ConfigSource, Reload};
 use crate::control::ControlServer;
 use crate::logging::{self, LogOptions};
 use crate::notify_systemd::{self, Lifecycle};
@@ -33,7 +35,8 @@ use crate::pidfile::PidFile;
 /// keepalived's exit code for "could not initialise".
 const EXIT_INIT_FAILED: u8 = 2;
 
-/// What `baton status` receives while no protocol core runs.
+/// What `baton status` receives while no protocol core runs: the daemon and the instances
+/// its configuration names, and no instance state (there is none yet).
 #[derive(Debug, Serialize)]
 struct DaemonStatus<'a> {
     daemon: DaemonInfo<'a>,
@@ -45,6 +48,9 @@ struct DaemonInfo<'a> {
     pid: u32,
     version: &'static str,
     config: &'a Path,
+    configured_instances: Vec<&'a str>,
+    reloads: u32,
+    reloads_refused: u32,
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -88,6 +94,10 @@ pub fn run(mut opts: RunOptions) -> ExitCode {
             return ExitCode::from(EXIT_INIT_FAILED);
         }
     };
+    let source = ConfigSource::new(opts.config.clone(), opts.config_id.clone(), opts.all_config);
+    let Some(config) = source.initial() else {
+        return ExitCode::from(EXIT_INIT_FAILED);
+    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -98,12 +108,12 @@ pub fn run(mut opts: RunOptions) -> ExitCode {
             return ExitCode::from(EXIT_INIT_FAILED);
         }
     };
-    let code = rt.block_on(main_loop(&opts));
+    let code = rt.block_on(main_loop(&opts, &source, config));
     drop(pidfile);
     code
 }
 
-async fn main_loop(opts: &RunOptions) -> ExitCode {
+async fn main_loop(opts: &RunOptions, source: &ConfigSource, config: Config) -> ExitCode {
     tracing::info!(
         "Starting baton v{} (keepalived-compatible VRRP), pid {}",
         env!("CARGO_PKG_VERSION"),
@@ -128,26 +138,51 @@ async fn main_loop(opts: &RunOptions) -> ExitCode {
         }
     };
     tracing::warn!(
-        "Configuration {} is not loaded: this build runs no VRRP instances yet",
-        opts.config.display()
+        "{} VRRP instance(s) configured, none run: the protocol core is not wired into this build",
+        config.instances.len()
     );
-    let serve = control.serve(|| DaemonStatus {
-        daemon: DaemonInfo {
-            pid: std::process::id(),
-            version: env!("CARGO_PKG_VERSION"),
-            config: &opts.config,
-        },
-        instances: Vec::new(),
+    // The state the status closure reads and the signal arms update; both run on this one
+    // task, so a RefCell is enough.
+    let state = std::cell::RefCell::new((config, 0u32, 0u32));
+    let serve = control.serve(|| {
+        let st = state.borrow();
+        let (config, reloads, refused) = &*st;
+        serde_json::to_value(DaemonStatus {
+            daemon: DaemonInfo {
+                pid: std::process::id(),
+                version: env!("CARGO_PKG_VERSION"),
+                config: &opts.config,
+                configured_instances: config.instances.iter().map(|i| i.name.as_str()).collect(),
+                reloads: *reloads,
+                reloads_refused: *refused,
+            },
+            instances: Vec::new(),
+        })
+        .unwrap_or_default()
     });
     tokio::pin!(serve);
-    notify_systemd::notify(Lifecycle::Ready, "running, 0 VRRP instances");
+    notify_systemd::notify(Lifecycle::Ready, "running");
     loop {
         tokio::select! {
             _ = &mut serve => {}
             _ = hup.recv() => {
                 tracing::info!("Reloading");
                 notify_systemd::notify(Lifecycle::Reloading, "reloading");
-                notify_systemd::notify(Lifecycle::Ready, "running, 0 VRRP instances");
+                let mut st = state.borrow_mut();
+                match source.reload() {
+                    Reload::Applied(new) => {
+                        st.0 = *new;
+                        st.1 += 1;
+                        notify_systemd::notify(Lifecycle::Ready, "running, configuration reloaded");
+                    }
+                    Reload::Refused { errors } => {
+                        st.2 += 1;
+                        notify_systemd::notify(
+                            Lifecycle::Ready,
+                            &format!("running, reload refused: {errors} error(s) in the configuration"),
+                        );
+                    }
+                }
             }
             _ = term.recv() => break,
             _ = int.recv() => break,

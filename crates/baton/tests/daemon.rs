@@ -178,6 +178,69 @@ fn daemon_notifies_systemd_answers_status_refuses_a_twin_and_cleans_up() {
     assert!(!socket.exists(), "control socket left behind");
 }
 
+fn status_json(pidfile: &Path) -> serde_json::Value {
+    let out = baton(&["status", "--json", "-p", path_str(pidfile)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn sighup_reloads_a_clean_file_and_refuses_one_with_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("r.pid");
+    let conf = dir.path().join("keepalived.conf");
+    let d = Daemon::start(dir.path(), &pidfile);
+    assert!(d.notified().contains("READY=1"));
+    let v = status_json(&pidfile);
+    assert_eq!(
+        v["daemon"]["configured_instances"],
+        serde_json::json!(["VI_1"])
+    );
+
+    // An out-of-range priority is an error: the running configuration stays.
+    std::fs::write(&conf, SEED_MASTER.replace("priority 200", "priority 900")).unwrap();
+    d.signal(Signal::SIGHUP);
+    assert!(d.notified().contains("RELOADING=1"));
+    let ready = d.notified();
+    assert!(
+        ready.contains("READY=1") && ready.contains("reload refused"),
+        "{ready}"
+    );
+    let v = status_json(&pidfile);
+    assert_eq!(v["daemon"]["reloads_refused"], 1);
+    assert_eq!(
+        v["daemon"]["configured_instances"],
+        serde_json::json!(["VI_1"])
+    );
+
+    std::fs::write(&conf, SEED_MASTER.replace("VI_1", "VI_2")).unwrap();
+    d.signal(Signal::SIGHUP);
+    assert!(d.notified().contains("RELOADING=1"));
+    assert!(d.notified().contains("READY=1"));
+    let v = status_json(&pidfile);
+    assert_eq!(v["daemon"]["reloads"], 1);
+    assert_eq!(
+        v["daemon"]["configured_instances"],
+        serde_json::json!(["VI_2"])
+    );
+}
+
+#[test]
+fn unusable_configuration_stops_the_start_and_leaves_no_pid_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("empty.conf");
+    std::fs::write(&conf, "global_defs {\n}\n").unwrap();
+    let pidfile = dir.path().join("u.pid");
+    let out = baton(&["-n", "-l", "-f", path_str(&conf), "-p", path_str(&pidfile)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unusable"));
+    assert!(!pidfile.exists());
+}
+
 #[test]
 fn daemons_with_different_pid_files_run_side_by_side() {
     let dir = tempfile::tempdir().unwrap();
