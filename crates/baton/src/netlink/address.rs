@@ -5,14 +5,11 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use baton_conf::{Broadcast, Scope, VirtualAddress};
-use futures::StreamExt;
 use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope, CacheInfo,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use rtnetlink::packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
-};
+use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST};
 
 use super::{Netlink, NetlinkError, Result};
 
@@ -103,6 +100,12 @@ pub fn address_message(ifindex: u32, vip: &VirtualAddress) -> Result<AddressMess
     if vip.noprefixroute {
         flags |= AddressFlags::Noprefixroute;
     }
+    if vip.mngtmpaddr {
+        flags |= AddressFlags::Managetempaddr;
+    }
+    if vip.autojoin {
+        flags |= AddressFlags::Mcautojoin;
+    }
     m.header.flags = AddressHeaderFlags::from_bits_truncate((flags.bits() & 0xff) as u8);
     if !flags.is_empty() {
         m.attributes.push(AddressAttribute::Flags(flags));
@@ -111,36 +114,11 @@ pub fn address_message(ifindex: u32, vip: &VirtualAddress) -> Result<AddressMess
 }
 
 impl Netlink {
-    async fn address_request(
-        &self,
-        msg: RouteNetlinkMessage,
-        flags: u16,
-        op: String,
-    ) -> Result<()> {
-        let mut req = NetlinkMessage::from(msg);
-        req.header.flags = flags;
-        let mut handle = self.handle.clone();
-        let mut resp = handle
-            .request(req)
-            .map_err(NetlinkError::request(op.clone()))?;
-        while let Some(m) = resp.next().await {
-            if let NetlinkPayload::Error(e) = m.payload
-                && e.code.is_some()
-            {
-                return Err(NetlinkError::Request {
-                    op,
-                    source: rtnetlink::Error::NetlinkError(e),
-                });
-            }
-        }
-        Ok(())
-    }
-
     /// Add `vip` to interface `ifindex` (`ip addr add`). An address already there is an
     /// error the caller can recognise with [`NetlinkError::is_exists`].
     pub async fn add_address(&self, ifindex: u32, vip: &VirtualAddress) -> Result<()> {
         let m = address_message(ifindex, vip)?;
-        self.address_request(
+        self.request_ack(
             RouteNetlinkMessage::NewAddress(m),
             NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
             format!("add address {}/{}", vip.addr, vip.prefix_len),
@@ -156,7 +134,7 @@ impl Netlink {
         m.attributes
             .retain(|a| matches!(a, AddressAttribute::Local(_) | AddressAttribute::Address(_)));
         m.header.flags = AddressHeaderFlags::empty();
-        self.address_request(
+        self.request_ack(
             RouteNetlinkMessage::DelAddress(m),
             NLM_F_REQUEST | NLM_F_ACK,
             format!("remove address {}/{}", vip.addr, vip.prefix_len),

@@ -9,10 +9,12 @@ mod route;
 
 use std::net::IpAddr;
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
+use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::Handle;
+use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
 
 pub use address::address_message;
 pub use monitor::{Monitor, NetEvent};
@@ -211,6 +213,32 @@ impl Netlink {
             .await?
             .map(|l| l.index)
             .ok_or_else(|| NetlinkError::NoSuchInterface(name.to_string()))
+    }
+
+    /// Send one request and wait for the kernel's acknowledgement.
+    pub(crate) async fn request_ack(
+        &self,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+        op: String,
+    ) -> Result<()> {
+        let mut req = NetlinkMessage::from(msg);
+        req.header.flags = flags;
+        let mut handle = self.handle.clone();
+        let mut resp = handle
+            .request(req)
+            .map_err(NetlinkError::request(op.clone()))?;
+        while let Some(m) = resp.next().await {
+            if let NetlinkPayload::Error(e) = m.payload
+                && e.code.is_some()
+            {
+                return Err(NetlinkError::Request {
+                    op,
+                    source: rtnetlink::Error::NetlinkError(e),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Addresses of every interface, or of one.

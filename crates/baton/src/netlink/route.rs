@@ -4,12 +4,17 @@
 
 use std::net::IpAddr;
 
-use baton_conf::{RouteKind, Scope, VirtualRoute, VirtualRule};
+use baton_conf::{Nexthop, RouteKind, Scope, VirtualRoute, VirtualRule};
 use baton_wire::Family;
-use netlink_packet_route::AddressFamily;
-use netlink_packet_route::route::{RouteMessage, RouteProtocol, RouteScope, RouteType};
-use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
-use rtnetlink::RouteMessageBuilder;
+use netlink_packet_route::route::{
+    RouteAttribute, RouteMessage, RouteMetric, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::rule::{
+    RuleAction, RuleAttribute, RuleMessage, RulePortRange, RuleUidRange,
+};
+use netlink_packet_route::{AddressFamily, IpProtocol, RouteNetlinkMessage};
+use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST};
+use rtnetlink::{RouteMessageBuilder, RouteNextHopBuilder};
 
 use super::{Netlink, NetlinkError, Result};
 
@@ -53,6 +58,15 @@ pub struct RouteSpec {
     pub metric: Option<u32>,
     pub kind: RouteKind,
     pub onlink: bool,
+    /// Further gateways (`or GATEWAY`, `nexthop …`): with any, the route is multipath and
+    /// `via`/`dev` form its first hop.
+    pub nexthops: Vec<Nexthop>,
+    /// Route protocol; keepalived's own (18) unless the line names one.
+    pub protocol: Option<u8>,
+    pub tos: Option<u8>,
+    pub mtu: Option<u32>,
+    /// `append` after routes to the same destination instead of keepalived's default prepend.
+    pub append: bool,
 }
 
 impl RouteSpec {
@@ -69,6 +83,11 @@ impl RouteSpec {
             metric: None,
             kind: RouteKind::Unicast,
             onlink: false,
+            nexthops: Vec::new(),
+            protocol: None,
+            tos: None,
+            mtu: None,
+            append: false,
         }
     }
 }
@@ -86,6 +105,11 @@ impl From<&VirtualRoute> for RouteSpec {
             metric: r.metric,
             kind: r.kind,
             onlink: r.onlink,
+            nexthops: r.nexthops.clone(),
+            protocol: r.protocol,
+            tos: r.tos,
+            mtu: r.mtu,
+            append: r.append,
         }
     }
 }
@@ -102,6 +126,16 @@ pub struct RuleSpec {
     pub fwmark: Option<(u32, Option<u32>)>,
     pub tos: Option<u8>,
     pub preference: Option<u32>,
+    /// `goto N`: jump to the rule with that preference instead of a table lookup.
+    pub goto: Option<u32>,
+    pub l3mdev: bool,
+    pub ip_proto: Option<u8>,
+    pub sport: Option<(u16, u16)>,
+    pub dport: Option<(u16, u16)>,
+    pub uidrange: Option<(u32, u32)>,
+    pub suppress_prefixlength: Option<u32>,
+    /// `blackhole`, `unreachable`, `prohibit` instead of a table lookup.
+    pub action: Option<RouteKind>,
 }
 
 impl RuleSpec {
@@ -117,6 +151,14 @@ impl RuleSpec {
             fwmark: None,
             tos: None,
             preference: None,
+            goto: None,
+            l3mdev: false,
+            ip_proto: None,
+            sport: None,
+            dport: None,
+            uidrange: None,
+            suppress_prefixlength: None,
+            action: None,
         }
     }
 }
@@ -133,23 +175,74 @@ impl From<&VirtualRule> for RuleSpec {
             fwmark: r.fwmark,
             tos: r.tos,
             preference: r.preference,
+            goto: r.goto,
+            l3mdev: r.l3mdev,
+            ip_proto: r.ip_proto,
+            sport: r.sport,
+            dport: r.dport,
+            uidrange: r.uidrange,
+            suppress_prefixlength: r.suppress_prefixlength,
+            action: r.action,
         }
     }
 }
 
-/// The route message for `r`; `oif` is the index of `r.dev`, resolved by the caller.
-pub fn route_message(r: &RouteSpec, oif: Option<u32>, op: Op) -> Result<RouteMessage> {
+/// The route message for `r`. `oif` is the index of `r.dev` and `hop_oifs` those of the
+/// nexthops' `dev`s (same order), resolved by the caller.
+pub fn route_message(
+    r: &RouteSpec,
+    oif: Option<u32>,
+    hop_oifs: &[Option<u32>],
+    op: Op,
+) -> Result<RouteMessage> {
     let mut b = RouteMessageBuilder::<IpAddr>::new()
         .destination_prefix(r.dst, r.dst_len)
         .map_err(invalid(r))?;
     if let Some(src) = r.src {
         b = b.pref_source(src).map_err(invalid(r))?;
     }
-    if let Some(via) = r.via {
-        b = b.gateway(via).map_err(invalid(r))?;
-    }
-    if let Some(i) = oif {
-        b = b.output_interface(i);
+    if r.nexthops.is_empty() {
+        if let Some(via) = r.via {
+            b = b.gateway(via).map_err(invalid(r))?;
+        }
+        if let Some(i) = oif {
+            b = b.output_interface(i);
+        }
+    } else {
+        let family = match r.dst {
+            IpAddr::V4(_) => AddressFamily::Inet,
+            IpAddr::V6(_) => AddressFamily::Inet6,
+        };
+        let first = Nexthop {
+            via: r.via,
+            dev: r.dev.clone(),
+            weight: None,
+            onlink: r.onlink,
+        };
+        let mut hops = Vec::new();
+        let firsts = (r.via.is_some() || r.dev.is_some()).then_some((&first, oif));
+        let rest = r
+            .nexthops
+            .iter()
+            .zip(hop_oifs.iter().copied().chain(std::iter::repeat(None)));
+        for (h, h_oif) in firsts.into_iter().chain(rest) {
+            let mut nb = RouteNextHopBuilder::new(family);
+            if let Some(i) = h_oif {
+                nb = nb.interface(i);
+            }
+            if let Some(v) = h.via {
+                nb = nb.via(v).map_err(invalid(r))?;
+            }
+            if let Some(w) = h.weight {
+                // The kernel stores weight - 1 (`ip route` shows 1..=256).
+                nb = nb.weight(u8::try_from(w.saturating_sub(1)).unwrap_or(u8::MAX));
+            }
+            if h.onlink {
+                nb = nb.onlink();
+            }
+            hops.push(nb.build());
+        }
+        b = b.multipath(hops);
     }
     if let Some(t) = r.table {
         b = b.table_id(t);
@@ -157,8 +250,11 @@ pub fn route_message(r: &RouteSpec, oif: Option<u32>, op: Op) -> Result<RouteMes
     if let Some(m) = r.metric {
         b = b.priority(m);
     }
-    if r.onlink {
+    if r.onlink && r.nexthops.is_empty() {
         b = b.onlink();
+    }
+    if let Some(t) = r.tos {
+        b = b.tos(t);
     }
     let kind = match r.kind {
         RouteKind::Unicast => RouteType::Unicast,
@@ -170,13 +266,22 @@ pub fn route_message(r: &RouteSpec, oif: Option<u32>, op: Op) -> Result<RouteMes
         (Some(s), _) => route_scope(s),
         (None, Op::Delete) => RouteScope::NoWhere,
         // iproute2's default: a unicast route without a gateway is on-link.
-        (None, Op::Add) if kind == RouteType::Unicast && r.via.is_none() => RouteScope::Link,
+        (None, Op::Add)
+            if kind == RouteType::Unicast && r.via.is_none() && r.nexthops.is_empty() =>
+        {
+            RouteScope::Link
+        }
         (None, Op::Add) => RouteScope::Universe,
     };
-    Ok(b.kind(kind)
-        .scope(scope)
-        .protocol(RouteProtocol::KeepAlived)
-        .build())
+    let protocol = r
+        .protocol
+        .map_or(RouteProtocol::KeepAlived, RouteProtocol::from);
+    let mut m = b.kind(kind).scope(scope).protocol(protocol).build();
+    if let Some(mtu) = r.mtu {
+        m.attributes
+            .push(RouteAttribute::Metrics(vec![RouteMetric::Mtu(mtu)]));
+    }
+    Ok(m)
 }
 
 fn family_of(f: Family) -> AddressFamily {
@@ -191,12 +296,47 @@ fn family_of(f: Family) -> AddressFamily {
 pub fn rule_message(r: &RuleSpec) -> Result<RuleMessage> {
     let mut m = RuleMessage::default();
     m.header.family = family_of(r.family);
-    m.header.action = RuleAction::ToTable;
-    let table = r.table.unwrap_or(254);
-    if let Ok(t) = u8::try_from(table) {
-        m.header.table = t;
+    m.header.action = match (r.action, r.goto) {
+        (Some(RouteKind::Blackhole), _) => RuleAction::Blackhole,
+        (Some(RouteKind::Unreachable), _) => RuleAction::Unreachable,
+        (Some(RouteKind::Prohibit), _) => RuleAction::Prohibit,
+        (_, Some(_)) => RuleAction::Goto,
+        _ => RuleAction::ToTable,
+    };
+    if let Some(g) = r.goto {
+        m.attributes.push(RuleAttribute::Goto(g));
     }
-    m.attributes.push(RuleAttribute::Table(table));
+    if r.l3mdev {
+        m.attributes.push(RuleAttribute::L3MDev(true));
+    } else if m.header.action == RuleAction::ToTable {
+        let table = r.table.unwrap_or(254);
+        if let Ok(t) = u8::try_from(table) {
+            m.header.table = t;
+        }
+        m.attributes.push(RuleAttribute::Table(table));
+    }
+    if let Some(p) = r.ip_proto {
+        m.attributes
+            .push(RuleAttribute::IpProtocol(IpProtocol::from(p)));
+    }
+    if let Some((start, end)) = r.sport {
+        m.attributes
+            .push(RuleAttribute::SourcePortRange(RulePortRange { start, end }));
+    }
+    if let Some((start, end)) = r.dport {
+        m.attributes
+            .push(RuleAttribute::DestinationPortRange(RulePortRange {
+                start,
+                end,
+            }));
+    }
+    if let Some((start, end)) = r.uidrange {
+        m.attributes
+            .push(RuleAttribute::UidRange(RuleUidRange { start, end }));
+    }
+    if let Some(n) = r.suppress_prefixlength {
+        m.attributes.push(RuleAttribute::SuppressPrefixLen(n));
+    }
     for (what, p) in [("from", r.from), ("to", r.to)] {
         let Some((addr, len)) = p else { continue };
         let max = match addr {
@@ -240,40 +380,49 @@ pub fn rule_message(r: &RuleSpec) -> Result<RuleMessage> {
 }
 
 impl Netlink {
-    /// Resolve a route's `dev` to an interface index.
-    async fn route_oif(&self, r: &RouteSpec) -> Result<Option<u32>> {
-        match &r.dev {
-            Some(d) => Ok(Some(self.ifindex(d).await?)),
-            None => Ok(None),
+    /// Resolve a route's `dev`s (its own and its nexthops') to interface indexes.
+    async fn route_oifs(&self, r: &RouteSpec) -> Result<(Option<u32>, Vec<Option<u32>>)> {
+        let oif = match &r.dev {
+            Some(d) => Some(self.ifindex(d).await?),
+            None => None,
+        };
+        let mut hops = Vec::with_capacity(r.nexthops.len());
+        for h in &r.nexthops {
+            hops.push(match &h.dev {
+                Some(d) => Some(self.ifindex(d).await?),
+                None => None,
+            });
         }
+        Ok((oif, hops))
     }
 
-    /// Install a route (`ip route add`).
+    /// Install a route: prepended to routes to the same destination as keepalived does, or
+    /// appended with `append` (`ip route prepend|append`).
     pub async fn add_route(&self, r: &RouteSpec) -> Result<()> {
-        let m = route_message(r, self.route_oif(r).await?, Op::Add)?;
-        self.handle
-            .route()
-            .add(m)
-            .execute()
-            .await
-            .map_err(NetlinkError::request(format!(
-                "add route {}/{}",
-                r.dst, r.dst_len
-            )))
+        let (oif, hops) = self.route_oifs(r).await?;
+        let m = route_message(r, oif, &hops, Op::Add)?;
+        let mut flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
+        if r.append {
+            flags |= NLM_F_APPEND;
+        }
+        self.request_ack(
+            RouteNetlinkMessage::NewRoute(m),
+            flags,
+            format!("add route {}/{}", r.dst, r.dst_len),
+        )
+        .await
     }
 
     /// Remove a route (`ip route del`).
     pub async fn del_route(&self, r: &RouteSpec) -> Result<()> {
-        let m = route_message(r, self.route_oif(r).await?, Op::Delete)?;
-        self.handle
-            .route()
-            .del(m)
-            .execute()
-            .await
-            .map_err(NetlinkError::request(format!(
-                "remove route {}/{}",
-                r.dst, r.dst_len
-            )))
+        let (oif, hops) = self.route_oifs(r).await?;
+        let m = route_message(r, oif, &hops, Op::Delete)?;
+        self.request_ack(
+            RouteNetlinkMessage::DelRoute(m),
+            NLM_F_REQUEST | NLM_F_ACK,
+            format!("remove route {}/{}", r.dst, r.dst_len),
+        )
+        .await
     }
 
     /// Install a rule (`ip rule add`).
@@ -299,7 +448,6 @@ impl Netlink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netlink_packet_route::route::RouteAttribute;
 
     fn route(dst: &str, len: u8) -> RouteSpec {
         RouteSpec::new(dst.parse().unwrap(), len)
@@ -309,17 +457,23 @@ mod tests {
     fn unicast_route_without_gateway_is_link_scope_on_add_and_any_scope_on_delete() {
         let r = route("10.9.0.0", 16);
         assert_eq!(
-            route_message(&r, Some(2), Op::Add).unwrap().header.scope,
+            route_message(&r, Some(2), &[], Op::Add)
+                .unwrap()
+                .header
+                .scope,
             RouteScope::Link
         );
         assert_eq!(
-            route_message(&r, Some(2), Op::Delete).unwrap().header.scope,
+            route_message(&r, Some(2), &[], Op::Delete)
+                .unwrap()
+                .header
+                .scope,
             RouteScope::NoWhere
         );
         let mut g = route("10.9.0.0", 16);
         g.via = Some("10.0.0.1".parse().unwrap());
         assert_eq!(
-            route_message(&g, None, Op::Add).unwrap().header.scope,
+            route_message(&g, None, &[], Op::Add).unwrap().header.scope,
             RouteScope::Universe
         );
     }
@@ -328,7 +482,7 @@ mod tests {
     fn big_table_numbers_go_in_the_table_attribute() {
         let mut r = route("10.9.0.0", 16);
         r.table = Some(1000);
-        let m = route_message(&r, None, Op::Add).unwrap();
+        let m = route_message(&r, None, &[], Op::Add).unwrap();
         assert!(
             m.attributes
                 .iter()

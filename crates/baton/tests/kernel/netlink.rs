@@ -400,3 +400,169 @@ fn primary_address_is_the_first_ipv4_and_the_link_local_ipv6() {
         });
     });
 }
+
+#[test]
+fn multipath_mtu_and_append_routes_match_ip_route() {
+    if !root_or_skip("multipath_mtu_and_append_routes_match_ip_route") {
+        return;
+    }
+    let ns = ns_with_d0("mpath");
+    ns.ip(&["addr", "add", "10.2.0.1/24", "dev", "d0"]);
+    in_thread(|| {
+        ns.enter();
+        runtime().block_on(async {
+            let nl = Netlink::connect().unwrap();
+            // `10.9.0.0/16 via 10.2.0.253 dev d0 or 10.2.0.254 dev d0 mtu 1400`-like line,
+            // with nexthop weights.
+            let mut multi = RouteSpec::new("10.9.0.0".parse().unwrap(), 16);
+            multi.mtu = Some(1400);
+            for (gw, weight) in [("10.2.0.253", 2), ("10.2.0.254", 1)] {
+                multi.nexthops.push(baton_conf::Nexthop {
+                    via: Some(gw.parse().unwrap()),
+                    dev: Some("d0".into()),
+                    weight: Some(weight),
+                    onlink: false,
+                });
+            }
+            nl.add_route(&multi).await.unwrap();
+            let r = has_route(&ns, "main", "10.9.0.0/16").expect("multipath route");
+            assert_eq!(r["metrics"][0]["mtu"], 1400);
+            let hops = r["nexthops"].as_array().unwrap();
+            assert_eq!(hops.len(), 2);
+            assert_eq!(hops[0]["gateway"], "10.2.0.253");
+            assert_eq!(hops[0]["weight"], 2);
+            assert_eq!(hops[1]["gateway"], "10.2.0.254");
+            assert_eq!(hops[1]["dev"], "d0");
+            nl.del_route(&multi).await.unwrap();
+            assert!(has_route(&ns, "main", "10.9.0.0/16").is_none());
+
+            // `append` puts a route after the others to the same destination; the default,
+            // like keepalived's, prepends.
+            let mut first = RouteSpec::new("10.6.0.0".parse().unwrap(), 16);
+            first.via = Some("10.2.0.250".parse().unwrap());
+            first.protocol = Some(4); // static, as a line saying `proto static` asks
+            let mut appended = first.clone();
+            appended.via = Some("10.2.0.251".parse().unwrap());
+            appended.append = true;
+            let mut prepended = first.clone();
+            prepended.via = Some("10.2.0.252".parse().unwrap());
+            for r in [&first, &appended, &prepended] {
+                nl.add_route(r).await.unwrap();
+            }
+            let all = ns.ip_json(&["route", "show", "10.6.0.0/16"]);
+            let gws: Vec<&str> = all
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["gateway"].as_str().unwrap())
+                .collect();
+            assert_eq!(gws, ["10.2.0.252", "10.2.0.250", "10.2.0.251"]);
+            assert_eq!(all[0]["protocol"], "static");
+            for r in [&first, &appended, &prepended] {
+                nl.del_route(r).await.unwrap();
+            }
+            assert!(
+                ns.ip_json(&["route", "show", "10.6.0.0/16"])
+                    .as_array()
+                    .unwrap()
+                    .is_empty()
+            );
+
+            let mut tos = RouteSpec::new("10.5.0.0".parse().unwrap(), 16);
+            tos.via = Some("10.2.0.250".parse().unwrap());
+            tos.tos = Some(0x10);
+            nl.add_route(&tos).await.unwrap();
+            let t = has_route(&ns, "main", "10.5.0.0/16").expect("tos route");
+            assert_eq!(t["tos"], "0x10");
+            nl.del_route(&tos).await.unwrap();
+        });
+    });
+}
+
+#[test]
+fn rule_actions_goto_blackhole_ports_uids_and_l3mdev_match_ip_rule() {
+    if !root_or_skip("rule_actions_goto_blackhole_ports_uids_and_l3mdev_match_ip_rule") {
+        return;
+    }
+    let ns = ns_with_d0("ract");
+    in_thread(|| {
+        ns.enter();
+        runtime().block_on(async {
+            let nl = Netlink::connect().unwrap();
+            let mut goto = RuleSpec::new(Family::Ipv4, 0);
+            goto.table = None;
+            goto.preference = Some(10);
+            goto.goto = Some(20);
+            let mut black = RuleSpec::new(Family::Ipv4, 0);
+            black.table = None;
+            black.preference = Some(20);
+            black.action = Some(RouteKind::Blackhole);
+            let mut ports = RuleSpec::new(Family::Ipv4, 7);
+            ports.preference = Some(30);
+            ports.ip_proto = Some(6);
+            ports.dport = Some((80, 81));
+            ports.uidrange = Some((100, 200));
+            let mut suppress = RuleSpec::new(Family::Ipv6, 254);
+            suppress.preference = Some(40);
+            suppress.suppress_prefixlength = Some(0);
+            let mut l3 = RuleSpec::new(Family::Ipv4, 0);
+            l3.table = None;
+            l3.preference = Some(50);
+            l3.l3mdev = true;
+            let rules = [&goto, &black, &ports, &suppress, &l3];
+            for r in rules {
+                nl.add_rule(r).await.unwrap();
+            }
+            let g = find_rule(&ns, false, 10).expect("goto rule");
+            assert_eq!(g["goto"], 20);
+            let b = find_rule(&ns, false, 20).expect("blackhole rule");
+            assert_eq!(b["action"], "blackhole");
+            let p = find_rule(&ns, false, 30).expect("port rule");
+            assert_eq!(p["ipproto"], "tcp");
+            assert_eq!(p["dport_start"], 80);
+            assert_eq!(p["dport_end"], 81);
+            assert_eq!(p["uid_start"], 100);
+            assert_eq!(p["uid_end"], 200);
+            assert_eq!(p["table"], "7");
+            let s = find_rule(&ns, true, 40).expect("suppress rule");
+            assert_eq!(s["suppress_prefixlen"], 0);
+            assert_eq!(s["table"], "main");
+            let l = find_rule(&ns, false, 50).expect("l3mdev rule");
+            assert!(l.get("l3mdev").is_some(), "{l}");
+            for r in rules {
+                nl.del_rule(r).await.unwrap();
+            }
+            for pref in [10, 20, 30, 50] {
+                assert!(find_rule(&ns, false, pref).is_none(), "rule {pref} left");
+            }
+            assert!(find_rule(&ns, true, 40).is_none());
+        });
+    });
+}
+
+#[test]
+fn ipv6_vip_flags_mngtmpaddr_and_noprefixroute_reach_the_kernel() {
+    if !root_or_skip("ipv6_vip_flags_mngtmpaddr_and_noprefixroute_reach_the_kernel") {
+        return;
+    }
+    let ns = ns_with_d0("v6fl");
+    in_thread(|| {
+        ns.enter();
+        runtime().block_on(async {
+            let nl = Netlink::connect().unwrap();
+            let idx = nl.ifindex("d0").await.unwrap();
+            let mut v = vip("fd00:7::5", 64);
+            v.mngtmpaddr = true;
+            v.noprefixroute = true;
+            nl.add_address(idx, &v).await.unwrap();
+            let a = addr_info(&ns, "d0", "fd00:7::5").expect("VIP missing");
+            assert_eq!(a["mngtmpaddr"], true);
+            assert_eq!(a["noprefixroute"], true);
+            assert!(
+                has_route(&ns, "main", "fd00:7::/64").is_none(),
+                "noprefixroute added a route"
+            );
+            nl.del_address(idx, &v).await.unwrap();
+        });
+    });
+}
