@@ -3,9 +3,10 @@
 //! `--json`.
 //!
 //! The daemon answers `{"daemon": {...}, "instances": [ <instance snapshot>, ... ]}`, where an
-//! instance snapshot is the protocol core's serde status. The table reads the fields it knows
-//! by name and prints `-` for any it does not find, so a snapshot that grows new fields never
-//! breaks the client.
+//! instance snapshot is the protocol core's serde status (`baton_vrrp::InstanceStatus`: name,
+//! state, effective and base priority, master, VIPs held, counters, faults, mismatches). The
+//! table reads the fields it knows by name and prints `-` for any it does not find, so a
+//! snapshot that grows new fields never breaks the client.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -44,11 +45,15 @@ pub fn run(control_socket: &Path, json: bool) -> ExitCode {
 }
 
 /// A field as text: strings bare, numbers and booleans as written, arrays joined by commas,
-/// missing or null as `-`.
+/// a master as `address (priority)`, missing or null as `-`.
 fn text(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => "-".into(),
         Some(Value::String(s)) => s.clone(),
+        Some(Value::Object(o)) if o.contains_key("address") => match o.get("priority") {
+            Some(p) => format!("{} ({p})", text(o.get("address"))),
+            None => text(o.get("address")),
+        },
         Some(Value::Array(a)) if a.is_empty() => "-".into(),
         Some(Value::Array(a)) => a
             .iter()
@@ -63,6 +68,30 @@ fn first<'a>(obj: &'a Value, names: &[&str]) -> Option<&'a Value> {
     names
         .iter()
         .find_map(|n| obj.get(*n).filter(|v| !v.is_null()))
+}
+
+/// Counters as `name=value`, nested groups as `group.name=value`. The advert counts always
+/// show; other counters only once they are non-zero, to keep the line readable.
+fn flatten_counters(prefix: &str, v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten_counters(&key, x, out);
+            }
+        }
+        Value::Number(n) => {
+            let always = matches!(prefix, "adverts_sent" | "adverts_received");
+            if always || n.as_u64() != Some(0) {
+                out.push(format!("{prefix}={n}"));
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Render the status answer as a table, one row per instance and its counters beneath.
@@ -83,11 +112,11 @@ pub fn render_table(status: &Value) -> String {
     for i in instances {
         rows.push([
             text(first(i, &["name", "instance"])),
-            text(first(i, &["state"])),
+            text(first(i, &["state"])).to_uppercase(),
             text(first(i, &["effective_priority", "priority"])),
             text(first(i, &["base_priority", "configured_priority"])),
-            text(first(i, &["master", "master_addr", "master_address"])),
-            text(first(i, &["vips", "vips_held", "virtual_ipaddress"])),
+            text(first(i, &["master", "master_address"])),
+            text(first(i, &["vips_held", "vips"])),
         ]);
     }
     let mut widths = [0usize; 6];
@@ -116,15 +145,28 @@ pub fn render_table(status: &Value) -> String {
         }
         out.push_str(line.trim_end());
         out.push('\n');
-        if n > 0
-            && let Some(counters) = instances[n - 1].get("counters").and_then(Value::as_object)
-        {
-            let parts: Vec<String> = counters
-                .iter()
-                .map(|(k, v)| format!("{k}={}", text(Some(v))))
-                .collect();
-            if !parts.is_empty() {
-                let _ = writeln!(out, "  counters: {}", parts.join(" "));
+        if n > 0 {
+            let i = &instances[n - 1];
+            if let Some(c) = i.get("counters") {
+                let mut parts = Vec::new();
+                flatten_counters("", c, &mut parts);
+                if !parts.is_empty() {
+                    let _ = writeln!(out, "  counters: {}", parts.join(" "));
+                }
+            }
+            for (key, label) in [("faults", "faults"), ("mismatches", "mismatches")] {
+                if let Some(list) = i.get(key).and_then(Value::as_array)
+                    && !list.is_empty()
+                {
+                    let items: Vec<String> = list
+                        .iter()
+                        .map(|x| match x {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect();
+                    let _ = writeln!(out, "  {label}: {}", items.join("; "));
+                }
             }
         }
     }
@@ -138,15 +180,22 @@ mod tests {
 
     #[test]
     fn table_shows_state_priority_master_vips_and_counters() {
+        // Shaped like baton-vrrp's InstanceStatus.
         let v = json!({
             "daemon": {"pid": 12, "config": "/etc/keepalived/keepalived.conf"},
             "instances": [
-                {"name": "VI_1", "state": "MASTER", "effective_priority": 200,
-                 "base_priority": 200, "master": "192.168.5.11",
-                 "vips": ["192.168.5.10/32"],
-                 "counters": {"adverts_sent": 42, "adverts_received": 0}},
-                {"name": "VI_6", "state": "BACKUP", "effective_priority": 50,
-                 "base_priority": 100, "master": null, "vips": []}
+                {"name": "VI_1", "vrid": 51, "state": "Master", "effective_priority": 200,
+                 "base_priority": 200,
+                 "master": {"address": "192.168.5.11", "priority": 200},
+                 "vips_held": ["192.168.5.10"],
+                 "faults": [], "mismatches": [],
+                 "counters": {"adverts_sent": 42, "adverts_received": 0,
+                              "priority_zero_sent": 0,
+                              "dropped": {"ttl": 3, "auth": 0},
+                              "transitions": {"master": 1, "backup": 1}}},
+                {"name": "VI_6", "state": "Fault", "effective_priority": 50,
+                 "base_priority": 100, "master": null, "vips_held": [],
+                 "faults": ["interface eth1 down"]}
             ]
         });
         let t = render_table(&v);
@@ -168,13 +217,19 @@ mod tests {
                 "200",
                 "200",
                 "192.168.5.11",
-                "192.168.5.10/32"
+                "(200)",
+                "192.168.5.10"
             ]
         );
-        assert_eq!(lines[3], "  counters: adverts_received=0 adverts_sent=42");
+        assert_eq!(
+            lines[3],
+            "  counters: adverts_received=0 adverts_sent=42 dropped.ttl=3 \
+             transitions.backup=1 transitions.master=1"
+        );
         let vi6: Vec<&str> = lines[4].split_whitespace().collect();
-        assert_eq!(vi6, ["VI_6", "BACKUP", "50", "100", "-", "-"]);
-        assert_eq!(lines.len(), 5);
+        assert_eq!(vi6, ["VI_6", "FAULT", "50", "100", "-", "-"]);
+        assert_eq!(lines[5], "  faults: interface eth1 down");
+        assert_eq!(lines.len(), 6);
     }
 
     #[test]
