@@ -311,3 +311,54 @@ fn config_test_flag_reaches_the_same_check_as_the_check_command() {
     assert!(to_file.stderr.is_empty());
     assert_eq!(std::fs::read(&log).unwrap(), by_command.stderr);
 }
+
+#[test]
+fn without_dont_fork_the_daemon_goes_to_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = seed_file(dir.path());
+    let pidfile = dir.path().join("bg.pid");
+    let out = Command::new(BATON)
+        .args(["-l", "-f", path_str(&conf), "-p", path_str(&pidfile)])
+        .env_remove("NOTIFY_SOCKET")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the starting process returns at once");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pid = loop {
+        if let Ok(t) = std::fs::read_to_string(&pidfile)
+            && let Ok(pid) = t.trim().parse::<i32>()
+        {
+            break pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no pid file from the background daemon"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Stop it even if an assertion below fails.
+    struct Stop(i32);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = kill(Pid::from_raw(self.0), Signal::SIGKILL);
+        }
+    }
+    let _stop = Stop(pid);
+    // The pid file comes before the control socket; wait for the latter too.
+    let socket = dir.path().join("bg.sock");
+    while !socket.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no control socket from the background daemon"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let v = status_json(&pidfile);
+    assert_eq!(v["daemon"]["pid"], pid);
+    kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pidfile.exists() {
+        assert!(Instant::now() < deadline, "background daemon did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
