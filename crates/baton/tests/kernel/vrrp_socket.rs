@@ -140,13 +140,14 @@ fn ipv4_advert_leaves_with_tos_c0_and_without_df() {
 }
 
 #[test]
-fn ipv6_advert_crosses_with_hop_limit_255_and_link_local_source() {
-    if !root_or_skip("ipv6_advert_crosses_with_hop_limit_255_and_link_local_source") {
+fn ipv6_advert_crosses_with_hop_limit_255_multicast_and_unicast() {
+    if !root_or_skip("ipv6_advert_crosses_with_hop_limit_255_multicast_and_unicast") {
         return;
     }
     let (a, b) = pair("v6");
     let (ia, ib) = (ifindex(&a, "va"), ifindex(&b, "vb"));
     let src = IpAddr::V6(a.link_local("va"));
+    let peer = b.link_local("vb");
     in_thread(|| {
         let rt = runtime();
         let _guard = rt.enter();
@@ -165,29 +166,31 @@ fn ipv6_advert_crosses_with_hop_limit_255_and_link_local_source() {
                 auth: Auth::None,
                 addresses: Addresses::new(Family::Ipv6, &vips).unwrap(),
             };
-            let dst = IpAddr::V6(MCAST_GROUP_V6);
-            let mut out = [0u8; 64];
-            let n = advert
-                .emit(&mut out, src, dst, ChecksumForm::PseudoHeader)
-                .unwrap();
-            tx.send(src, dst, &out[..n]).await.unwrap();
+            // To the group, then to the peer's link-local address (a unicast_peer).
+            for dst in [IpAddr::V6(MCAST_GROUP_V6), IpAddr::V6(peer)] {
+                let mut out = [0u8; 64];
+                let n = advert
+                    .emit(&mut out, src, dst, ChecksumForm::PseudoHeader)
+                    .unwrap();
+                tx.send(src, dst, &out[..n]).await.unwrap();
 
-            let mut buf = [0u8; RECV_BUFFER];
-            let got = recv_within(&mut rx, &mut buf).await;
-            assert_eq!(got.src, src);
-            assert_eq!(got.dst, dst);
-            assert_eq!(got.ttl, 255);
-            let packet = Packet::new_checked(got.payload, Family::Ipv6).unwrap();
-            let (parsed, form) = AdvertRepr::parse(
-                &packet,
-                Family::Ipv6,
-                got.src,
-                got.dst,
-                ChecksumPolicy::Either,
-            )
-            .unwrap();
-            assert_eq!(parsed, advert);
-            assert_eq!(form, ChecksumForm::PseudoHeader);
+                let mut buf = [0u8; RECV_BUFFER];
+                let got = recv_within(&mut rx, &mut buf).await;
+                assert_eq!(got.src, src);
+                assert_eq!(got.dst, dst);
+                assert_eq!(got.ttl, 255);
+                let packet = Packet::new_checked(got.payload, Family::Ipv6).unwrap();
+                let (parsed, form) = AdvertRepr::parse(
+                    &packet,
+                    Family::Ipv6,
+                    got.src,
+                    got.dst,
+                    ChecksumPolicy::Either,
+                )
+                .unwrap();
+                assert_eq!(parsed, advert);
+                assert_eq!(form, ChecksumForm::PseudoHeader);
+            }
         });
     });
 }
