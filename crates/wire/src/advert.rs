@@ -349,20 +349,25 @@ impl<'a> AdvertRepr<'a> {
             2 => Version::V2,
             _ => Version::V3,
         };
+        // Sum the message once; each checksum form then only adds its pseudo-header (or not).
+        let mut message = checksum::Accumulator::new();
+        message.add_bytes(packet.buffer);
+        let matches = |form| sum_is_valid(message, form, src, dst, packet.buffer.len());
         let form = match (version, family, policy) {
-            (Version::V2, ..) => verify(packet, ChecksumForm::Plain, src, dst)?,
-            (Version::V3, Family::Ipv6, _) => verify(packet, ChecksumForm::PseudoHeader, src, dst)?,
-            (Version::V3, Family::Ipv4, ChecksumPolicy::Expect(form)) => {
-                verify(packet, form, src, dst)?
-            }
+            (Version::V2, ..) => ChecksumForm::Plain,
+            (Version::V3, Family::Ipv6, _) => ChecksumForm::PseudoHeader,
+            (Version::V3, Family::Ipv4, ChecksumPolicy::Expect(form)) => form,
             (Version::V3, Family::Ipv4, ChecksumPolicy::Either) => {
-                if packet.verify_checksum(ChecksumForm::PseudoHeader, src, dst) {
+                if matches(ChecksumForm::PseudoHeader) {
                     ChecksumForm::PseudoHeader
                 } else {
-                    verify(packet, ChecksumForm::Plain, src, dst)?
+                    ChecksumForm::Plain
                 }
             }
         };
+        if !matches(form) {
+            return Err(checksum_error(packet, form, src, dst));
+        }
         let (interval, auth) = match version {
             Version::V2 => {
                 let auth = match packet.auth_type() {
@@ -475,16 +480,25 @@ impl<'a> AdvertRepr<'a> {
     }
 }
 
-fn verify(
-    packet: &Packet<&[u8]>,
+/// Whether the sum of a whole message (checksum field included) is valid in `form`.
+fn sum_is_valid(
+    message: checksum::Accumulator,
     form: ChecksumForm,
     src: IpAddr,
     dst: IpAddr,
-) -> Result<ChecksumForm> {
-    if packet.verify_checksum(form, src, dst) {
-        return Ok(form);
+    len: usize,
+) -> bool {
+    let mut acc = message;
+    if form == ChecksumForm::PseudoHeader {
+        acc.add_pseudo_header(src, dst, IPPROTO_VRRP, len);
     }
-    // What the sender should have written: the sum with the checksum field taken as zero.
+    acc.finish() == 0
+}
+
+/// The error for a message whose checksum is wrong in `form`: what it carries and what the
+/// sender should have written (the sum with the checksum field taken as zero).
+#[cold]
+fn checksum_error(packet: &Packet<&[u8]>, form: ChecksumForm, src: IpAddr, dst: IpAddr) -> Error {
     let data = packet.buffer;
     let mut acc = checksum::Accumulator::new();
     if form == ChecksumForm::PseudoHeader {
@@ -492,10 +506,10 @@ fn verify(
     }
     acc.add_bytes(&data[..field::CHECKSUM.start]);
     acc.add_bytes(&data[field::CHECKSUM.end..]);
-    Err(Error::Checksum {
+    Error::Checksum {
         got: packet.checksum(),
         expected: acc.finish(),
-    })
+    }
 }
 
 impl fmt::Display for AdvertRepr<'_> {
