@@ -2,10 +2,23 @@
 //! IPv4 and IPv6, the IPv4 header a raw socket hands back, gratuitous ARP and IPv6 unsolicited
 //! Neighbor Advertisements.
 //!
-//! Every format follows one pattern: a zero-copy `Packet<T: AsRef<[u8]>>` view whose
-//! `new_checked` guarantees that no accessor can panic, and a validated `Repr` with `parse` (from
-//! a view) and `emit` (into the caller's buffer). Parsing never allocates and never panics, on
-//! any input; every error names the field that was wrong.
+//! Every format follows one pattern: a validated `Repr` with `parse` and `emit` (into the
+//! caller's buffer) and, for the messages themselves, a zero-copy `Packet<T: AsRef<[u8]>>` view
+//! whose `new_checked` guarantees that no accessor can panic. Parsing never allocates and never
+//! panics, on any input; every error names the field that was wrong.
+//!
+//! | module | what | parse / emit |
+//! |---|---|---|
+//! | [`advert`] | VRRPv2/v3 advert, both checksum forms for v3/IPv4, CARP refused | [`AdvertRepr`] |
+//! | [`ipv4`] | the IPv4 header of a raw-socket datagram (IHL, TTL, protocol, addresses) | [`ipv4::Ipv4Repr`] |
+//! | [`ipv6`] | the fixed IPv6 header (NA frames, captures) | [`ipv6::Ipv6Repr`] |
+//! | [`ethernet`] | Ethernet II header, [`MacAddr`] | [`ethernet::EthernetRepr`] |
+//! | [`arp`] | gratuitous ARP frame as keepalived sends it | [`arp::FrameRepr::gratuitous`] |
+//! | [`ndisc`] | unsolicited Neighbor Advertisement frame as keepalived sends it | [`ndisc::FrameRepr::unsolicited`] |
+//! | [`checksum`] | RFC 1071 sum with IPv4/IPv6 pseudo-headers | |
+//!
+//! The captured keepalived packets the tests check against, and how they were captured, are in
+//! `tests/vectors/`.
 
 #![forbid(unsafe_code)]
 
