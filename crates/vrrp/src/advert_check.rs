@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use baton_wire::{Addresses, Auth, Version};
+use baton_wire::{Auth, Family, Version};
 
 use crate::counters::DropReason;
 use crate::input::ReceivedAdvert;
@@ -18,7 +18,6 @@ pub(crate) fn check(
     check_addresses: bool,
 ) -> Result<(), DropReason> {
     let adv = &rx.advert;
-    let peer = p.unicast_peers.iter().find(|u| u.addr == rx.src);
     // RFC 5798 §7.1: "MUST verify that the IPvX TTL/Hop Limit is 255"; keepalived only for
     // multicast, and for unicast only within a peer's min_ttl..max_ttl.
     if !p.unicast() && rx.ttl != baton_wire::VRRP_TTL {
@@ -55,12 +54,11 @@ pub(crate) fn check(
     if check_addresses {
         // "MAY verify that the IP address(es) associated with the VRID are valid": every
         // one of ours must be in the advert (keepalived compares as sets).
-        let ours = Addresses::new(p.family, &p.vip_bytes).unwrap_or(Addresses::empty(p.family));
-        if !ours.same_set(&adv.addresses) {
+        if !same_set(p.family, &p.vip_bytes, adv.addresses.as_bytes()) {
             return Err(DropReason::AddressList);
         }
         if p.unicast() && p.check_unicast_src {
-            let Some(peer) = peer else {
+            let Some(peer) = p.unicast_peers.iter().find(|u| u.addr == rx.src) else {
                 return Err(DropReason::NotAPeer);
             };
             let low = peer.min_ttl.unwrap_or(0);
@@ -71,6 +69,30 @@ pub(crate) fn check(
         }
     }
     Ok(())
+}
+
+/// The same addresses in any order (keepalived compares as sets). Addresses are compared
+/// as integers: this runs for every received advert.
+fn same_set(family: Family, ours: &[u8], theirs: &[u8]) -> bool {
+    if ours.len() != theirs.len() {
+        return false;
+    }
+    match family {
+        Family::Ipv4 => {
+            let word = |c: &[u8]| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
+            ours.chunks_exact(4)
+                .all(|o| theirs.chunks_exact(4).any(|t| word(t) == word(o)))
+        }
+        Family::Ipv6 => {
+            let word = |c: &[u8]| {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(c);
+                u128::from_ne_bytes(b)
+            };
+            ours.chunks_exact(16)
+                .all(|o| theirs.chunks_exact(16).any(|t| word(t) == word(o)))
+        }
+    }
 }
 
 fn is_multicast(a: &IpAddr) -> bool {

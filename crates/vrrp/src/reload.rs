@@ -82,6 +82,15 @@ fn rule_key(r: &VirtualRule) -> VirtualRule {
 
 impl Node {
     pub(crate) fn reload(&mut self, now: Instant, config: &Config, out: &mut Vec<Action>) {
+        if !self.started {
+            // Nothing runs yet: the new configuration simply replaces the old one.
+            let trackers = Trackers::new(config);
+            self.trackers = trackers;
+            let mut logs = Vec::new();
+            self.install(config, &mut logs);
+            out.append(&mut logs);
+            return;
+        }
         let old = std::mem::take(&mut self.instances);
         let old_groups = std::mem::take(&mut self.groups);
         let mut trackers = Trackers::new(config);
@@ -124,6 +133,7 @@ impl Node {
                     .master_refresh
                     .filter(|d| !d.is_zero())
                     .map(|d| now + d);
+            n.garp_changed();
             n.log(out, Level::Info, LogText::Static("reload: staying MASTER"));
             let (op, np) = (&o.p, &n.p);
             let id = n.id;

@@ -6,6 +6,7 @@ mod params;
 mod receive;
 mod transitions;
 
+use std::cell::Cell;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,6 +111,12 @@ pub struct Instance {
     pub(crate) garp_second: Option<Instant>,
     pub(crate) garp_lower_second: Option<Instant>,
     pub(crate) garp_refresh: Option<Instant>,
+    /// The earliest of the three GARP timers, kept so `next_deadline` stays cheap on the
+    /// per-advert path.
+    pub(crate) garp_next: Option<Instant>,
+    /// Master_Down_Interval memoised for (priority, Master_Adver_Interval): every accepted
+    /// advert re-arms the timer with it.
+    mdi_memo: Cell<(u8, Duration, Duration)>,
     pub(crate) counters: Counters,
     pub(crate) mismatches: Mismatches,
     pub(crate) last: Option<Transition>,
@@ -135,6 +142,8 @@ impl Instance {
             garp_second: None,
             garp_lower_second: None,
             garp_refresh: None,
+            garp_next: None,
+            mdi_memo: Cell::new((0, Duration::ZERO, Duration::ZERO)),
             counters: Counters::default(),
             mismatches: Mismatches::default(),
             last: None,
@@ -220,12 +229,18 @@ impl Instance {
 
     /// Master_Down_Interval at the current effective priority and master interval.
     pub fn master_down_interval(&self) -> Duration {
-        master_down_interval(
+        let (prio, interval, mdi) = self.mdi_memo.get();
+        if prio == self.prio && interval == self.master_adver_int && prio != 0 {
+            return mdi;
+        }
+        let mdi = master_down_interval(
             self.p.version,
             self.prio,
             self.master_adver_int,
             self.p.down_timer_adverts,
-        )
+        );
+        self.mdi_memo.set((self.prio, self.master_adver_int, mdi));
+        mdi
     }
 
     /// The delay before taking over after a priority-0 advert, or after seeing a master
@@ -240,15 +255,18 @@ impl Instance {
 
     /// The earliest time this instance needs [`crate::Input::Deadline`].
     pub fn next_deadline(&self) -> Option<Instant> {
-        [
-            self.timer,
-            self.garp_second,
-            self.garp_lower_second,
-            self.garp_refresh,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        match (self.timer, self.garp_next) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Call after changing any GARP timer.
+    pub(crate) fn garp_changed(&mut self) {
+        self.garp_next = [self.garp_second, self.garp_lower_second, self.garp_refresh]
+            .into_iter()
+            .flatten()
+            .min();
     }
 
     pub(crate) fn log(&self, out: &mut Vec<Action>, level: Level, text: LogText) {

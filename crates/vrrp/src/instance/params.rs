@@ -51,8 +51,9 @@ pub(crate) struct Params {
     pub track_src_ip: bool,
     pub dont_track_primary: bool,
     pub send_checksum: ChecksumForm,
-    pub garp: GarpSettings,
-    pub notify: Notify,
+    /// Cold and large: boxed to keep the per-advert fields of an instance in few cache lines.
+    pub garp: Box<GarpSettings>,
+    pub notify: Box<Notify>,
     pub notify_priority_changes: bool,
 }
 
@@ -128,8 +129,8 @@ impl Params {
             } else {
                 ChecksumForm::PseudoHeader
             },
-            garp,
-            notify: c.notify.clone(),
+            garp: Box::new(garp),
+            notify: Box::new(c.notify.clone()),
             notify_priority_changes: c
                 .notify
                 .priority_changes

@@ -193,6 +193,7 @@ impl Instance {
                 self.announce(out, repeat);
                 if !delay.is_zero() {
                     self.garp_lower_second = Some(now + delay);
+                    self.garp_changed();
                 }
             }
             self.notify(out, NotifyState::MasterRxLowerPri);

@@ -264,6 +264,7 @@ impl Instance {
         self.garp_second =
             (!g.master_delay.is_zero() && g.master_repeat > 0).then(|| now + g.master_delay);
         self.garp_refresh = g.master_refresh.filter(|d| !d.is_zero()).map(|d| now + d);
+        self.garp_changed();
         self.timer = Some(now + self.p.advert_int);
         self.master = self.src.map(|s| (s, self.prio));
         self.master_adver_int = self.p.advert_int;
@@ -301,6 +302,7 @@ impl Instance {
         self.garp_second = None;
         self.garp_lower_second = None;
         self.garp_refresh = None;
+        self.garp_changed();
     }
 
     /// → BACKUP, with the master's interval when a v3 master told us one.
@@ -459,17 +461,20 @@ impl Instance {
 
     /// Fire whatever timers are due.
     pub(crate) fn on_deadline(&mut self, now: Instant, out: &mut Vec<Action>) -> Outcome {
-        if self.garp_second.is_some_and(|t| t <= now) {
-            self.garp_second = None;
-            self.announce(out, self.p.garp.master_repeat);
-        }
-        if self.garp_lower_second.is_some_and(|t| t <= now) {
-            self.garp_lower_second = None;
-            self.announce(out, self.p.garp.lower_prio_repeat);
-        }
-        if let Some(t) = self.garp_refresh.filter(|t| *t <= now) {
-            self.announce(out, self.p.garp.master_refresh_repeat);
-            self.garp_refresh = self.p.garp.master_refresh.map(|d| t.max(now) + d);
+        if self.garp_next.is_some_and(|t| t <= now) {
+            if self.garp_second.is_some_and(|t| t <= now) {
+                self.garp_second = None;
+                self.announce(out, self.p.garp.master_repeat);
+            }
+            if self.garp_lower_second.is_some_and(|t| t <= now) {
+                self.garp_lower_second = None;
+                self.announce(out, self.p.garp.lower_prio_repeat);
+            }
+            if let Some(t) = self.garp_refresh.filter(|t| *t <= now) {
+                self.announce(out, self.p.garp.master_refresh_repeat);
+                self.garp_refresh = self.p.garp.master_refresh.map(|d| t.max(now) + d);
+            }
+            self.garp_changed();
         }
         let Some(t) = self.timer.filter(|t| *t <= now) else {
             return Outcome::Nothing;

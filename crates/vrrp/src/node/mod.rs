@@ -81,6 +81,7 @@ impl Node {
 
     /// (Re)build instances, bindings, groups and the demultiplexing table from `config`.
     pub(crate) fn install(&mut self, config: &Config, logs: &mut Vec<Action>) {
+        self.log_unknown_vrids = config.global.log_unknown_vrids;
         self.instances.clear();
         self.bindings.clear();
         self.segments.clear();
@@ -155,7 +156,7 @@ impl Node {
         let seg = self
             .segments
             .iter()
-            .find(|s| s.family == family && &*s.interface == interface)?;
+            .find(|s| s.family == family && same_name(&s.interface, interface))?;
         let ids = &seg.by_vrid[usize::from(vrid)];
         match ids.as_slice() {
             [] => None,
@@ -267,18 +268,25 @@ impl Node {
                 let iface = self.env.get_mut(interface);
                 if !iface.addresses.contains(&addr) {
                     iface.addresses.push(addr);
-                    self.refresh_all(now, out);
+                    // Our own VIPs coming and going never change a source address (they
+                    // are not candidates), and a mass takeover adds thousands of them.
+                    if !self.our_addresses.contains(&addr) {
+                        self.refresh_all(now, out);
+                    }
                 }
             }
             Input::AddressRemoved { interface, addr } => {
                 let iface = self.env.get_mut(interface);
                 iface.addresses.retain(|a| *a != addr);
-                for i in 0..self.instances.len() {
-                    if self.instances[i].address_removed(interface, &addr, out) {
-                        self.schedule(i);
+                if self.our_addresses.contains(&addr) {
+                    for i in 0..self.instances.len() {
+                        if self.instances[i].address_removed(interface, &addr, out) {
+                            self.schedule(i);
+                        }
                     }
+                } else {
+                    self.refresh_all(now, out);
                 }
-                self.refresh_all(now, out);
             }
             Input::Shutdown => self.shutdown(now, out),
             Input::Reload(config) => self.reload(now, config, out),
@@ -500,4 +508,9 @@ impl Node {
             self.group_notify(g, out);
         }
     }
+}
+
+/// Interface names are short: a byte loop beats a call to memcmp on the per-advert path.
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }

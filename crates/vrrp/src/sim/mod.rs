@@ -90,30 +90,6 @@ enum Event {
     Wake(RouterId),
 }
 
-#[derive(Debug)]
-struct Queued {
-    at: Instant,
-    seq: u64,
-    event: Event,
-}
-
-impl PartialEq for Queued {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Queued {}
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Queued {
-    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
 /// One state change seen in the simulation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -130,7 +106,12 @@ pub struct Change {
 pub struct Sim {
     now: Instant,
     seq: u64,
-    queue: BinaryHeap<Reverse<Queued>>,
+    /// (time, sequence, slot in `slab`): small entries keep the heap cheap.
+    queue: BinaryHeap<Reverse<(Instant, u64, u32)>>,
+    slab: Vec<Option<Event>>,
+    free: Vec<u32>,
+    /// Frame buffers to reuse.
+    pool: Vec<Vec<u8>>,
     routers: Vec<Router>,
     epochs: Vec<u32>,
     segments: Vec<Segment>,
@@ -158,6 +139,9 @@ impl Sim {
             now: Instant::ZERO,
             seq: 0,
             queue: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            pool: Vec::new(),
             routers: Vec::new(),
             epochs: Vec::new(),
             segments: Vec::new(),
@@ -411,11 +395,17 @@ impl Sim {
 
     fn push(&mut self, at: Instant, event: Event) {
         self.seq += 1;
-        self.queue.push(Reverse(Queued {
-            at,
-            seq: self.seq,
-            event,
-        }));
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slab[s as usize] = Some(event);
+                s
+            }
+            None => {
+                self.slab.push(Some(event));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.queue.push(Reverse((at, self.seq, slot)));
     }
 
     /// Feed one input to a running router and carry out its actions.
@@ -534,7 +524,12 @@ impl Sim {
                 to,
                 port: to_port,
                 family,
-                bytes: self.buf[..len].to_vec(),
+                bytes: {
+                    let mut v = self.pool.pop().unwrap_or_default();
+                    v.clear();
+                    v.extend_from_slice(&self.buf[..len]);
+                    v
+                },
                 src: s.src,
                 dst,
                 ttl: s.ttl,
@@ -547,14 +542,16 @@ impl Sim {
     /// Run every event up to and including `until`; the clock ends at `until`.
     pub fn run_until(&mut self, until: Instant) {
         let mut same_instant = 0u32;
-        while let Some(Reverse(q)) = self.queue.peek() {
-            if q.at > until || self.storm.is_some() {
+        while let Some(&Reverse((at, _, slot))) = self.queue.peek() {
+            if at > until || self.storm.is_some() {
                 break;
             }
-            let Some(Reverse(q)) = self.queue.pop() else {
-                break;
+            self.queue.pop();
+            let Some(event) = self.slab[slot as usize].take() else {
+                continue;
             };
-            if q.at == self.now {
+            self.free.push(slot);
+            if at == self.now {
                 same_instant += 1;
                 if same_instant > STORM_EVENTS {
                     note!(self, "event storm: virtual time stopped");
@@ -564,10 +561,10 @@ impl Sim {
             } else {
                 same_instant = 0;
             }
-            self.now = q.at;
-            match q.event {
+            self.now = at;
+            match event {
                 Event::Wake(r) => {
-                    if self.routers[r].wake != Some(q.at) {
+                    if self.routers[r].wake != Some(at) {
                         continue;
                     }
                     self.routers[r].wake = None;
@@ -587,34 +584,50 @@ impl Sim {
                     epoch,
                 } => {
                     if epoch != self.epochs[to] || self.routers[to].node.is_none() {
+                        self.pool.push(bytes);
                         continue;
                     }
                     self.delivered += 1;
-                    let Ok(packet) = Packet::new_checked(bytes.as_slice(), family) else {
-                        continue;
-                    };
-                    let Ok((advert, checksum)) =
-                        AdvertRepr::parse(&packet, family, src, dst, ChecksumPolicy::Either)
-                    else {
-                        continue;
-                    };
-                    let interface = self.routers[to].ports[port].interface.clone();
-                    let rx = ReceivedAdvert {
-                        interface: &interface,
-                        family,
-                        advert,
-                        src,
-                        dst,
-                        ttl,
-                        checksum,
-                    };
-                    self.input(to, Input::Advert(rx));
+                    self.deliver(to, port, family, &bytes, src, dst, ttl);
+                    self.pool.push(bytes);
                 }
             }
         }
         if self.storm.is_none() {
             self.now = self.now.max(until);
         }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn deliver(
+        &mut self,
+        to: RouterId,
+        port: usize,
+        family: Family,
+        bytes: &[u8],
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+    ) {
+        let Ok(packet) = Packet::new_checked(bytes, family) else {
+            return;
+        };
+        let Ok((advert, checksum)) =
+            AdvertRepr::parse(&packet, family, src, dst, ChecksumPolicy::Either)
+        else {
+            return;
+        };
+        let interface = self.routers[to].ports[port].interface.clone();
+        let rx = ReceivedAdvert {
+            interface: &interface,
+            family,
+            advert,
+            src,
+            dst,
+            ttl,
+            checksum,
+        };
+        self.input(to, Input::Advert(rx));
     }
 
     /// When the run stopped because events never let virtual time move.

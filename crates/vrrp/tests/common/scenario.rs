@@ -46,6 +46,9 @@ pub struct Scenario {
     pub routers: usize,
     pub strict: bool,
     pub fast: bool,
+    /// Adverts to each peer instead of the group, optionally only accepted from peers.
+    pub unicast: bool,
+    pub check_unicast_src: bool,
     pub vrids: Vec<Vrid>,
     pub faults: Vec<(Instant, Fault)>,
     pub faults_end: Instant,
@@ -55,8 +58,14 @@ impl fmt::Display for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "seed {}: {} routers, {}, strict {}, fast_handover {}",
-            self.seed, self.routers, self.family, self.strict, self.fast
+            "seed {}: {} routers, {}, strict {}, fast_handover {}, unicast {} check_unicast_src {}",
+            self.seed,
+            self.routers,
+            self.family,
+            self.strict,
+            self.fast,
+            self.unicast,
+            self.check_unicast_src
         )?;
         for v in &self.vrids {
             writeln!(
@@ -107,6 +116,8 @@ impl Scenario {
         let routers = rng.range(2, 4) as usize;
         let strict = rng.chance(0.15);
         let fast = !strict && rng.chance(0.7);
+        let unicast = !strict && rng.chance(0.25);
+        let check_unicast_src = unicast && rng.chance(0.5);
         let nvrids = rng.range(1, 3) as u8;
         let mut vrids = Vec::new();
         for k in 0..nvrids {
@@ -200,6 +211,8 @@ impl Scenario {
             routers,
             strict,
             fast,
+            unicast,
+            check_unicast_src,
             vrids,
             faults,
             faults_end,
@@ -223,6 +236,17 @@ impl Scenario {
             i.strict = self.strict;
             i.fast_handover = self.fast;
             i.vips = vec![VirtualAddress::new(vip(self.family, v.vrid))];
+            if self.unicast {
+                i.unicast_peers = (0..self.routers)
+                    .filter(|r| *r != router)
+                    .map(|r| baton_conf::UnicastPeer {
+                        addr: addr(self.family, r),
+                        min_ttl: None,
+                        max_ttl: None,
+                    })
+                    .collect();
+                i.check_unicast_src = self.check_unicast_src;
+            }
             i.tracking.files = vec![TrackRef {
                 name: file_name(v.vrid),
                 weight: None,
