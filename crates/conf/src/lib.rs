@@ -318,7 +318,7 @@ pub fn fuzz_one(data: &[u8]) {
     let opts = LoadOptions {
         config_id: Some("lb1".to_string()),
         all_config: false,
-        max_lines: 20_000,
+        max_lines: 2_000,
     };
     let sources = MemSources::new()
         .with_file("/fuzz/keepalived.conf", text.as_ref())

@@ -28,7 +28,7 @@ pub(crate) struct Env<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TooDeep;
 
-/// Substitutions allowed on one line before it is declared circular.
+/// Substitutions allowed on one line (nested values included).
 const MAX_SUBSTITUTIONS: usize = 1_000;
 /// Longest line substitution may build.
 const MAX_LINE: usize = 1 << 16;
@@ -131,7 +131,8 @@ impl Params {
         if !text.s.contains('$') {
             return Ok(false);
         }
-        let mut done = 0;
+        let mut budget = MAX_SUBSTITUTIONS;
+        let mut changed = false;
         let mut i = 0;
         while let Some(off) = text.s.get(i..).and_then(|s| s.find('$')) {
             let at = i + off;
@@ -139,20 +140,62 @@ impl Params {
                 i = at + 1;
                 continue;
             };
+            let Some(value) = self.lookup(inside, braced, env) else {
+                i = end;
+                continue;
+            };
+            let mut stack = vec![inside.trim().to_string()];
+            let mut expanded = String::new();
+            self.expand_into(&value, env, &mut stack, &mut expanded, &mut budget)?;
+            if text.s.len() + expanded.len() > MAX_LINE {
+                return Err(TooDeep);
+            }
+            text.replace(at..end, &expanded);
+            changed = true;
+            i = at + expanded.len();
+        }
+        Ok(changed)
+    }
+
+    /// Append `value` to `out` with its references expanded. `stack` holds the parameters
+    /// being expanded: meeting one of them again is a cycle.
+    fn expand_into(
+        &self,
+        value: &str,
+        env: &Env<'_>,
+        stack: &mut Vec<String>,
+        out: &mut String,
+        budget: &mut usize,
+    ) -> Result<(), TooDeep> {
+        let mut i = 0;
+        while let Some(off) = value.get(i..).and_then(|s| s.find('$')) {
+            let at = i + off;
+            out.push_str(&value[i..at]);
+            let Some((end, inside, braced)) = reference(value, at) else {
+                out.push('$');
+                i = at + 1;
+                continue;
+            };
+            let name = inside.trim();
             match self.lookup(inside, braced, env) {
-                Some(value) => {
-                    done += 1;
-                    if done > MAX_SUBSTITUTIONS || text.s.len() + value.len() > MAX_LINE {
+                None => out.push_str(&value[at..end]),
+                Some(v) => {
+                    if stack.iter().any(|s| s == name) || *budget == 0 {
                         return Err(TooDeep);
                     }
-                    text.replace(at..end, &value);
-                    // Scan the value again: substitution is recursive.
-                    i = at;
+                    *budget -= 1;
+                    stack.push(name.to_string());
+                    self.expand_into(&v, env, stack, out, budget)?;
+                    stack.pop();
                 }
-                None => i = end,
             }
+            if out.len() > MAX_LINE {
+                return Err(TooDeep);
+            }
+            i = end;
         }
-        Ok(done > 0)
+        out.push_str(&value[i..]);
+        Ok(())
     }
 
     /// Substitution on plain text (the arguments of `~SEQ`/`~LST`).
@@ -246,8 +289,31 @@ mod tests {
     fn circular_parameters_are_caught() {
         let mut p = Params::default();
         p.define("A", Value::Line("x${A}".into()));
+        p.define("B", Value::Line("${C}".into()));
+        p.define("C", Value::Line("y $B".into()));
+        let src = MemSources::new();
+        for line in ["${A}", "$B", "ok ${C}"] {
+            let mut t = Text::source(line, 1);
+            assert_eq!(p.substitute(&mut t, &env(&src)), Err(TooDeep), "{line}");
+        }
+    }
+
+    #[test]
+    fn exponential_growth_is_cut_off() {
+        let mut p = Params::default();
+        let names = [
+            "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q",
+        ];
+        for w in names.windows(2) {
+            p.define(w[0], Value::Line(format!("${{{0}}}${{{0}}}", w[1])));
+        }
+        p.define("Q", Value::Line("0123456789".into()));
         let src = MemSources::new();
         let mut t = Text::source("${A}", 1);
         assert_eq!(p.substitute(&mut t, &env(&src)), Err(TooDeep));
+        // The same parameter twice side by side is no cycle.
+        let mut t = Text::source("${P} ${P}", 1);
+        assert_eq!(p.substitute(&mut t, &env(&src)), Ok(true));
+        assert_eq!(t.s, "01234567890123456789 01234567890123456789");
     }
 }
