@@ -578,3 +578,30 @@ fn status_snapshot_serialises() {
     // One on entering MASTER at 3.22 s, one answering the lower-priority advert.
     assert_eq!(inst["counters"]["adverts_sent"], 2);
 }
+
+/// keepalived reload: an instance that is no longer configured releases what it held and
+/// reports DELETED with `notify_deleted` (FAULT otherwise).
+#[test]
+fn reload_releases_a_removed_master() {
+    let mut i = instance("VI_1", 51, 200);
+    i.notify.deleted = true;
+    let mut h = H::start(&config(vec![i]));
+    h.run_to(at(4.0));
+    h.clear();
+    let cfg = config(vec![instance("VI_9", 9, 100)]);
+    h.input(Input::Reload(&cfg));
+    assert!(
+        h.out
+            .iter()
+            .any(|a| matches!(a, Action::RemoveAddress { address, .. } if address.addr == VIP))
+    );
+    assert!(h.out.iter().any(
+        |a| matches!(a, Action::WriteFifo(l) if l.to_string() == "INSTANCE \"VI_1\" DELETED 200")
+    ));
+    assert!(
+        h.sent().is_empty(),
+        "no advert under an id that now names another instance"
+    );
+    assert_eq!(h.state("VI_9"), State::Backup);
+    assert_eq!(h.node.instances().len(), 1);
+}

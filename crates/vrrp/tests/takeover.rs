@@ -255,3 +255,87 @@ fn equal_priorities_started_together_leave_the_higher_address() {
         );
     }
 }
+
+/// keepalived sync group: "a fault in one → all FAULT"; with fast handover the backup
+/// router takes every member over within the short delay of the priority-0 adverts.
+#[test]
+fn sync_group_fault_moves_every_member_to_the_backup_router() {
+    let group_config = |prio: u8| {
+        let mut cfg = Config::default();
+        for vrid in [1u8, 2] {
+            let mut i = VrrpInstance::new(&format!("VI_{vrid}"), vrid, Family::Ipv4);
+            i.interface = Some("eth0".to_string());
+            i.priority = prio;
+            i.vips = vec![VirtualAddress::new(
+                format!("10.0.1.{vrid}").parse().unwrap(),
+            )];
+            cfg.instances.push(i);
+        }
+        cfg.track_files.push(TrackFile {
+            name: "svc".to_string(),
+            span: Span::default(),
+            path: "/run/svc".into(),
+            weight: 0,
+            reverse: false,
+            init_file: None,
+        });
+        cfg.sync_groups.push(baton_conf::SyncGroup {
+            name: "G".to_string(),
+            span: Span::default(),
+            members: vec!["VI_1".to_string(), "VI_2".to_string()],
+            tracking: baton_conf::Tracking {
+                files: vec![TrackRef {
+                    name: "svc".to_string(),
+                    weight: None,
+                    reverse: false,
+                    span: Span::default(),
+                }],
+                ..Default::default()
+            },
+            notify: Default::default(),
+            tracking_weight: false,
+        });
+        cfg
+    };
+    let mut sim = Sim::new(9, true);
+    let lan = sim.add_segment("lan");
+    sim.add_router(
+        "a",
+        group_config(200),
+        &[(lan, "eth0", "10.0.0.1".parse().unwrap())],
+    );
+    sim.add_router(
+        "b",
+        group_config(100),
+        &[(lan, "eth0", "10.0.0.2".parse().unwrap())],
+    );
+    sim.set_delay(0, lan, Duration::from_micros(200));
+    sim.set_delay(1, lan, Duration::from_micros(200));
+    sim.start_all();
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(
+        (sim.masters("VI_1"), sim.masters("VI_2")),
+        (vec![0], vec![0])
+    );
+    let t = sim.now();
+    sim.set_file(0, "svc", 1);
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(
+        (sim.masters("VI_1"), sim.masters("VI_2")),
+        (vec![1], vec![1]),
+        "{}",
+        sim.trace()
+    );
+    for c in sim
+        .changes()
+        .iter()
+        .filter(|c| c.router == 1 && c.to == State::Master)
+    {
+        assert_eq!(
+            c.at,
+            t + Duration::from_micros(400) + fast_takeover_delay(100)
+        );
+    }
+    let a = sim.node(0).unwrap();
+    assert!(a.instances().iter().all(|i| i.state() == State::Fault));
+}

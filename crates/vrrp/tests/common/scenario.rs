@@ -310,17 +310,30 @@ impl Scenario {
         }
     }
 
-    /// The longest time a VRID may need to settle once faults stop: Master_Down_Interval of
-    /// its slowest router plus its longest preempt_delay plus one interval, plus the wire.
-    pub fn settle_bound(&self, v: &Vrid) -> Duration {
+    /// How long a VRID may need to have exactly one master once faults stop: the longest
+    /// Master_Down_Interval plus the longest preempt_delay (a router that restarts waits
+    /// both), plus one interval for two masters to hear each other, plus the wire.
+    pub fn single_master_bound(&self, v: &Vrid) -> Duration {
         let (_, interval) = advert_interval_field(v.version, v.interval);
-        let mdi = (0..self.routers)
+        self.slowest(v) + interval + Duration::from_millis(11)
+    }
+
+    /// How long until the best router is master: a lower router may only become master at
+    /// the end of the bound above, and a preempting router then waits out its preempt_delay
+    /// window and its own Master_Down_Interval (keepalived discards lower adverts only once
+    /// the window has closed).
+    pub fn best_master_bound(&self, v: &Vrid) -> Duration {
+        self.single_master_bound(v) + self.slowest(v)
+    }
+
+    fn slowest(&self, v: &Vrid) -> Duration {
+        let (_, interval) = advert_interval_field(v.version, v.interval);
+        (0..self.routers)
             .map(|r| {
                 master_down_interval(v.version, 1, interval, v.down_timer_adverts)
                     + v.preempt_delay[r]
             })
             .max()
-            .unwrap_or_default();
-        mdi + interval + Duration::from_millis(11)
+            .unwrap_or_default()
     }
 }
