@@ -2,6 +2,13 @@
 //! recursive-descent parser, the typed [`Config`] with keepalived's defaults, validation and
 //! diagnostics.
 //!
+//! Loading runs in stages, each in its own module: `preprocess` (files, comments,
+//! continuation, `include`, `@id` lines, parameters, `~SEQ`/`~LST`, quoting, into words that
+//! know their file:line:col), `syntax` (statements and `{ … }` blocks), `parse` (keywords of
+//! each block into a configuration as written), `resolve` (keepalived's defaults and
+//! normalisations), `checks` and `hostcheck` (cross-references, and what the host must have:
+//! scripts, users, interfaces, through [`Host`]). Files are read only through [`Sources`].
+//!
 //! The daemon calls [`load`] at start and on SIGHUP; `baton check` prints what it returns.
 //! A configuration that loads with errors still runs (as keepalived's does) unless it is
 //! [unusable](Loaded::config); a reload with errors is refused.
@@ -345,6 +352,50 @@ pub fn fuzz_one(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diagnostics_in_included_files_show_their_own_lines() {
+        let sources = MemSources::new()
+            .with_file("/etc/k/keepalived.conf", "include conf.d/vi.conf\n")
+            .with_file(
+                "/etc/k/conf.d/vi.conf",
+                "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 7\n  priority 0\n  \
+                 virtual_ipaddress {\n    10.0.0.1\n  }\n}\n",
+            );
+        let host = FakeHost::new().interface("eth0");
+        let loaded = load_with(
+            Path::new("/etc/k/keepalived.conf"),
+            &LoadOptions::default(),
+            &sources,
+            &host,
+        );
+        assert_eq!(loaded.diagnostics.len(), 1, "{:#?}", loaded.diagnostics);
+        let d = &loaded.diagnostics[0];
+        assert_eq!(
+            d.log_line(),
+            "/etc/k/conf.d/vi.conf:4:12: error: (VI_1) priority 0 is outside 1..255; using 100"
+        );
+        assert!(d.render().contains("4 |   priority 0"), "{}", d.render());
+        assert_eq!(loaded.config.unwrap().instances[0].priority, 100);
+    }
+
+    #[test]
+    fn config_id_defaults_to_the_short_host_name() {
+        let text = "@lb2 $P=7\n@lb1 $P=9\nvrrp_instance V {\n interface eth0\n \
+                    virtual_router_id 1\n priority $P\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n";
+        let host = FakeHost::new()
+            .hostname("lb1.example.net")
+            .interface("eth0");
+        let loaded = load_str("k.conf", text, &LoadOptions::default(), &host);
+        assert_eq!(loaded.config_id, "lb1");
+        assert_eq!(loaded.config.unwrap().instances[0].priority, 9);
+        let opts = LoadOptions {
+            config_id: Some("lb2".to_string()),
+            ..LoadOptions::default()
+        };
+        let loaded = load_str("k.conf", text, &opts, &host);
+        assert_eq!(loaded.config.unwrap().instances[0].priority, 7);
+    }
 
     #[test]
     fn word_len_covers_quoted_words() {

@@ -347,7 +347,13 @@ pub struct TrackFile {
     pub init_file: Option<(i64, bool)>,
 }
 
-/// A reference from an instance or sync group to a tracker, with an optional weight override.
+/// A reference from an instance or sync group to a tracker.
+///
+/// As loaded from a configuration, `weight` and `reverse` are the effective ones: for
+/// scripts, files and processes the tracker's own unless the reference overrides them (so
+/// `Some`, where 0 means "failure is FAULT"); for interfaces `None` means unweighted.
+/// Weighted references the address owner or a sync group member may not have are already
+/// dropped or made unweighted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrackRef {
     pub name: String,
@@ -370,6 +376,8 @@ pub struct Notify {
     pub deleted: bool,
     /// `notify_deleted CMD`: also run this command then.
     pub deleted_script: Option<Command>,
+    /// `notify_priority_changes`; instances loaded from a configuration carry the global
+    /// default here when they do not set it.
     pub priority_changes: Option<bool>,
 }
 

@@ -6,6 +6,8 @@ pub(crate) mod cx;
 pub(crate) mod global;
 pub(crate) mod groups;
 pub(crate) mod instance;
+pub(crate) mod route;
+pub(crate) mod rule;
 pub(crate) mod trackers;
 
 use std::collections::HashMap;
@@ -154,7 +156,7 @@ pub(crate) fn parse(cx: &mut Cx<'_>, stmts: &[Stmt]) -> RawConfig {
                     c.static_routes.extend(
                         lines
                             .iter()
-                            .filter_map(|l| address::route(cx, l, address::Owner::Static)),
+                            .filter_map(|l| route::route(cx, l, address::Owner::Static)),
                     );
                 }
             }
@@ -164,7 +166,7 @@ pub(crate) fn parse(cx: &mut Cx<'_>, stmts: &[Stmt]) -> RawConfig {
                     c.static_rules.extend(
                         lines
                             .iter()
-                            .filter_map(|l| address::rule(cx, l, address::Owner::Static)),
+                            .filter_map(|l| rule::rule(cx, l, address::Owner::Static)),
                     );
                 }
             }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use baton_wire::Version;
 
-use super::address::{self, Owner};
+use super::address::Owner;
 use super::cx::{At, Cx};
 use super::global::extra_if;
 use super::trackers::{RawTracking, TrackKind, track_block};
@@ -16,6 +16,10 @@ use crate::model::{
     VirtualRoute, VirtualRule,
 };
 use crate::syntax::{Stmt, Token};
+
+mod blocks;
+
+use blocks::{address_block, authentication, mac, unicast_peers};
 
 /// Per-instance GARP overrides.
 #[derive(Debug, Clone, Default)]
@@ -113,21 +117,6 @@ fn bool_at(cx: &mut Cx<'_>, stmt: &Stmt, slot: &mut Option<At<bool>>) {
     if let Some(b) = cx.bool_arg(stmt) {
         set(cx, slot, b, stmt.keyword());
     }
-}
-
-/// A MAC address of five or six octets.
-fn mac(s: &str) -> Option<Vec<u8>> {
-    let octets: Vec<u8> = s
-        .split(':')
-        .map(|o| {
-            if o.is_empty() || o.len() > 2 {
-                None
-            } else {
-                u8::from_str_radix(o, 16).ok()
-            }
-        })
-        .collect::<Option<Vec<u8>>>()?;
-    (octets.len() == 5 || octets.len() == 6).then_some(octets)
 }
 
 /// The longest delay keepalived's timers accept here.
@@ -376,7 +365,7 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
                 r.routes.extend(
                     lines
                         .iter()
-                        .filter_map(|l| address::route(cx, l, Owner::Instance)),
+                        .filter_map(|l| super::route::route(cx, l, Owner::Instance)),
                 );
             }
         }
@@ -386,7 +375,7 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
                 r.rules.extend(
                     lines
                         .iter()
-                        .filter_map(|l| address::rule(cx, l, Owner::Instance)),
+                        .filter_map(|l| super::rule::rule(cx, l, Owner::Instance)),
                 );
             }
         }
@@ -483,129 +472,4 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
         }
         _ => cx.unknown(line, "vrrp_instance"),
     }
-}
-
-fn address_block(cx: &mut Cx<'_>, stmt: &Stmt, out: &mut Vec<VirtualAddress>) {
-    cx.at_most(stmt, 0);
-    if let Some(lines) = cx.block(stmt) {
-        out.extend(
-            lines
-                .iter()
-                .filter_map(|l| address::address(cx, l, Owner::Instance)),
-        );
-    }
-}
-
-fn unicast_peers(cx: &mut Cx<'_>, stmt: &Stmt, r: &mut RawInstance) {
-    cx.at_most(stmt, 0);
-    let Some(lines) = cx.block(stmt) else {
-        return;
-    };
-    for line in lines {
-        cx.no_block(line);
-        let first = line.keyword();
-        let Some(addr) = cx.ip(first, "unicast peer") else {
-            continue;
-        };
-        let mut peer = UnicastPeer {
-            addr,
-            min_ttl: None,
-            max_ttl: None,
-        };
-        let args = line.args();
-        let mut i = 0;
-        while i < args.len() {
-            let opt = &args[i];
-            let slot = match opt.text.as_str() {
-                "min_ttl" => &mut peer.min_ttl,
-                "max_ttl" => &mut peer.max_ttl,
-                t => {
-                    cx.report(
-                        Code::ExtraArgument,
-                        opt,
-                        format!("unexpected '{t}' after unicast peer {addr}; ignored"),
-                    );
-                    i += 1;
-                    continue;
-                }
-            };
-            i += 1;
-            match args.get(i) {
-                Some(v) => *slot = cx.int(v, 0, 255, &opt.text).map(|t| t as u8),
-                None => cx.report(
-                    Code::MissingArgument,
-                    opt,
-                    format!("'{}' needs a value", opt.text),
-                ),
-            }
-            i += 1;
-        }
-        r.unicast_peers.push(At::new(peer, first));
-    }
-}
-
-fn authentication(cx: &mut Cx<'_>, stmt: &Stmt, r: &mut RawInstance) {
-    cx.at_most(stmt, 0);
-    let Some(lines) = cx.block(stmt) else {
-        return;
-    };
-    let mut kind: Option<At<String>> = None;
-    let mut pass: Option<At<String>> = None;
-    for line in lines {
-        match line.keyword().text.as_str() {
-            "auth_type" => kind = cx.string_arg(line),
-            "auth_pass" => pass = cx.string_arg(line),
-            _ => cx.unknown(line, "authentication"),
-        }
-    }
-    let kw = stmt.keyword();
-    let Some(kind) = kind else {
-        cx.report(
-            Code::AuthInvalid,
-            kw,
-            format!("({}) authentication without auth_type; ignored", r.name),
-        );
-        return;
-    };
-    let Some(pass) = pass else {
-        cx.report(
-            Code::AuthInvalid,
-            kw,
-            format!("({}) authentication without auth_pass; ignored", r.name),
-        );
-        return;
-    };
-    if pass.v.len() > 8 {
-        cx.diags.push(
-            crate::diag::Diagnostic::new(
-                Code::AuthPassTruncated,
-                pass.span.clone(),
-                format!(
-                    "({}) auth_pass is {} bytes long; only the first 8 are sent and compared",
-                    r.name,
-                    pass.v.len()
-                ),
-            )
-            .with_len(pass.v.chars().count() as u32),
-        );
-    }
-    let auth = match kind.v.as_str() {
-        "PASS" => Authentication::Pass(pass.v),
-        "AH" => Authentication::Ah(pass.v),
-        t => {
-            cx.diags.push(crate::diag::Diagnostic::new(
-                Code::AuthInvalid,
-                kind.span.clone(),
-                format!(
-                    "({}) auth_type '{t}' is not PASS or AH; authentication ignored",
-                    r.name
-                ),
-            ));
-            return;
-        }
-    };
-    r.auth = Some(At {
-        v: auth,
-        span: kw.span.clone(),
-    });
 }
