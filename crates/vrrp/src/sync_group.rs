@@ -99,6 +99,21 @@ impl Node {
         self.group_notify(g, out);
     }
 
+    /// keepalived: when a master of a group hears a lower priority, the group's other
+    /// members send their lower-priority GARP bursts too.
+    pub(crate) fn heard_lower_priority(&mut self, now: Instant, i: usize, out: &mut Vec<Action>) {
+        let Some(g) = self.group_of[i] else {
+            return;
+        };
+        for m in self.groups[g].members.clone() {
+            let m = m.index();
+            if m != i && self.instances[m].state == State::Master {
+                self.instances[m].lower_priority_garp(now, out);
+                self.schedule(m);
+            }
+        }
+    }
+
     /// Notify the group's state when all members agree on a new one.
     pub(crate) fn group_notify(&mut self, g: usize, out: &mut Vec<Action>) {
         let group = &self.groups[g];

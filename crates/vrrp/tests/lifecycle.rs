@@ -364,6 +364,28 @@ fn sync_group_follows_a_member_to_backup_and_waits_for_all() {
     );
 }
 
+/// keepalived: a group member hearing a lower priority as MASTER has "any other member of
+/// the group that has garp_lower_prio_rep set" send its GARP burst too.
+#[test]
+fn sync_group_members_refresh_caches_on_a_lower_priority_advert() {
+    let env = Environment::new()
+        .with_interface("eth0", true, &[ME])
+        .with_interface("eth1", true, &[]);
+    let mut h = H::start_with(&group_config(), env);
+    h.run_to(at(4.0));
+    h.clear();
+    h.rx(&Rx::v2(100, PEER));
+    let bursts: Vec<_> = h
+        .out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Announce { instance, .. } => Some(*instance),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bursts, vec![h.id("VI_1"), h.id("VI_2")]);
+}
+
 /// keepalived notify: `notify` scripts get `INSTANCE name STATE priority` appended; the
 /// FIFO line is `INSTANCE "VI_1" MASTER 200`.
 #[test]

@@ -85,6 +85,9 @@ pub(crate) enum Outcome {
     WantsMaster,
     /// Left MASTER for BACKUP because a better master spoke.
     LeftMaster,
+    /// As MASTER, heard a lower priority: the sync group's other masters refresh their
+    /// neighbours' caches too.
+    HeardLowerPriority,
 }
 
 /// One VRRP instance.

@@ -187,17 +187,9 @@ impl Instance {
             if !self.p.lower_prio_no_advert {
                 self.send_advert(out, self.prio);
             }
-            let g = &self.p.garp;
-            if g.lower_prio_repeat > 0 {
-                let (repeat, delay) = (g.lower_prio_repeat, g.lower_prio_delay);
-                self.announce(out, repeat);
-                if !delay.is_zero() {
-                    self.garp_lower_second = Some(now + delay);
-                    self.garp_changed();
-                }
-            }
+            self.lower_priority_garp(now, out);
             self.notify(out, NotifyState::MasterRxLowerPri);
-            return Outcome::Nothing;
+            return Outcome::HeardLowerPriority;
         }
         let text = if prio > self.prio {
             format!(
@@ -215,6 +207,19 @@ impl Instance {
         self.enter_backup(now, out, "higher priority advert", interval);
         self.master = Some((rx.src, prio));
         Outcome::LeftMaster
+    }
+
+    /// keepalived's `garp_lower_prio_repeat` burst and its delayed repeat.
+    pub(crate) fn lower_priority_garp(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let g = &self.p.garp;
+        if g.lower_prio_repeat > 0 {
+            let (repeat, delay) = (g.lower_prio_repeat, g.lower_prio_delay);
+            self.announce(out, repeat);
+            if !delay.is_zero() {
+                self.garp_lower_second = Some(now + delay);
+                self.garp_changed();
+            }
+        }
     }
 
     fn note_checksum_form(&mut self, now: Instant, rx: &ReceivedAdvert<'_>, out: &mut Vec<Action>) {

@@ -113,7 +113,8 @@ impl Instance {
 
     /// Begin: keepalived removes whatever a previous run may have left, then enters BACKUP
     /// (or FAULT) with a full Master_Down_Interval; an owner with `state MASTER` goes at once.
-    pub(crate) fn start(&mut self, now: Instant, out: &mut Vec<Action>) {
+    /// `delay` is `vrrp_startup_delay`: keepalived's backup timers run from the end of it.
+    pub(crate) fn start(&mut self, now: Instant, delay: Duration, out: &mut Vec<Action>) {
         self.log(out, Level::Info, LogText::Static("removing VIPs."));
         self.remove_everything(out);
         if !self.faults.is_empty() {
@@ -129,6 +130,10 @@ impl Instance {
             return;
         }
         self.enter_backup_init(now, out);
+        if !delay.is_zero() {
+            self.timer = self.timer.map(|t| t + delay);
+            self.preempt_until = self.preempt_until.map(|t| t + delay);
+        }
     }
 
     fn enter_backup_init(&mut self, now: Instant, out: &mut Vec<Action>) {

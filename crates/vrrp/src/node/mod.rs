@@ -48,6 +48,8 @@ pub struct Node {
     pub(crate) started: bool,
     pending_logs: Vec<Action>,
     log_unknown_vrids: bool,
+    /// `vrrp_startup_delay`.
+    startup_delay: std::time::Duration,
     unknown_vrid_adverts: u64,
     /// Every configured VIP and eVIP: never a candidate for an interface's primary address.
     our_addresses: Vec<IpAddr>,
@@ -71,6 +73,7 @@ impl Node {
             started: false,
             pending_logs: Vec::new(),
             log_unknown_vrids: config.global.log_unknown_vrids,
+            startup_delay: config.global.startup_delay,
             unknown_vrid_adverts: 0,
             our_addresses: Vec::new(),
         };
@@ -311,7 +314,7 @@ impl Node {
         for i in 0..self.instances.len() {
             let group_faults = self.group_faults(i, &faulty);
             self.instances[i].faults.extend(group_faults);
-            self.instances[i].start(now, out);
+            self.instances[i].start(now, self.startup_delay, out);
             self.schedule(i);
         }
         for g in 0..self.groups.len() {
@@ -392,6 +395,7 @@ impl Node {
             Outcome::Nothing => {}
             Outcome::WantsMaster => self.wants_master(now, i, out),
             Outcome::LeftMaster => self.left_master(now, i, out),
+            Outcome::HeardLowerPriority => self.heard_lower_priority(now, i, out),
         }
     }
 
