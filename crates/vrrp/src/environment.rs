@@ -92,3 +92,23 @@ impl Environment {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 5798 §5.1.2.1: for IPv6 "the source address ... MUST be the link-local address";
+    /// our own VIPs never count as the primary address.
+    #[test]
+    fn primary_prefers_link_local_and_skips_our_vips() {
+        let global: IpAddr = "2001:db8::1".parse().unwrap();
+        let ll: IpAddr = "fe80::1".parse().unwrap();
+        let vip: IpAddr = "192.168.5.10".parse().unwrap();
+        let real: IpAddr = "192.168.5.11".parse().unwrap();
+        let env = Environment::new().with_interface("eth0", true, &[vip, global, real, ll]);
+        let ours = |a: &IpAddr| *a == vip;
+        assert_eq!(env.primary("eth0", Family::Ipv6, &ours), Some(ll));
+        assert_eq!(env.primary("eth0", Family::Ipv4, &ours), Some(real));
+        assert_eq!(env.primary("eth1", Family::Ipv4, &ours), None);
+    }
+}

@@ -36,6 +36,12 @@
 //! * Per-advert work allocates nothing: [`Action::SendAdvert`] carries ids and addresses,
 //!   and [`Node::advert`] borrows the instance's pre-encoded address list.
 //! * [`Node::status`] is the serialisable snapshot for `baton status`.
+//! * [`Node::next_deadline`] may be early (a timer pushed back leaves its old entry), never
+//!   late; an early [`Input::Deadline`] costs nothing. Map the runtime clock onto
+//!   [`Instant`] once, e.g. `Instant::from_nanos(started.elapsed().as_nanos() as u64)`.
+//! * Instance ids ([`InstanceId`]) index the node's instances and change on reload: look
+//!   them up again after [`Input::Reload`].
+//! * [`Action::StateChanged`] needs no IO; it is there for metrics and the simulator.
 //!
 //! # keepalived's behaviour, and where baton differs
 //!
@@ -55,6 +61,16 @@
 //!   (after `preempt_delay`) instead of waiting out Master_Down_Interval, and a priority-0
 //!   advert is followed by the same short delay instead of Skew_Time. See [`timers`] for
 //!   the delay and its trade-off. keepalived's timing is kept exactly when it is off.
+//!
+//!   The seed's pair (VRRPv2, `advert_int 1`, master 200, backup 100), nginx dies on the
+//!   master and its tracker reports it at `t`:
+//!
+//!   | tracker | keepalived / `vrrp_strict` | baton, fast handover |
+//!   |---|---|---|
+//!   | weight −150 (master drops to 50) | next advert (≤ 1 s), discarded; backup waits out Master_Down_Interval (3.61 s) from the last accepted advert: `t` + 2.61…3.61 s | advert at `t`; backup takes over at `t` + 12.2 ms |
+//!   | weight 0 (master to FAULT) | priority-0 advert at `t`; backup waits Skew_Time: `t` + 0.61 s | backup takes over at `t` + 12.2 ms |
+//!
+//!   (plus the one-way delay of the wire; tests/takeover.rs checks both columns exactly.)
 //! * **Mismatch reports**: an advert dropped because the peer's VIP list, interval,
 //!   authentication or version differs is named once per peer and field, and listed in
 //!   status; keepalived drops such adverts almost silently and the pair splits.
