@@ -1,6 +1,6 @@
 //! One init process per host: PID 1 of the host's own PID namespace, with its own mount namespace
-//! (a /proc that shows only the host's processes, a /sys that shows only its interfaces) and its
-//! own hostname.
+//! (a /proc that shows only the host's processes, a /sys that shows only its interfaces, an
+//! empty /run) and its own hostname.
 //!
 //! The init is cloned straight from the test process, not exec'd from a helper binary, so the
 //! lab needs no `unshare`, `tini` or extra executable. After `clone` the child runs only raw
@@ -79,12 +79,13 @@ struct InitArgs {
 }
 
 /// Steps of the init's setup, reported back when one fails.
-const STEPS: [&str; 6] = [
+const STEPS: [&str; 7] = [
     "ok",
     "setting its parent-death signal",
     "entering the network namespace",
     "making mounts private",
     "mounting /proc",
+    "mounting a tmpfs on /run",
     "setting the hostname",
 ];
 
@@ -217,9 +218,21 @@ fn init_main(a: &InitArgs) -> isize {
         // The copies of /run/netns/* mounts would pin every lab's namespaces (ours and other
         // tests') for as long as this host lives; a real machine does not see them either.
         libc::umount2(c"/run/netns".as_ptr(), libc::MNT_DETACH);
+        // A /run of its own, as every machine has: daemons started with their default pid
+        // files (/run/keepalived.pid, /run/nginx.pid) on two hosts must not collide.
+        if libc::mount(
+            c"tmpfs".as_ptr(),
+            c"/run".as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            c"mode=0755,size=64m".as_ptr().cast(),
+        ) != 0
+        {
+            return fail(5);
+        }
         let name = a.hostname.as_bytes();
         if libc::sethostname(name.as_ptr().cast(), name.len()) != 0 {
-            return fail(5);
+            return fail(6);
         }
         libc::prctl(libc::PR_SET_NAME, c"baton-lab-init".as_ptr());
         libc::write(a.ready_fd, b"ok".as_ptr().cast(), 2);

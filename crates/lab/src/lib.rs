@@ -4,8 +4,9 @@
 //! A [`Lab`] is a switch (a network namespace holding one bridge per segment) and any number of
 //! hosts. Each host is as close to a machine as namespaces allow: its own network namespace
 //! with interfaces named as the test likes (`ens33` for the seed's configs), its own PID
-//! namespace whose PID 1 reaps orphans, its own /proc and /sys, its own hostname, and a private
-//! directory for configs, pid files and sockets. Programs started on a host see only that host,
+//! namespace whose PID 1 reaps orphans, its own /proc and /sys, an empty /run of its own (so
+//! daemons keep their default pid files), its own hostname, and a private directory for configs,
+//! pid files and sockets. /tmp and the rest of the file system are the machine's. Programs started on a host see only that host,
 //! so process tracking, `pidof` and `ps` behave as on a real machine.
 //!
 //! ```no_run

@@ -136,9 +136,15 @@ fn sweep_netns(name: &str) -> Result<()> {
     crate::exec::run_tool(&["ip", "netns", "del", name]).map(drop)
 }
 
-/// The temp root labs live under.
+/// The temp root labs live under. Never under /run: hosts get a /run of their own and would
+/// not see the lab's files there.
 pub(crate) fn temp_root() -> PathBuf {
-    std::env::temp_dir()
+    let dir = std::env::temp_dir();
+    if dir.starts_with("/run") {
+        PathBuf::from("/tmp")
+    } else {
+        dir
+    }
 }
 
 #[cfg(test)]

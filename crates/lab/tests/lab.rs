@@ -66,6 +66,11 @@ fn a_lab_is_built_as_specified_and_torn_down() {
             .trim(),
         "0"
     );
+    // Its own /run: a default pid file on one host is invisible to the other and the machine.
+    b.sh("echo $$ > /run/daemon.pid").unwrap();
+    assert!(b.cmd(["cat", "/run/daemon.pid"]).is_ok());
+    assert!(a.cmd(["cat", "/run/daemon.pid"]).is_err());
+    assert!(!Path::new("/run/daemon.pid").exists());
     // Its own hostname and its own /sys.
     assert_eq!(b.cmd(["hostname"]).unwrap().trim(), "b");
     let sys: Vec<String> = b
