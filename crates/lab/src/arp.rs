@@ -30,11 +30,10 @@ impl Arper {
     pub(crate) fn open(ifname: &str, target: Ipv4Addr) -> std::io::Result<Arper> {
         let ifindex = nix::net::if_::if_nametoindex(ifname).map_err(std::io::Error::from)?;
         let (mac, ip) = own_addresses(ifname)?;
-        let socket = Socket::new(
-            Domain::PACKET,
-            Type::RAW,
-            Some(Protocol::from(i32::from(ETH_P_ARP.to_be()))),
-        )?;
+        // Protocol 0 here and ETH_P_ARP at bind: the kernel then hooks the socket in once. A
+        // protocol at creation would be unhooked and rehooked by bind, each waiting for an RCU
+        // grace period (milliseconds). Closing it still waits for one.
+        let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0)))?;
         bind_packet(&socket, ifindex)?;
         socket.set_nonblocking(true)?;
         Ok(Arper {

@@ -133,7 +133,9 @@ impl Proc {
     pub fn wait_timeout(&self, timeout: Duration) -> Result<Option<ExitStatus>> {
         // Polling rather than a blocking wait, so another thread can still signal the process
         // through this handle meanwhile.
+        // Short programs are common, so start polling fast and back off to 1 ms.
         let start = Instant::now();
+        let mut pause = Duration::from_micros(50);
         loop {
             if let Some(status) = self.try_wait()? {
                 return Ok(Some(status));
@@ -141,7 +143,8 @@ impl Proc {
             if start.elapsed() >= timeout {
                 return Ok(None);
             }
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(1));
         }
     }
 
