@@ -6,9 +6,12 @@ pub mod scenario;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use baton_conf::{Config, VirtualAddress, VrrpInstance};
+use baton_conf::{
+    Command, Config, Span, TrackRef, Tracking, VirtualAddress, VrrpInstance, VrrpScript,
+};
 use baton_vrrp::{
-    Action, Environment, Input, InstanceId, Instant, Node, ReceivedAdvert, SendAdvert, State,
+    Action, Environment, Input, InstanceId, Instant, Node, ReceivedAdvert, ScriptResult,
+    SendAdvert, State,
 };
 use baton_wire::{Addresses, AdvertRepr, Auth, ChecksumForm, Family, Version};
 
@@ -202,4 +205,49 @@ impl H {
             .find(|c| c.1 == id && c.3 == state)
             .map(|c| c.0)
     }
+}
+
+pub fn script(name: &str, weight: i32) -> VrrpScript {
+    VrrpScript {
+        name: name.to_string(),
+        span: Span::default(),
+        command: command("/usr/local/keepalived/check_nginx.sh"),
+        interval: secs(2.0),
+        timeout: secs(2.0),
+        weight,
+        reverse: false,
+        rise: 1,
+        fall: 1,
+        init_fail: false,
+    }
+}
+
+pub fn command(text: &str) -> Command {
+    Command {
+        text: text.to_string(),
+        argv: text.split(' ').map(str::to_string).collect(),
+        run_as: None,
+        span: Span::default(),
+    }
+}
+
+pub fn track(name: &str) -> TrackRef {
+    TrackRef {
+        name: name.to_string(),
+        weight: None,
+        reverse: false,
+        span: Span::default(),
+    }
+}
+
+pub fn with_script(mut i: baton_conf::VrrpInstance, s: &str) -> baton_conf::VrrpInstance {
+    i.tracking = Tracking {
+        scripts: vec![track(s)],
+        ..Tracking::default()
+    };
+    i
+}
+
+pub fn script_result(h: &mut H, name: &str, result: ScriptResult) {
+    h.input(Input::Script { name, result });
 }
