@@ -38,6 +38,23 @@
 //! // during a panic too.
 //! ```
 //!
+//! The usual moves, one line each:
+//!
+//! | to | write |
+//! |---|---|
+//! | add a host on another segment | `lab.add_segment("wan")?; lab.add_host(HostSpec::new("r").segment("wan").addr("10.1.0.1/24"))?` |
+//! | run a daemon | `let p = h.spawn(Command::new("nginx").args(["-g", "daemon off;"]))?` |
+//! | run to completion | `h.cmd(["ip", "route"])?`, `h.sh("sysctl -w net.ipv4.ip_forward=1")?` |
+//! | crash it | `p.kill()?`, or `h.kill_all("nginx", Signal::SIGKILL)?` |
+//! | see the host's processes | `h.pidof("keepalived")?`, `h.processes()?` |
+//! | partition | `h.drop_ip_protocol(112)?`, `h.block_peer("192.168.5.11")?`, `h.block_all()?`, then `.remove()?` |
+//! | link faults | `h.link_down("ens33")?` / `link_up`, `h.unplug("ens33")?` / `plug` |
+//! | capture | `let c = lab.capture_segment("lan", "vrrp")?; ...; let pcap = c.stop()?;` |
+//! | reachability | `h.ping(vip, ms(500))?`, `h.arping("eth0", vip, ms(100))?` |
+//! | time a failover | `let p = h.start_probe(Probe::arp("eth0", vip)?, ms(1))?; ...; p.stop()?.outages_over(ms(10))` |
+//! | raw sockets in a host | `h.socket(Domain::IPV4, Type::RAW, Some(Protocol::from(112)))?`, `h.in_netns(\|\| ...)?` |
+//! | wait | `wait_until("lb2 to hold the VIP", secs(5), ms(10), \|\| lb2.has_addr(vip))?` |
+//!
 //! What the lab promises:
 //!
 //! * **Unique names.** Namespaces and the lab directory are named

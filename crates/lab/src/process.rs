@@ -206,7 +206,7 @@ pub struct ProcessInfo {
 }
 
 impl ProcessInfo {
-    /// Whether `name` is this process's command name or the file name of its argv[0], the way
+    /// Whether `name` is this process's command name or the file name of its `argv[0]`, the way
     /// `pidof` matches.
     pub fn is_named(&self, name: &str) -> bool {
         let argv0 = self
