@@ -10,99 +10,17 @@
 
 mod common;
 
-use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use baton_conf::{Config, ParamMatch, Span, TrackProcess, VrrpInstance};
-use baton_track::{ScriptPolicy, TrackEvent, TrackOptions, TrackerKind, Trackers};
-use baton_wire::Family;
+use baton_conf::{ParamMatch, TrackProcess};
+use baton_track::{TrackEvent, TrackerKind};
+use common::procs::*;
 use common::*;
-use tokio::sync::mpsc::Receiver;
 
-const INNER: &str = "BATON_TRACK_INNER";
 const SECOND: Duration = Duration::from_secs(1);
-
-fn track_process(name: &str, process: &str) -> TrackProcess {
-    TrackProcess {
-        name: name.to_string(),
-        span: Span::default(),
-        process: process.to_string(),
-        params: None,
-        param_match: ParamMatch::Exact,
-        full_command: false,
-        weight: 0,
-        reverse: false,
-        quorum: 1,
-        quorum_max: None,
-        fork_delay: Duration::ZERO,
-        terminate_delay: Duration::ZERO,
-    }
-}
-
-fn config_with(processes: Vec<TrackProcess>) -> Config {
-    let mut config = Config::default();
-    let mut instance = VrrpInstance::new("VI_1", 51, Family::Ipv4);
-    instance.tracking.processes = processes.iter().map(|p| track_ref(&p.name)).collect();
-    config.track_processes = processes;
-    config.instances.push(instance);
-    config
-}
-
-fn start(config: &Config, options: &TrackOptions) -> (Trackers, Receiver<TrackEvent>) {
-    let policy = ScriptPolicy::new(&config.global, options);
-    Trackers::start(config, &policy, options).unwrap()
-}
-
-/// A `sleep` whose process name is the name of the link it is started through.
-fn named_sleep(dir: &Path, name: &str) -> PathBuf {
-    let link = dir.join(name);
-    if !link.exists() {
-        symlink(std::fs::canonicalize("/bin/sleep").unwrap(), &link).unwrap();
-    }
-    link
-}
-
-/// A child that is killed and reaped when dropped.
-struct Proc(Child);
-
-impl Proc {
-    fn start(path: &Path, args: &[&str]) -> Proc {
-        Proc(
-            Command::new(path)
-                .args(args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
-    }
-
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-async fn count_of(rx: &mut Receiver<TrackEvent>, name: &str, want: u32) {
-    wait_for(rx, 5 * SECOND, &format!("{name} = {want}"), |e| {
-        matches!(e, TrackEvent::ProcessCount { name: n, count } if &**n == name && *count == want)
-    })
-    .await;
-}
-
-fn unique(tag: &str) -> String {
-    // Process names are 15 characters at most.
-    format!("bt{}{tag}", std::process::id() % 1_000_000)
-}
 
 #[tokio::test]
 async fn births_and_deaths_are_counted_by_name() {
@@ -194,47 +112,6 @@ async fn terminate_delay_holds_back_a_lost_quorum_and_hides_a_quick_restart() {
         waited >= Duration::from_millis(350),
         "reported after {waited:?}"
     );
-}
-
-/// Run `test` again inside new namespaces; returns its combined output.
-fn run_inner(test: &str, unshare: &[&str]) -> (bool, String) {
-    let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new("unshare")
-        .args(unshare)
-        .arg("--kill-child")
-        .arg(&exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(INNER, test)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-fn is_inner(test: &str) -> bool {
-    std::env::var(INNER).as_deref() == Ok(test)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]
