@@ -161,7 +161,9 @@ mod tests {
             run_report(&GOOD.replace("priority 200", "priority 300"), false, false);
         assert_eq!(code, 4);
         assert!(
-            err.starts_with("k.conf:4:11: error: (VI_1) priority 300 is outside 1..255; using 100\n"),
+            err.starts_with(
+                "k.conf:4:11: error: (VI_1) priority 300 is outside 1..255; using 100\n"
+            ),
             "{err}"
         );
         assert!(err.contains(" priority 300\n"), "{err}");
