@@ -92,9 +92,9 @@ impl Running {
         {
             return;
         }
-        if self.child.wait().await.is_ok() {
-            self.reaped = true;
-        }
+        // Reaped here, but still signalled until reap() is called, as keepalived does: the
+        // group id stays ours as long as any member lives.
+        let _ = self.child.wait().await;
     }
 
     /// Signal every process of the group. Safe while the leader is unreaped.

@@ -72,18 +72,6 @@ impl Program {
         ))
     }
 
-    /// A program from parts, for commands the configuration does not hold (tests, tools).
-    pub fn from_argv(argv: Vec<String>, user: ScriptUser) -> Result<Program, CommandError> {
-        let first = argv.first().ok_or(CommandError::Empty)?;
-        Ok(Program {
-            text: argv.join(" "),
-            exec: PathBuf::from(first),
-            shell: false,
-            argv,
-            user,
-        })
-    }
-
     /// The command to spawn, with `extra` arguments appended (notify's `INSTANCE name STATE
     /// prio`, a FIFO script's FIFO path). stdin, stdout and stderr are /dev/null: output is
     /// never buffered, so a script printing megabytes costs nothing and cannot block.
