@@ -398,6 +398,20 @@ mod tests {
     }
 
     #[test]
+    fn process_names_are_kept_for_the_daemon_to_take() {
+        let text = "global_defs {\n process_names\n vrrp_process_name ka_vrrp\n \
+                    process_name lb-ha\n}\nvrrp_instance V {\n interface eth0\n \
+                    virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n";
+        let host = FakeHost::new().interface("eth0");
+        let loaded = load_str("k.conf", text, &LoadOptions::default(), &host);
+        assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+        let g = loaded.config.unwrap().global;
+        assert!(g.process_names);
+        assert_eq!(g.vrrp_process_name.as_deref(), Some("ka_vrrp"));
+        assert_eq!(g.process_name.as_deref(), Some("lb-ha"));
+    }
+
+    #[test]
     fn word_len_covers_quoted_words() {
         assert_eq!(word_len("script \"/a b.sh\" # x", 8), 9);
         assert_eq!(word_len("  priority 300", 12), 3);

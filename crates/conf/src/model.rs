@@ -247,6 +247,14 @@ pub struct GlobalDefs {
     pub vmac_prefix: String,
     /// baton extension (`fast_handover <BOOL>`): on by default, forced off by `vrrp_strict`.
     pub fast_handover: bool,
+    /// `process_name NAME`: keepalived's name for its parent process. baton is one process
+    /// and takes this name (else `vrrp_process_name`, else `keepalived` with
+    /// `process_names`), so `killall NAME` in a health script reaches it.
+    pub process_name: Option<String>,
+    /// `vrrp_process_name NAME`: keepalived's name for its VRRP process.
+    pub vrrp_process_name: Option<String>,
+    /// `process_names`: keepalived names its processes (the parent `keepalived`).
+    pub process_names: bool,
 }
 
 impl Default for GlobalDefs {
@@ -278,6 +286,9 @@ impl Default for GlobalDefs {
             log_unknown_vrids: false,
             vmac_prefix: "vrrp".to_string(),
             fast_handover: true,
+            process_name: None,
+            vrrp_process_name: None,
+            process_names: false,
         }
     }
 }

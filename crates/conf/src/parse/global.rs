@@ -62,9 +62,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "dbus_service_name",
     "tmp_config_directory",
     "config_save_dir",
-    "process_names",
-    "process_name",
-    "vrrp_process_name",
     "checker_process_name",
     "bfd_process_name",
     "use_symlink_paths",
@@ -304,6 +301,14 @@ pub(crate) fn global_defs(cx: &mut Cx<'_>, stmt: &Stmt, g: &mut RawGlobal) {
                 if let Some(s) = cx.string_arg(line) {
                     d.vmac_prefix = s.v;
                 }
+            }
+            // baton is a single process: these name it (see GlobalDefs::process_name).
+            "process_name" => d.process_name = cx.string_arg(line).map(|s| s.v),
+            "vrrp_process_name" => d.vrrp_process_name = cx.string_arg(line).map(|s| s.v),
+            "process_names" => {
+                cx.no_block(line);
+                cx.at_most(line, 0);
+                d.process_names = true;
             }
             "fast_handover" => {
                 if let Some(b) = cx.bool_arg(line) {
