@@ -119,6 +119,16 @@ impl ControlServer {
         S: Serialize,
         F: FnMut() -> S,
     {
+        self.serve_async(async || status()).await
+    }
+
+    /// [`ControlServer::serve`] with a snapshot that takes a moment to produce: the daemon's
+    /// loop asks its own event loop for it over a channel, so the state never needs sharing.
+    pub async fn serve_async<S, F>(&self, mut status: F)
+    where
+        S: Serialize,
+        F: AsyncFnMut() -> S,
+    {
         let me = nix::unistd::geteuid().as_raw();
         loop {
             let stream = match self.listener.accept().await {
@@ -157,7 +167,7 @@ impl Drop for ControlServer {
     }
 }
 
-async fn handle_client<S: Serialize>(stream: UnixStream, status: &mut impl FnMut() -> S) {
+async fn handle_client<S: Serialize>(stream: UnixStream, status: &mut impl AsyncFnMut() -> S) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read.take(MAX_REQUEST as u64 * 16)).lines();
     loop {
@@ -175,7 +185,7 @@ async fn handle_client<S: Serialize>(stream: UnixStream, status: &mut impl FnMut
             match serde_json::from_str::<Request>(&line) {
                 Ok(Request::Status) => encode(&Response {
                     ok: true,
-                    status: Some(status()),
+                    status: Some(status().await),
                     error: None,
                 }),
                 Err(e) => encode(&Response::<()>::err(describe_bad_request(&line, &e))),

@@ -13,5 +13,7 @@ pub mod logging;
 pub mod netlink;
 pub mod notify_systemd;
 pub mod pidfile;
+pub mod process_name;
+pub mod runtime;
 pub mod status;
 pub mod vrrp_socket;

@@ -20,6 +20,7 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd};
+use std::task::{Context, Poll, ready};
 
 use baton_wire::{Family, IPPROTO_VRRP, VRRP_TTL, ipv4::Ipv4Repr};
 use nix::sys::socket::{
@@ -297,6 +298,40 @@ impl VrrpSocket {
             .await?;
         finish(family, &buf[..len], meta)
     }
+
+    /// Poll for the next datagram and read it into `buf`. The result owns nothing of `buf`,
+    /// so a caller polling several sockets with one buffer can pick the ready one and then
+    /// look at the bytes with [`VrrpSocket::received`].
+    pub fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<Datagram>> {
+        let family = self.family;
+        let control = &mut self.control.0;
+        loop {
+            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
+            match guard.try_io(|s| recv_once(s.as_fd().as_raw_fd(), family, buf, control)) {
+                Ok(r) => return Poll::Ready(r.map(|(len, meta)| Datagram { len, meta })),
+                // Spurious readiness: the guard cleared it; wait again.
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// The datagram [`VrrpSocket::poll_recv`] read into `buf`, as the protocol core needs it.
+    pub fn received<'b>(&self, d: Datagram, buf: &'b [u8]) -> Result<Received<'b>, RecvError> {
+        let data = buf.get(..d.len).ok_or(RecvError::Truncated)?;
+        finish(self.family, data, d.meta)
+    }
+}
+
+/// One datagram read by [`VrrpSocket::poll_recv`]: its length in the caller's buffer and
+/// what the kernel said about it.
+#[derive(Debug, Clone, Copy)]
+pub struct Datagram {
+    len: usize,
+    meta: Meta,
 }
 
 /// What the kernel said besides the bytes.

@@ -1,0 +1,182 @@
+//! Carrying out the core's actions, in order and as asked: adverts onto the VRRP sockets,
+//! addresses, routes and rules through netlink, announcements onto the GARP/NA queues,
+//! notifications to the notifier, log lines to tracing. A failure is logged with what was
+//! being done and where, and the next action runs.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use baton_conf::{VirtualAddress, VirtualRoute, VirtualRule};
+use baton_vrrp::{Action, Destination, InstanceId, Level, LogLine, SendAdvert};
+
+use super::Daemon;
+use crate::netlink::{RouteSpec, RuleSpec};
+
+impl Daemon {
+    /// Carry out every pending action, then send the GARP/NA frames that are due.
+    pub(super) async fn execute(&mut self) {
+        let mut actions = std::mem::take(&mut self.actions);
+        for a in actions.drain(..) {
+            self.act(a).await;
+        }
+        // Keep the allocation for the next batch.
+        self.actions = actions;
+        self.announce.flush(self.clock.now(), &self.ifaces);
+        if std::mem::take(&mut self.states_changed) && self.ready {
+            crate::notify_systemd::status(&self.summary());
+        }
+    }
+
+    async fn act(&mut self, a: Action) {
+        match a {
+            Action::SendAdvert(s) => self.send_advert(s).await,
+            Action::AddAddress {
+                interface, address, ..
+            } => self.add_address(&interface, &address).await,
+            Action::RemoveAddress {
+                interface, address, ..
+            } => self.remove_address(&interface, &address).await,
+            Action::AddRoute { route, .. } => self.route(&route, true).await,
+            Action::RemoveRoute { route, .. } => self.route(&route, false).await,
+            Action::AddRule { rule, .. } => self.rule(&rule, true).await,
+            Action::RemoveRule { rule, .. } => self.rule(&rule, false).await,
+            Action::BlockVipTraffic { instance, block } => self.no_accept(instance, block),
+            Action::Announce {
+                instance,
+                repeat,
+                spacing_arp,
+                spacing_na,
+            } => {
+                let addrs: Vec<(Arc<str>, IpAddr)> = self
+                    .node
+                    .announce_addresses(instance)
+                    .map(|(i, a)| (i, a.addr))
+                    .collect();
+                self.announce
+                    .enqueue(&addrs, repeat, spacing_arp, spacing_na);
+            }
+            // The core follows the commands of a notification with exactly one FIFO line;
+            // the notifier runs those commands when it gets that line (see Tracking::notify).
+            Action::RunNotify { .. } => {}
+            Action::WriteFifo(line) => self.tracking.notify(&line),
+            Action::Log(line) => log(&line),
+            Action::StateChanged { .. } => self.states_changed = true,
+        }
+    }
+
+    async fn send_advert(&mut self, s: SendAdvert) {
+        let Some(inst) = self.node.instance(s.instance) else {
+            return;
+        };
+        let Some(ep) = self.sockets.find_mut(inst.interface(), inst.family()) else {
+            tracing::warn!(
+                "({}) no VRRP socket for {} ({})",
+                inst.name(),
+                inst.interface(),
+                inst.family()
+            );
+            return;
+        };
+        let Some(advert) = self.node.advert(s.instance, s.priority) else {
+            return;
+        };
+        let dst = s.dst.addr();
+        let n = match advert.emit(&mut self.send_buf, s.src, dst, s.checksum) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!("({}) cannot build the advert: {e}", inst.name());
+                return;
+            }
+        };
+        let unicast = matches!(s.dst, Destination::Unicast(_));
+        ep.send(s.src, dst, s.ttl, unicast, &self.send_buf[..n])
+            .await;
+    }
+
+    async fn add_address(&mut self, interface: &str, vip: &VirtualAddress) {
+        let Some(link) = self.ifaces.by_name(interface) else {
+            tracing::warn!(
+                "cannot add {}/{}: no interface {interface}",
+                vip.addr,
+                vip.prefix_len
+            );
+            return;
+        };
+        match self.netlink.add_address(link.index, vip).await {
+            Ok(()) => {}
+            Err(e) if e.is_exists() => {
+                tracing::debug!("{}/{} already on {interface}", vip.addr, vip.prefix_len)
+            }
+            Err(e) => tracing::warn!("{e} on {interface}"),
+        }
+    }
+
+    async fn remove_address(&mut self, interface: &str, vip: &VirtualAddress) {
+        // An interface that does not exist holds nothing to remove.
+        let Some(link) = self.ifaces.by_name(interface) else {
+            return;
+        };
+        if let Err(e) = self.netlink.del_address_if_present(link.index, vip).await {
+            tracing::warn!("{e} on {interface}");
+        }
+    }
+
+    async fn route(&mut self, route: &VirtualRoute, add: bool) {
+        let spec = RouteSpec::from(route);
+        let r = if add {
+            self.netlink.add_route(&spec).await
+        } else {
+            self.netlink.del_route(&spec).await
+        };
+        match r {
+            Ok(()) => {}
+            Err(e) if add && e.is_exists() => tracing::debug!("{e}"),
+            Err(e) if !add && e.is_not_found() => tracing::debug!("{e}"),
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+
+    async fn rule(&mut self, rule: &VirtualRule, add: bool) {
+        let spec = RuleSpec::from(rule);
+        let r = if add {
+            self.netlink.add_rule(&spec).await
+        } else {
+            self.netlink.del_rule(&spec).await
+        };
+        match r {
+            Ok(()) => {}
+            Err(e) if add && e.is_exists() => tracing::debug!("{e}"),
+            Err(e) if !add && e.is_not_found() => tracing::debug!("{e}"),
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+
+    /// `no_accept`: keepalived drops traffic to the VIPs with a firewall rule. baton does not
+    /// install one yet; say so once per instance rather than pretend.
+    fn no_accept(&mut self, instance: InstanceId, block: bool) {
+        if !block {
+            return;
+        }
+        let name = self
+            .node
+            .instance(instance)
+            .map(|i| i.name().to_string())
+            .unwrap_or_default();
+        if !self.warned_no_accept.contains(&name) {
+            tracing::warn!(
+                "({name}) no_accept: traffic to the VIPs is not filtered (not implemented)"
+            );
+            self.warned_no_accept.push(name);
+        }
+    }
+}
+
+/// A core log line, at its level, worded as the core (and keepalived) words it.
+fn log(line: &LogLine) {
+    match line.level {
+        Level::Debug => tracing::debug!("{line}"),
+        Level::Info => tracing::info!("{line}"),
+        Level::Warn => tracing::warn!("{line}"),
+        Level::Error => tracing::error!("{line}"),
+    }
+}

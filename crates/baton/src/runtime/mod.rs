@@ -1,0 +1,483 @@
+//! The event loop: kernel events, received adverts, tracker results, timers and signals go
+//! into the protocol core (`baton-vrrp`) as inputs; the actions it returns are carried out in
+//! order, and one sleep is re-armed on the core's next deadline. No protocol decision is made
+//! here.
+//!
+//! ```text
+//! loop select! {
+//!     advert on a VRRP socket → parse (baton-wire)  → Input::Advert
+//!     netlink monitor event   → interface table     → Input::LinkUp/LinkDown/AddressAdded/…
+//!     tracker observation     → Input::Script/ProcessCount/FileValue
+//!     next_deadline() reached → Input::Deadline (and spaced GARP/NA frames)
+//!     SIGHUP                  → reload, Input::Reload (refused on errors)
+//!     control request         → node.status()
+//!     SIGTERM / SIGINT        → Input::Shutdown, then exit
+//! }
+//! ```
+//!
+//! Everything runs on one current-thread tokio runtime: VRRP work is small and ordered, and
+//! one thread keeps the daemon's memory and its behaviour easy to reason about. Netlink and
+//! socket failures are logged with context and never stop the daemon.
+
+mod actions;
+pub mod announce;
+pub mod clock;
+pub mod links;
+pub mod sockets;
+mod status;
+pub mod tracking;
+
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use baton_conf::Config;
+use baton_track::{TrackEvent, TrackOptions};
+use baton_vrrp::{Action, Input, Node, ReceivedAdvert};
+use baton_wire::advert::Packet;
+use baton_wire::{AdvertRepr, ChecksumPolicy};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::cli::RunOptions;
+use crate::config::{ConfigSource, Reload};
+use crate::control::ControlServer;
+use crate::netlink::{Monitor, NetEvent, Netlink};
+use crate::notify_systemd::{self, Lifecycle};
+use crate::vrrp_socket::Datagram;
+use announce::Announcements;
+use clock::Clock;
+use links::{Interfaces, LinkInput};
+use sockets::Sockets;
+use tracking::Tracking;
+
+/// keepalived's exit code for "could not initialise".
+const EXIT_INIT_FAILED: u8 = 2;
+/// Room for the largest datagram VRRP can produce (IPv4 header with options, 255 IPv6
+/// addresses); anything larger is truncated and counted.
+const RECV_BUFFER: usize = 60 + 8 + 255 * 16 + 8;
+/// The largest advert baton can emit.
+const SEND_BUFFER: usize = 8 + 255 * 16 + 8;
+
+/// One running daemon: the protocol core and every piece of IO it drives.
+#[derive(Debug)]
+pub struct Daemon {
+    clock: Clock,
+    node: Node,
+    /// The configuration as loaded (the trackers run this one) …
+    config: Config,
+    /// … and as the core runs it (scripts that cannot run removed).
+    core_config: Config,
+    actions: Vec<Action>,
+    netlink: Netlink,
+    monitor: Option<Monitor>,
+    ifaces: Interfaces,
+    sockets: Sockets,
+    announce: Announcements,
+    tracking: Tracking,
+    track_options: TrackOptions,
+    recv_buf: Box<[u8]>,
+    send_buf: Box<[u8]>,
+    info: status::Info,
+    /// Instances told once that `no_accept` is not enforced.
+    warned_no_accept: Vec<String>,
+    /// An instance changed state in the last batch of actions: tell systemd.
+    states_changed: bool,
+    /// systemd has been told READY=1; status lines before it would come first.
+    ready: bool,
+}
+
+/// Run the daemon until SIGTERM or SIGINT (after the pid file is held and the configuration
+/// is loaded).
+pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> ExitCode {
+    tracing::info!(
+        "Starting baton v{} (keepalived-compatible VRRP), pid {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    );
+    let (mut term, mut int, mut hup) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
+        _ => {
+            tracing::error!("cannot install signal handlers");
+            return ExitCode::from(EXIT_INIT_FAILED);
+        }
+    };
+    let control = match ControlServer::bind(&opts.control_socket) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(EXIT_INIT_FAILED);
+        }
+    };
+    let mut d = match Daemon::start(config, opts.config.clone(), TrackOptions::default()).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            return ExitCode::from(EXIT_INIT_FAILED);
+        }
+    };
+    // Status requests go through the loop, so the state is never shared.
+    let (queries, mut asked) = mpsc::channel::<oneshot::Sender<serde_json::Value>>(4);
+    let serve = control.serve_async(async || {
+        let (tx, rx) = oneshot::channel();
+        if queries.send(tx).await.is_err() {
+            return serde_json::Value::Null;
+        }
+        rx.await.unwrap_or(serde_json::Value::Null)
+    });
+    tokio::pin!(serve);
+    let sleep = tokio::time::sleep_until(d.wake_at());
+    tokio::pin!(sleep);
+    notify_systemd::notify(Lifecycle::Ready, &d.summary());
+    d.ready = true;
+    loop {
+        sleep.as_mut().reset(d.wake_at());
+        tokio::select! {
+            () = &mut serve => {}
+            Some(reply) = asked.recv() => {
+                let _ = reply.send(d.status_value());
+            }
+            (i, r) = std::future::poll_fn(|cx| d.sockets.poll_recv(cx, &mut d.recv_buf)) => {
+                d.on_datagram(i, r).await;
+            }
+            ev = next_net_event(&mut d.monitor) => match ev {
+                Some(ev) => d.on_net_event(ev).await,
+                None => d.resync_links().await,
+            },
+            Some(ev) = d.tracking.events.recv() => d.on_track_event(ev).await,
+            () = &mut sleep => d.on_deadline().await,
+            _ = hup.recv() => d.reload(source).await,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    notify_systemd::notify(Lifecycle::Stopping, "stopping");
+    d.shutdown().await;
+    tracing::info!("Stopped baton v{}", env!("CARGO_PKG_VERSION"));
+    ExitCode::SUCCESS
+}
+
+/// The monitor's next event; pending forever while there is no monitor (it is reopened on
+/// the next deadline).
+async fn next_net_event(monitor: &mut Option<Monitor>) -> Option<NetEvent> {
+    match monitor {
+        Some(m) => m.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What went wrong opening the daemon's kernel interfaces.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Netlink(#[from] crate::netlink::NetlinkError),
+}
+
+impl Daemon {
+    /// Open netlink, learn the interfaces, open the VRRP sockets, start the trackers, and
+    /// start the core (which first removes whatever a previous run left).
+    pub async fn start(
+        config: Config,
+        config_path: PathBuf,
+        track_options: TrackOptions,
+    ) -> Result<Daemon, StartError> {
+        let netlink = Netlink::connect()?;
+        // Subscribe before listing, so nothing falls between the listing and the events.
+        let mut monitor = Monitor::start(&[])?;
+        let links = netlink.links().await?;
+        let addrs = netlink.addresses(None).await?;
+        monitor.set_known(&links);
+        let ifaces = Interfaces::new(links, addrs);
+        let core_config = tracking::core_config(&config, &track_options);
+        let clock = Clock::start();
+        let node = Node::new(&core_config, ifaces.environment());
+        let mut sockets = Sockets::plan(&core_config);
+        sockets.open_available(&ifaces);
+        let tracking = Tracking::start(&config, track_options.clone());
+        let mut d = Daemon {
+            clock,
+            node,
+            info: status::Info::new(config_path, &config),
+            config,
+            core_config,
+            actions: Vec::new(),
+            netlink,
+            monitor: Some(monitor),
+            ifaces,
+            sockets,
+            announce: Announcements::default(),
+            tracking,
+            track_options,
+            recv_buf: vec![0u8; RECV_BUFFER].into_boxed_slice(),
+            send_buf: vec![0u8; SEND_BUFFER].into_boxed_slice(),
+            warned_no_accept: Vec::new(),
+            states_changed: false,
+            ready: false,
+        };
+        d.first_tracker_values().await;
+        let now = d.clock.now();
+        d.node.handle(now, Input::Start, &mut d.actions);
+        d.execute().await;
+        Ok(d)
+    }
+
+    /// Feed the first count of every process tracker and value of every file tracker before
+    /// `Start`, as the core asks, waiting a bounded time for them.
+    async fn first_tracker_values(&mut self) {
+        let mut waiting = Tracking::first_reports(&self.core_config);
+        let deadline = tokio::time::Instant::now() + tracking::FIRST_VALUES_WAIT;
+        while !waiting.is_empty() {
+            let ev = match tokio::time::timeout_at(deadline, self.tracking.events.recv()).await {
+                Ok(Some(ev)) => ev,
+                Ok(None) => break,
+                Err(_) => {
+                    let mut names: Vec<_> = waiting.into_iter().collect();
+                    names.sort();
+                    tracing::warn!(
+                        "no first report from tracker(s) {} after {:?}; starting without",
+                        names.join(", "),
+                        tracking::FIRST_VALUES_WAIT
+                    );
+                    break;
+                }
+            };
+            waiting.remove(ev.name());
+            self.feed_track_event(ev);
+        }
+    }
+
+    /// When the loop must wake: the core's next deadline or the next spaced GARP/NA frame.
+    fn wake_at(&self) -> tokio::time::Instant {
+        let next = match (self.node.next_deadline(), self.announce.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.clock.wake_at(next)
+    }
+
+    async fn on_deadline(&mut self) {
+        let now = self.clock.now();
+        self.node.handle(now, Input::Deadline, &mut self.actions);
+        self.execute().await;
+        if self.monitor.is_none() {
+            self.resync_links().await;
+        }
+    }
+
+    /// A datagram arrived on socket `i`: parse it and hand it to the core, or count why not.
+    async fn on_datagram(&mut self, i: usize, r: io::Result<Datagram>) {
+        let now = self.clock.now();
+        let Some(ep) = self.sockets.get_mut(i) else {
+            return;
+        };
+        let d = match r {
+            Ok(d) => d,
+            Err(e) => {
+                ep.stats.wire_errors.other += 1;
+                tracing::debug!("{} ({}): receive: {e}", ep.ifname, ep.family);
+                return;
+            }
+        };
+        ep.stats.received += 1;
+        let Some(socket) = &ep.socket else { return };
+        let rx = match socket.received(d, &self.recv_buf) {
+            Ok(rx) => rx,
+            Err(e) => {
+                ep.stats.wire_errors.count_recv(&e);
+                tracing::debug!("{} ({}): dropped datagram: {e}", ep.ifname, ep.family);
+                return;
+            }
+        };
+        let parsed = Packet::new_checked(rx.payload, ep.family)
+            .and_then(|p| AdvertRepr::parse(&p, ep.family, rx.src, rx.dst, ChecksumPolicy::Either));
+        let (advert, checksum) = match parsed {
+            Ok(a) => a,
+            Err(e) => {
+                ep.stats.wire_errors.count_parse(&e);
+                tracing::debug!(
+                    "{} ({}): dropped packet from {}: {e}",
+                    ep.ifname,
+                    ep.family,
+                    rx.src
+                );
+                return;
+            }
+        };
+        let input = Input::Advert(ReceivedAdvert {
+            interface: &ep.ifname,
+            family: ep.family,
+            advert,
+            src: rx.src,
+            dst: rx.dst,
+            ttl: rx.ttl,
+            checksum,
+        });
+        self.node.handle(now, input, &mut self.actions);
+        self.execute().await;
+    }
+
+    async fn on_net_event(&mut self, ev: NetEvent) {
+        let ch = self.ifaces.apply(ev);
+        self.follow_link_changes(ch).await;
+    }
+
+    async fn follow_link_changes(&mut self, ch: links::Changes) {
+        if let Some(name) = &ch.vanished {
+            self.sockets.close_interface(name);
+        }
+        if ch.appeared.is_some() {
+            self.sockets.open_available(&self.ifaces);
+        }
+        let now = self.clock.now();
+        for input in &ch.inputs {
+            let input = match input {
+                LinkInput::Up(i) => Input::LinkUp { interface: i },
+                LinkInput::Down(i) => Input::LinkDown { interface: i },
+                LinkInput::AddressAdded(i, a) => Input::AddressAdded {
+                    interface: i,
+                    addr: *a,
+                },
+                LinkInput::AddressRemoved(i, a) => Input::AddressRemoved {
+                    interface: i,
+                    addr: *a,
+                },
+            };
+            self.node.handle(now, input, &mut self.actions);
+        }
+        self.execute().await;
+    }
+
+    /// The monitor stopped (its socket failed, e.g. after the kernel dropped notifications
+    /// it could not queue): subscribe again and catch up by listing everything, so no link
+    /// or address change is lost.
+    async fn resync_links(&mut self) {
+        self.monitor = None;
+        let fresh = async {
+            let mut monitor = Monitor::start(&[])?;
+            let links = self.netlink.links().await?;
+            let addrs = self.netlink.addresses(None).await?;
+            monitor.set_known(&links);
+            Ok::<_, crate::netlink::NetlinkError>((monitor, links, addrs))
+        };
+        let (monitor, links, addrs) = match fresh.await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!("netlink monitor: {e}; retrying");
+                return;
+            }
+        };
+        tracing::info!("netlink monitor restarted; interfaces listed again");
+        self.monitor = Some(monitor);
+        let mut events = Vec::new();
+        for link in &links {
+            events.push(NetEvent::LinkChanged(link.clone()));
+        }
+        // Links and addresses that went away while nobody listened.
+        let gone: Vec<u32> = self
+            .ifaces
+            .indexes()
+            .filter(|i| !links.iter().any(|l| l.index == *i))
+            .collect();
+        for index in gone {
+            events.push(NetEvent::LinkRemoved {
+                index,
+                name: String::new(),
+            });
+        }
+        for a in self.ifaces.addresses() {
+            if !addrs
+                .iter()
+                .any(|n| n.ifindex == a.ifindex && n.addr == a.addr)
+            {
+                events.push(NetEvent::AddressRemoved(a.clone()));
+            }
+        }
+        events.extend(addrs.into_iter().map(NetEvent::AddressAdded));
+        for ev in events {
+            let ch = self.ifaces.apply(ev);
+            self.follow_link_changes(ch).await;
+        }
+    }
+
+    fn feed_track_event(&mut self, ev: TrackEvent) {
+        let now = self.clock.now();
+        let input = match &ev {
+            TrackEvent::ScriptResult { name, outcome } => Input::Script {
+                name,
+                result: tracking::script_result(outcome),
+            },
+            TrackEvent::ProcessCount { name, count } => Input::ProcessCount {
+                name,
+                count: *count,
+            },
+            TrackEvent::FileValue { name, value } => Input::FileValue {
+                name,
+                value: *value,
+            },
+            TrackEvent::Disabled { kind, name, reason } => {
+                tracing::warn!("{kind} {name} disabled: {reason}");
+                return;
+            }
+        };
+        self.node.handle(now, input, &mut self.actions);
+    }
+
+    async fn on_track_event(&mut self, ev: TrackEvent) {
+        self.feed_track_event(ev);
+        self.execute().await;
+    }
+
+    /// SIGHUP: re-read the configuration; apply it through the core's diff, or refuse it and
+    /// keep running the old one.
+    async fn reload(&mut self, source: &ConfigSource) {
+        tracing::info!("Reloading");
+        notify_systemd::notify(Lifecycle::Reloading, "reloading");
+        // Between RELOADING=1 and READY=1 systemd wants nothing else.
+        self.ready = false;
+        match source.reload() {
+            Reload::Applied(new) => {
+                let new = *new;
+                let core = tracking::core_config(&new, &self.track_options);
+                self.tracking.reload(&self.config, &new).await;
+                self.sockets.replan(&core);
+                self.sockets.open_available(&self.ifaces);
+                let now = self.clock.now();
+                self.node
+                    .handle(now, Input::Reload(&core), &mut self.actions);
+                self.info.reloaded(&new);
+                self.config = new;
+                self.core_config = core;
+                self.execute().await;
+                notify_systemd::notify(
+                    Lifecycle::Ready,
+                    &format!("{}; configuration reloaded", self.summary()),
+                );
+                self.ready = true;
+            }
+            Reload::Refused { errors } => {
+                self.info.reloads_refused += 1;
+                notify_systemd::notify(
+                    Lifecycle::Ready,
+                    &format!(
+                        "{}; reload refused: {errors} error(s) in the configuration",
+                        self.summary()
+                    ),
+                );
+                self.ready = true;
+            }
+        }
+    }
+
+    /// SIGTERM: masters send priority 0 and release what they hold, STOP notifications run,
+    /// trackers stop.
+    pub async fn shutdown(mut self) {
+        let now = self.clock.now();
+        self.node.handle(now, Input::Shutdown, &mut self.actions);
+        self.execute().await;
+        self.tracking.stop().await;
+    }
+}

@@ -1,0 +1,113 @@
+//! What `baton status` gets: the daemon's own facts and counters, and the protocol core's
+//! snapshot of every instance, group and tracker (`baton_vrrp::NodeStatus`, flattened in).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use baton_conf::Config;
+use baton_vrrp::{NodeStatus, State};
+use serde::Serialize;
+
+use super::Daemon;
+use super::announce::AnnounceStats;
+use super::sockets::EndpointStatus;
+
+/// Facts about the daemon that are not the core's.
+#[derive(Debug)]
+pub struct Info {
+    config: PathBuf,
+    started: Instant,
+    configured_instances: Vec<String>,
+    pub reloads: u32,
+    pub reloads_refused: u32,
+}
+
+impl Info {
+    pub fn new(config: PathBuf, c: &Config) -> Info {
+        Info {
+            config,
+            started: Instant::now(),
+            configured_instances: c.instances.iter().map(|i| i.name.clone()).collect(),
+            reloads: 0,
+            reloads_refused: 0,
+        }
+    }
+
+    pub fn reloaded(&mut self, c: &Config) {
+        self.reloads += 1;
+        self.configured_instances = c.instances.iter().map(|i| i.name.clone()).collect();
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct DaemonView<'a> {
+    pid: u32,
+    version: &'static str,
+    /// The kernel's name for the process (what `killall` and `pidof` match).
+    process_name: String,
+    config: &'a PathBuf,
+    uptime_ms: u64,
+    configured_instances: &'a [String],
+    reloads: u32,
+    reloads_refused: u32,
+    /// Each VRRP socket: traffic, and datagrams that never became an advert.
+    sockets: Vec<EndpointStatus>,
+    announcements: &'a AnnounceStats,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusView<'a> {
+    daemon: DaemonView<'a>,
+    #[serde(flatten)]
+    node: NodeStatus,
+}
+
+impl Daemon {
+    /// The answer to a status request.
+    pub fn status_value(&self) -> serde_json::Value {
+        let view = StatusView {
+            daemon: DaemonView {
+                pid: std::process::id(),
+                version: env!("CARGO_PKG_VERSION"),
+                process_name: crate::process_name::current(),
+                config: &self.info.config,
+                uptime_ms: self.info.started.elapsed().as_millis() as u64,
+                configured_instances: &self.info.configured_instances,
+                reloads: self.info.reloads,
+                reloads_refused: self.info.reloads_refused,
+                sockets: self.sockets.status(),
+                announcements: &self.announce.stats,
+            },
+            node: self.node.status(),
+        };
+        serde_json::to_value(view).unwrap_or_else(
+            |e| serde_json::json!({ "error": format!("cannot encode the status: {e}") }),
+        )
+    }
+
+    /// One line for systemd's STATUS=: how many instances are in which state.
+    pub fn summary(&self) -> String {
+        let mut counts = [0usize; 4];
+        for i in self.node.instances() {
+            let k = match i.state() {
+                State::Master => 0,
+                State::Backup => 1,
+                State::Fault => 2,
+                State::Initialize | State::Stopped => 3,
+            };
+            counts[k] += 1;
+        }
+        let n = self.node.instances().len();
+        let mut parts = Vec::new();
+        for (c, word) in counts.iter().zip(["MASTER", "BACKUP", "FAULT", "other"]) {
+            if *c > 0 {
+                parts.push(format!("{c} {word}"));
+            }
+        }
+        if parts.is_empty() {
+            format!("{n} VRRP instance(s)")
+        } else {
+            format!("{n} VRRP instance(s): {}", parts.join(", "))
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Health tracking wired to the core: `baton-track` runs scripts and watches processes and
+//! files, and its observations become the core's tracker inputs; the core's notifications go
+//! to `baton-track`'s notifier.
+//!
+//! Two keepalived rules are applied here, before the core sees the configuration:
+//! * a `vrrp_script` that can never run (missing, not executable, refused by
+//!   `enable_script_security`) is disabled and dropped from the instances and groups that
+//!   track it, so they run without it instead of waiting for a first result forever
+//!   (keepalived: "Disabling track script X since not found/accessible");
+//! * process and file trackers report once at start, and the core gets those first values
+//!   before `Start`, so an instance does not begin in FAULT because a count was not in yet.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use baton_conf::{Config, Tracking as TrackRefs};
+use baton_track::{
+    Notifier, NotifyEvent, NotifyRequest, NotifyTarget, Program, ScriptOutcome, ScriptPolicy,
+    TrackEvent, TrackOptions, UserResolver,
+};
+use baton_vrrp::{FifoLine, NotifyState, ScriptResult};
+use tokio::sync::mpsc;
+
+/// How long start waits for the first process counts and file values.
+pub const FIRST_VALUES_WAIT: Duration = Duration::from_secs(2);
+/// How long notify scripts (STOP, …) get to finish when the daemon stops or reloads.
+pub const NOTIFY_DRAIN: Duration = Duration::from_secs(5);
+
+/// The configuration the core runs: `config` less the scripts that cannot run.
+pub fn core_config(config: &Config, options: &TrackOptions) -> Config {
+    let users = UserResolver::new(
+        config.global.script_user.clone(),
+        &options.default_script_user,
+        config.global.enable_script_security,
+    );
+    let unusable: HashSet<&str> = config
+        .scripts
+        .iter()
+        .filter(|s| {
+            Program::prepare(&s.command, &users, config.global.enable_script_security).is_err()
+        })
+        .map(|s| s.name.as_str())
+        .collect();
+    let mut out = config.clone();
+    if unusable.is_empty() {
+        return out;
+    }
+    let strip = |owner: &str, t: &mut TrackRefs| {
+        t.scripts.retain(|r| {
+            let keep = !unusable.contains(r.name.as_str());
+            if !keep {
+                tracing::warn!(
+                    "{owner}: Disabling track script {} since it cannot run",
+                    r.name
+                );
+            }
+            keep
+        });
+    };
+    for i in &mut out.instances {
+        strip(&format!("({})", i.name), &mut i.tracking);
+    }
+    for g in &mut out.sync_groups {
+        strip(&format!("VRRP_Group({})", g.name), &mut g.tracking);
+    }
+    out
+}
+
+/// The part of a configuration that decides which trackers run and how.
+fn tracker_part(c: &Config) -> impl PartialEq + '_ {
+    (
+        &c.scripts,
+        &c.track_processes,
+        &c.track_files,
+        c.instances.iter().map(|i| &i.tracking).collect::<Vec<_>>(),
+        c.sync_groups
+            .iter()
+            .map(|g| &g.tracking)
+            .collect::<Vec<_>>(),
+        (&c.global.script_user, c.global.enable_script_security),
+    )
+}
+
+/// The part of a configuration the notifier was built from.
+fn notify_part(c: &Config) -> impl PartialEq + '_ {
+    (
+        c.instances
+            .iter()
+            .map(|i| (&i.name, &i.notify))
+            .collect::<Vec<_>>(),
+        c.sync_groups
+            .iter()
+            .map(|g| (&g.name, &g.notify))
+            .collect::<Vec<_>>(),
+        (&c.global.notify_fifo, &c.global.vrrp_notify_fifo),
+        (&c.global.script_user, c.global.enable_script_security),
+        c.global.notify_priority_changes,
+    )
+}
+
+fn start_trackers(
+    config: &Config,
+    policy: &ScriptPolicy,
+    options: &TrackOptions,
+) -> (Option<baton_track::Trackers>, mpsc::Receiver<TrackEvent>) {
+    match baton_track::Trackers::start(config, policy, options) {
+        Ok((t, events)) => (Some(t), events),
+        Err(e) => {
+            // Only possible outside a runtime; the daemon always has one.
+            tracing::error!("health tracking not started: {e}");
+            (None, mpsc::channel(1).1)
+        }
+    }
+}
+
+fn start_notifier(
+    config: &Config,
+    policy: &ScriptPolicy,
+    options: &TrackOptions,
+) -> Option<Notifier> {
+    Notifier::new(config, policy, options)
+        .map_err(|e| tracing::error!("notifications not started: {e}"))
+        .ok()
+}
+
+/// The running trackers and notifier.
+#[derive(Debug)]
+pub struct Tracking {
+    trackers: Option<baton_track::Trackers>,
+    pub events: mpsc::Receiver<TrackEvent>,
+    notifier: Option<Notifier>,
+    options: TrackOptions,
+}
+
+impl Tracking {
+    /// Start what `config` asks for on the current runtime.
+    pub fn start(config: &Config, options: TrackOptions) -> Tracking {
+        let policy = ScriptPolicy::new(&config.global, &options);
+        let (trackers, events) = start_trackers(config, &policy, &options);
+        let notifier = start_notifier(config, &policy, &options);
+        policy.log_summary();
+        Tracking {
+            trackers,
+            events,
+            notifier,
+            options,
+        }
+    }
+
+    /// The names of the process and file trackers some instance or group follows: each
+    /// reports once at start.
+    pub fn first_reports(config: &Config) -> HashSet<String> {
+        let used = |pick: fn(&TrackRefs) -> &Vec<baton_conf::TrackRef>| {
+            config
+                .instances
+                .iter()
+                .map(|i| &i.tracking)
+                .chain(config.sync_groups.iter().map(|g| &g.tracking))
+                .flat_map(move |t| pick(t).iter().map(|r| r.name.clone()))
+                .collect::<HashSet<_>>()
+        };
+        let processes = used(|t| &t.processes);
+        let files = used(|t| &t.files);
+        config
+            .track_processes
+            .iter()
+            .map(|p| &p.name)
+            .filter(|n| processes.contains(*n))
+            .chain(
+                config
+                    .track_files
+                    .iter()
+                    .map(|f| &f.name)
+                    .filter(|n| files.contains(*n)),
+            )
+            .cloned()
+            .collect()
+    }
+
+    /// Follow a reloaded configuration: trackers and notifier whose configuration did not
+    /// change keep running (no rerun of scripts, no lost queue of notifications); the others
+    /// are stopped and started afresh. The core keeps tracker state across the reload.
+    pub async fn reload(&mut self, old: &Config, new: &Config) {
+        let trackers_same = tracker_part(old) == tracker_part(new);
+        let notifier_same = notify_part(old) == notify_part(new);
+        if trackers_same && notifier_same {
+            return;
+        }
+        let policy = ScriptPolicy::new(&new.global, &self.options);
+        if !notifier_same {
+            // The old FIFOs are closed before the new notifier opens them again.
+            if let Some(n) = self.notifier.take() {
+                n.shutdown(Duration::from_secs(1)).await;
+            }
+            self.notifier = start_notifier(new, &policy, &self.options);
+        }
+        if !trackers_same {
+            if let Some(t) = self.trackers.take() {
+                t.stop().await;
+            }
+            (self.trackers, self.events) = start_trackers(new, &policy, &self.options);
+        }
+        policy.log_summary();
+    }
+
+    /// A notification the core asked for. The core emits one FIFO line per notification,
+    /// after the commands it names; the notifier writes that line and runs the same commands
+    /// (the state's own script, then `notify` with `INSTANCE|GROUP name STATE priority`),
+    /// checked once at start and run in order per instance or group, as keepalived does.
+    pub fn notify(&mut self, line: &FifoLine) {
+        let Some(n) = &mut self.notifier else { return };
+        let event = match line.state {
+            NotifyState::Master => NotifyEvent::Master,
+            NotifyState::Backup => NotifyEvent::Backup,
+            NotifyState::Fault => NotifyEvent::Fault,
+            NotifyState::Stop => NotifyEvent::Stop,
+            NotifyState::Deleted => NotifyEvent::Deleted,
+            NotifyState::MasterRxLowerPri => NotifyEvent::MasterRxLowerPri,
+            NotifyState::MasterPriority => NotifyEvent::MasterPriority,
+            NotifyState::BackupPriority => NotifyEvent::BackupPriority,
+        };
+        let target = if line.group {
+            NotifyTarget::Group(line.name.clone())
+        } else {
+            NotifyTarget::Instance(line.name.clone())
+        };
+        n.notify(NotifyRequest {
+            target,
+            event,
+            priority: line.priority,
+        });
+    }
+
+    /// Stop trackers and let queued notifications (STOP) finish.
+    pub async fn stop(mut self) {
+        if let Some(t) = self.trackers.take() {
+            t.stop().await;
+        }
+        if let Some(n) = self.notifier.take() {
+            n.shutdown(NOTIFY_DRAIN).await;
+        }
+    }
+}
+
+/// A script run's outcome as the core's rise/fall counter sees it: only exit 0 succeeds.
+pub fn script_result(outcome: &ScriptOutcome) -> ScriptResult {
+    match outcome {
+        ScriptOutcome::Success => ScriptResult::Success,
+        ScriptOutcome::TimedOut => ScriptResult::TimedOut,
+        ScriptOutcome::Failed(_) | ScriptOutcome::Signalled(_) | ScriptOutcome::CouldNotRun(_) => {
+            ScriptResult::Failure
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_conf::{Command, TrackRef, VrrpInstance, VrrpScript};
+    use baton_wire::Family;
+
+    fn script(name: &str, path: &str) -> VrrpScript {
+        VrrpScript {
+            name: name.into(),
+            span: Default::default(),
+            command: Command {
+                text: path.into(),
+                argv: vec![path.into()],
+                run_as: None,
+                span: Default::default(),
+            },
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            weight: 0,
+            reverse: false,
+            rise: 1,
+            fall: 1,
+            init_fail: false,
+        }
+    }
+
+    fn track(name: &str) -> TrackRef {
+        TrackRef {
+            name: name.into(),
+            weight: None,
+            reverse: false,
+            span: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_script_that_cannot_run_is_dropped_from_what_tracks_it() {
+        let mut config = Config::default();
+        config
+            .scripts
+            .push(script("missing", "/nonexistent/check_nginx.sh"));
+        config.scripts.push(script("fine", "/bin/true"));
+        let mut i = VrrpInstance::new("VI_1", 51, Family::Ipv4);
+        i.tracking.scripts = vec![track("missing"), track("fine")];
+        config.instances.push(i);
+        let options = TrackOptions {
+            // Root runs scripts as root when this user is absent, as keepalived does.
+            default_script_user: "baton-no-such-user".into(),
+            ..TrackOptions::default()
+        };
+        let core = core_config(&config, &options);
+        let names: Vec<&str> = core.instances[0]
+            .tracking
+            .scripts
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(names, ["fine"]);
+        } else {
+            // Without root the default user is unusable and nothing can run.
+            assert!(!names.contains(&"missing"));
+        }
+        // The trackers still see the whole configuration (they log the refusal).
+        assert_eq!(config.instances[0].tracking.scripts.len(), 2);
+    }
+
+    #[test]
+    fn first_reports_are_awaited_only_from_used_process_and_file_trackers() {
+        let mut config = Config::default();
+        let mut p = baton_conf::TrackProcess {
+            name: "nginx".into(),
+            span: Default::default(),
+            process: "nginx".into(),
+            params: None,
+            param_match: baton_conf::ParamMatch::Exact,
+            full_command: false,
+            weight: 0,
+            reverse: false,
+            quorum: 1,
+            quorum_max: None,
+            fork_delay: Duration::ZERO,
+            terminate_delay: Duration::ZERO,
+        };
+        config.track_processes.push(p.clone());
+        p.name = "unused".into();
+        config.track_processes.push(p);
+        let mut i = VrrpInstance::new("VI_1", 51, Family::Ipv4);
+        i.tracking.processes = vec![track("nginx")];
+        config.instances.push(i);
+        let want = Tracking::first_reports(&config);
+        assert_eq!(want, HashSet::from(["nginx".to_string()]));
+    }
+
+    #[test]
+    fn only_a_zero_exit_is_a_success() {
+        assert_eq!(
+            script_result(&ScriptOutcome::Success),
+            ScriptResult::Success
+        );
+        assert_eq!(
+            script_result(&ScriptOutcome::Failed(1)),
+            ScriptResult::Failure
+        );
+        assert_eq!(
+            script_result(&ScriptOutcome::Signalled(9)),
+            ScriptResult::Failure
+        );
+        assert_eq!(
+            script_result(&ScriptOutcome::CouldNotRun("x".into())),
+            ScriptResult::Failure
+        );
+        assert_eq!(
+            script_result(&ScriptOutcome::TimedOut),
+            ScriptResult::TimedOut
+        );
+    }
+}
