@@ -2,6 +2,32 @@
 //! needs (raw VRRP sockets, netlink for addresses, routes, rules and link events, gratuitous
 //! ARP and unsolicited NA, the control socket, logs). Protocol decisions live in `baton-vrrp`;
 //! this crate turns its actions into syscalls and kernel events into its inputs.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`cli`] | keepalived's flags and baton's subcommands |
+//! | [`daemon`] | fork, logging, pid file, process name, then the event loop |
+//! | [`runtime`] | the event loop: sockets, netlink, trackers and timers into the core, its actions out |
+//! | [`vrrp_socket`] | raw IP protocol 112 socket per interface and family |
+//! | [`netlink`] | interfaces, VIPs, routes, rules; the link and address monitor |
+//! | [`garp`] | gratuitous ARP and unsolicited NA frames on AF_PACKET |
+//! | [`control`], [`status`] | the control socket and `baton status` |
+//! | [`config`] | loading keepalived.conf at start and on SIGHUP |
+//! | [`process_name`] | the name `killall keepalived` finds |
+//! | [`pidfile`], [`notify_systemd`], [`logging`] | what a keepalived unit file expects |
+//!
+//! # Standing in for keepalived
+//!
+//! A unit file written for keepalived runs baton unchanged: same flags, default configuration
+//! and pid file, `Type=notify` readiness, SIGHUP reload (a configuration with errors is refused
+//! and the running one kept), SIGTERM stop (masters send priority 0 and remove their VIPs).
+//! Health scripts that stop keepalived by name (`killall keepalived`, as the seed's does) reach
+//! baton when it carries that name: see [`process_name`] for when it does.
+//!
+//! # Footprint
+//!
+//! One process, one thread, one current-thread tokio runtime. `benches/footprint.sh` measures
+//! the resident memory of the seed's master in steady state next to keepalived's.
 
 pub mod check;
 pub mod cli;

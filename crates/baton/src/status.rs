@@ -94,6 +94,32 @@ fn flatten_counters(prefix: &str, v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// One VRRP socket: where, whether open, traffic, and datagrams that never became an advert.
+fn socket_line(sock: &Value) -> String {
+    let open = sock.get("open").and_then(Value::as_bool).unwrap_or(false);
+    let mut line = format!(
+        "socket {} {}: {}",
+        text(sock.get("interface")),
+        text(sock.get("family")),
+        if open { "open" } else { "not open" }
+    );
+    for key in ["received", "sent", "send_errors"] {
+        if let Some(n) = sock.get(key).and_then(Value::as_u64)
+            && (n > 0 || key != "send_errors")
+        {
+            let _ = write!(line, " {key}={n}");
+        }
+    }
+    if let Some(w) = sock.get("wire_errors") {
+        let mut parts = Vec::new();
+        flatten_counters("", w, &mut parts);
+        if !parts.is_empty() {
+            let _ = write!(line, " not-vrrp: {}", parts.join(" "));
+        }
+    }
+    line
+}
+
 /// Render the status answer as a table, one row per instance and its counters beneath.
 pub fn render_table(status: &Value) -> String {
     let empty = Vec::new();
@@ -137,6 +163,15 @@ pub fn render_table(status: &Value) -> String {
     if instances.is_empty() {
         out.push_str("no VRRP instances\n");
         return out;
+    }
+    if let Some(sockets) = status
+        .get("daemon")
+        .and_then(|d| d.get("sockets"))
+        .and_then(Value::as_array)
+    {
+        for sock in sockets {
+            let _ = writeln!(out, "{}", socket_line(sock));
+        }
     }
     for (n, r) in rows.iter().enumerate() {
         let mut line = String::new();
@@ -230,6 +265,31 @@ mod tests {
         assert_eq!(vi6, ["VI_6", "FAULT", "50", "100", "-", "-"]);
         assert_eq!(lines[5], "  faults: interface eth1 down");
         assert_eq!(lines.len(), 6);
+    }
+
+    #[test]
+    fn sockets_show_traffic_and_what_was_not_vrrp() {
+        let v = json!({
+            "daemon": {"pid": 3, "config": "/k.conf", "sockets": [
+                {"interface": "ens33", "family": "IPv4", "open": true, "received": 9,
+                 "sent": 4, "send_errors": 0,
+                 "wire_errors": {"checksum": 2, "carp": 0, "truncated": 1}},
+                {"interface": "lan1", "family": "IPv6", "open": false, "received": 0,
+                 "sent": 0, "send_errors": 3, "wire_errors": {}}
+            ]},
+            "instances": [{"name": "VI_1", "state": "Backup"}]
+        });
+        let t = render_table(&v);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[1],
+            "socket ens33 IPv4: open received=9 sent=4 not-vrrp: checksum=2 truncated=1"
+        );
+        assert_eq!(
+            lines[2],
+            "socket lan1 IPv6: not open received=0 sent=0 send_errors=3"
+        );
+        assert!(lines[3].starts_with("INSTANCE"), "{t}");
     }
 
     #[test]
