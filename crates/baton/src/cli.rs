@@ -96,6 +96,7 @@ pub enum Command {
     /// Run the daemon (the default when no subcommand is given).
     Run,
     /// Check the configuration and exit with keepalived's `-t` codes.
+    #[command(after_help = crate::check::EXIT_CODES)]
     Check(CheckArgs),
     /// Ask a running daemon for the state of its instances.
     Status(StatusArgs),
@@ -356,5 +357,15 @@ mod tests {
     fn clap_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn check_help_documents_the_exit_codes() {
+        use clap::CommandFactory;
+        let mut cli = Cli::command();
+        let check = cli.find_subcommand_mut("check").unwrap();
+        let help = check.render_long_help().to_string();
+        assert!(help.contains(crate::check::EXIT_CODES), "{help}");
+        assert!(help.contains("4  the configuration has errors"), "{help}");
     }
 }

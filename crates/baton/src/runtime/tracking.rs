@@ -188,7 +188,9 @@ impl Tracking {
         }
         let policy = ScriptPolicy::new(&new.global, &self.options);
         if !notifier_same {
-            // The old FIFOs are closed before the new notifier opens them again.
+            // The old FIFOs are closed before the new notifier opens them again; a notify
+            // script still running gets a second, then is killed. Only a reload that
+            // changes notifications pays this.
             if let Some(n) = self.notifier.take() {
                 n.shutdown(Duration::from_secs(1)).await;
             }
@@ -196,7 +198,9 @@ impl Tracking {
         }
         if !trackers_same {
             if let Some(t) = self.trackers.take() {
-                t.stop().await;
+                // A script may take its kill grace to go; the loop must not wait for it (a
+                // master at 100 ms would miss adverts), and nothing below depends on it.
+                tokio::spawn(t.stop());
             }
             (self.trackers, self.events) = start_trackers(new, &policy, &self.options);
         }
