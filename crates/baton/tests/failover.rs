@@ -19,7 +19,12 @@ fn seed_pair_fails_over_on_crash_preempts_back_and_hands_over_on_sigterm() {
     let Some((lab, lb1, lb2)) = seed_lab("failover") else {
         return;
     };
+    // What a crashed daemon leaves behind: the VIP still on the backup's interface.
+    lb2.cmd(["ip", "addr", "add", "192.168.5.10/32", "dev", "ens33"])
+        .unwrap();
     let b2 = Baton::start(&lb2, SEED_BACKUP);
+    // Removed at start, as keepalived does ("removing VIPs").
+    wait_addr(&lb2, VIP, false, Duration::from_secs(1));
     let b1 = Baton::start(&lb1, SEED_MASTER);
 
     // .11 (priority 200) becomes master holding the VIP once its Master_Down_Interval has
