@@ -9,6 +9,7 @@
 //! snapshot that grows new fields never breaks the client.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -30,12 +31,23 @@ pub fn run(control_socket: &Path, json: bool) -> ExitCode {
     };
     match rt.block_on(control::request(control_socket, &Request::Status)) {
         Ok(v) => {
-            if json {
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            let text = if json {
+                let mut t = serde_json::to_string_pretty(&v).unwrap_or_default();
+                t.push('\n');
+                t
             } else {
-                print!("{}", render_table(&v));
+                render_table(&v)
+            };
+            // A reader that stops early (`baton status | grep -q MASTER`) is not an error.
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("baton status: {e}");
+                    ExitCode::from(1)
+                }
             }
-            ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("baton status: {e} (is the daemon running with this pid file or -p?)");

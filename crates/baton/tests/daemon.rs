@@ -237,6 +237,30 @@ fn sighup_reloads_a_clean_file_and_refuses_one_with_errors() {
 }
 
 #[test]
+fn status_into_a_closed_pipe_exits_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("p.pid");
+    let d = Daemon::start(dir.path(), &pidfile);
+    assert!(d.notified().contains("READY=1"));
+    for args in [&["status", "--json"][..], &["status"]] {
+        // `baton status | grep -q MASTER`: the reader is gone before the answer is printed.
+        let mut child = Command::new(BATON)
+            .args(args)
+            .arg("-p")
+            .arg(&pidfile)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {err}", out.status);
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
 fn unusable_configuration_stops_the_start_and_leaves_no_pid_file() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("empty.conf");
