@@ -77,11 +77,15 @@ impl Failover {
 
     /// The matrix's role sequence column.
     pub fn roles_label(&self) -> String {
-        let peer = self.peer.name();
+        // baton beside baton: name them by host.
+        let (ours, peer) = match self.peer {
+            Peer::Baton => ("baton on r1", "baton on r2"),
+            other => ("baton", other.name()),
+        };
         let (a, b) = if self.baton_master {
-            ("baton", peer)
+            (ours, peer)
         } else {
-            (peer, "baton")
+            (peer, ours)
         };
         format!(
             "{a} MASTER (200), {b} BACKUP (100) → SIGKILL {a} → {b} MASTER → restart → {a} \

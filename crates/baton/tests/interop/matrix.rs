@@ -207,7 +207,10 @@ pub fn render(rows: &[Row], missing: &[&str]) -> String {
          keepalived drops adverts whose VIP list, interval, authentication or version differ \
          from its own and both routers become MASTER. Beside a peer configured differently in \
          one field, baton must log exactly one line naming the peer and the field, and show \
-         the same in `baton status --json`.\n\n\
+         the same in `baton status --json`; keepalived's log must show it dropping baton's \
+         adverts for the same reason. baton never advertises faster than keepalived in these \
+         cases: keepalived 2.2.7 as MASTER was seen to stop sending its own adverts while it \
+         rejected a peer's more frequent ones (one advert in 25 s on the captured wire).\n\n\
          | Field | Peer | Peer version | VRRP | Family | baton's line | Result | Reason |\n\
          |---|---|---|---|---|---|---|---|\n",
     );
