@@ -100,6 +100,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Ask a running daemon for the state of its instances.
     Status(StatusArgs),
+    /// Build the seed's system in network namespaces (a client, two nginx load balancers
+    /// running baton, two backends) and show it failing over, live. Needs root.
+    Demo(DemoArgs),
+    /// One of the demo's built-in HTTP services, run inside its lab hosts.
+    #[command(hide = true)]
+    DemoService(DemoServiceArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -125,6 +131,52 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Run the scripted sequence unattended, print a summary table and exit 0 only if every
+    /// step behaved.
+    #[arg(long)]
+    pub script: bool,
+    /// Requests per second the client sends to the VIP, each on a fresh connection.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=2000))]
+    pub rate: u32,
+    /// The load balancers' reverse proxy: Debian's nginx when it is installed, else the
+    /// built-in one.
+    #[arg(long, value_enum, default_value_t = DemoProxy::Auto)]
+    pub proxy: DemoProxy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoProxy {
+    Auto,
+    Nginx,
+    Builtin,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoServiceArgs {
+    #[arg(value_enum)]
+    pub role: DemoRole,
+    /// Address and port to listen on.
+    #[arg(long)]
+    pub listen: std::net::SocketAddr,
+    /// The backend's body, or the proxy's `X-LB` header.
+    #[arg(long)]
+    pub name: String,
+    /// The proxy's backends, tried in turn.
+    #[arg(long = "upstream")]
+    pub upstreams: Vec<std::net::SocketAddr>,
+    /// Go to the background once listening, as nginx does.
+    #[arg(long)]
+    pub daemon: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoRole {
+    Backend,
+    Proxy,
+}
+
 fn parse_facility(s: &str) -> Result<Facility, String> {
     s.parse()
 }
@@ -142,6 +194,8 @@ pub enum Action {
         control_socket: PathBuf,
         json: bool,
     },
+    Demo(DemoArgs),
+    DemoService(DemoServiceArgs),
 }
 
 /// Everything the daemon needs from the command line.
@@ -190,6 +244,8 @@ impl Cli {
                 control_socket,
                 json: a.json,
             },
+            Some(Command::Demo(a)) => Action::Demo(a),
+            Some(Command::DemoService(a)) => Action::DemoService(a),
             Some(Command::Run) | None => Action::Run(RunOptions {
                 config: c.config,
                 config_id: c.config_id,

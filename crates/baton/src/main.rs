@@ -3,6 +3,8 @@ use std::process::ExitCode;
 use baton::cli::{Action, Cli};
 use clap::Parser;
 
+mod demo;
+
 fn main() -> ExitCode {
     match Cli::parse().action() {
         Action::Check { options, report_to } => {
@@ -19,6 +21,8 @@ fn main() -> ExitCode {
             control_socket,
             json,
         } => baton::status::run(&control_socket, json),
+        Action::Demo(args) => demo::run(&args),
+        Action::DemoService(args) => demo::service::run(&args),
     }
 }
 
