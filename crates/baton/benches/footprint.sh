@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Resident memory of baton against keepalived for the seed configuration (one IPv4 VRRP
-# instance, PASS auth, one VIP), each run in a network namespace of its own that has the
-# seed's interface (ens33, 192.168.5.11/24). Root only. Prints one line per measurement.
+# Resident memory of baton against keepalived for the seed's master configuration (one IPv4
+# VRRP instance, PASS auth, one VIP), each run in a network namespace of its own that has the
+# seed's interface (ens33, 192.168.5.11/24), measured once it is MASTER and holds the VIP
+# (steady state). Root only. Prints one line per measurement.
 #
 #   crates/baton/benches/footprint.sh
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 [ "$(id -u)" -eq 0 ] || { echo "footprint.sh: needs root (network namespaces)" >&2; exit 1; }
 
+# The workspace's release profile, and the same sources built for size (what the release
+# profile would give with opt-level "s", fat LTO and one codegen unit), in a target directory
+# of its own so neither build undoes the other.
 cargo build -q -p baton --release --bin baton --example io_footprint
 target=${CARGO_TARGET_DIR:-target}/release
+small_dir=${CARGO_TARGET_DIR:-target}/footprint-size
+CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+    cargo build -q -p baton --release --bin baton --target-dir "$small_dir"
+small=$small_dir/release
 
 ns=baton-fp-$$
 dir=$(mktemp -d)
@@ -28,42 +36,56 @@ ip -n "$ns" link set ens33p up
 ip -n "$ns" link set ens33 up
 ip -n "$ns" addr add 192.168.5.11/24 dev ens33
 
-cat > "$dir/keepalived.conf" <<'CONF'
-! Configuration File for keepalived
-
-global_defs {
-router_id 192.168.5.11 # keepalived的唯一标识
-}
-
-vrrp_instance VI_1 {
-state MASTER # 初始状态,MASTER 和 BACKUP
-interface ens33 # 系统使用的网卡接口名称,可以使用ip addr查看
-virtual_router_id 51
-priority 200
-advert_int 1
-authentication {
-auth_type PASS
-auth_pass 1111
-}
-virtual_ipaddress {
-192.168.5.10 # 虚拟ip
-}
-}
-CONF
+# The seed's master configuration, verbatim.
+cp crates/baton/tests/fixtures/seed/master.conf "$dir/keepalived.conf"
 
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+threads() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
+# The median of five samples a second apart: steady state, not a start-up peak.
+median_rss() {
+    local samples=()
+    for _ in 1 2 3 4 5; do samples+=("$(rss "$1")"); sleep 1; done
+    printf '%s\n' "${samples[@]}" | sort -n | sed -n 3p
+}
 
-ip netns exec "$ns" "$target/baton" -n -l -f "$dir/keepalived.conf" -p "$dir/baton.pid" 2>/dev/null &
-sleep 1
-echo "baton daemon (lifecycle, control socket; protocol core not wired yet): $(rss "$(cat "$dir/baton.pid")") kB"
+# Run the seed master with baton binary $1 and print its steady-state footprint as $2.
+measure_baton() {
+    local bin=$1 label=$2
+    ip netns exec "$ns" "$bin" -n -l -f "$dir/keepalived.conf" -p "$dir/baton.pid" >"$dir/baton.log" 2>&1 &
+    # Steady state: the instance has become MASTER (after its Master_Down_Interval, ~3.2 s)
+    # and holds the VIP.
+    local state=""
+    for _ in $(seq 100); do
+        state=$("$bin" status --json -p "$dir/baton.pid" 2>/dev/null || true)
+        case "$state" in *'"state": "Master"'*) break ;; esac
+        sleep 0.1
+    done
+    case "$state" in
+        *'"state": "Master"'*) ;;
+        *) echo "footprint.sh: baton never became MASTER" >&2; cat "$dir/baton.log" >&2; exit 1 ;;
+    esac
+    sleep 2
+    local pid
+    pid=$(cat "$dir/baton.pid")
+    echo "baton ($label), seed master config, MASTER: $(median_rss "$pid") kB RSS (median of 5; now anon $(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status") kB + file $(awk '/^RssFile:/ {print $2}' "/proc/$pid/status") kB), $(threads "$pid") thread(s), 1 process, binary text $(size -A "$bin" | awk '$1 == ".text" {printf "%d kB", $2 / 1024}')"
+    kill "$pid"
+    while [ -e "$dir/baton.pid" ]; do sleep 0.1; done
+}
+
+measure_baton "$target/baton" "release profile"
+measure_baton "$small/baton" "built for size"
 
 ip netns exec "$ns" "$target/examples/io_footprint" ens33 "$dir/io.sock"
 
 if command -v keepalived >/dev/null; then
     ip netns exec "$ns" keepalived -n -l -P -f "$dir/keepalived.conf" \
         -p "$dir/keepalived.pid" -r "$dir/keepalived_vrrp.pid" >/dev/null 2>&1 &
+    for _ in $(seq 100); do
+        ip -n "$ns" -br addr show dev ens33 | grep -q 192.168.5.10 && break
+        sleep 0.1
+    done
     sleep 2
-    parent=$(rss "$(cat "$dir/keepalived.pid")")
-    child=$(rss "$(cat "$dir/keepalived_vrrp.pid")")
-    echo "keepalived $(keepalived --version 2>&1 | head -1 | awk '{print $2}'): parent $parent kB + vrrp child $child kB = $((parent + child)) kB"
+    parent=$(median_rss "$(cat "$dir/keepalived.pid")")
+    child=$(median_rss "$(cat "$dir/keepalived_vrrp.pid")")
+    echo "keepalived $(keepalived --version 2>&1 | head -1 | awk '{print $2}'), same config, MASTER: parent $parent kB + vrrp child $child kB = $((parent + child)) kB RSS"
 fi

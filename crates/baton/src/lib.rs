@@ -27,7 +27,17 @@
 //! # Footprint
 //!
 //! One process, one thread, one current-thread tokio runtime. `benches/footprint.sh` measures
-//! the resident memory of the seed's master in steady state next to keepalived's.
+//! the resident memory of the seed's master in steady state (MASTER, holding the VIP) next to
+//! keepalived's. On the development machine (Linux 6.18, Debian's keepalived 2.2.7):
+//!
+//! | daemon | RSS | of which anonymous |
+//! |---|---|---|
+//! | baton, workspace release profile | 6.8 MB | 0.5 MB |
+//! | baton, built for size (`opt-level = "s"`, fat LTO, one codegen unit) | 5.3 MB | 0.5 MB |
+//! | keepalived 2.2.7 (parent + VRRP child) | 13.3 MB | |
+//!
+//! Almost all of baton's resident memory is clean pages of its own executable, so the size of
+//! the code, not its data, decides the figure.
 
 pub mod check;
 pub mod cli;
