@@ -147,8 +147,9 @@ impl Node {
         self.unknown_vrid_adverts
     }
 
-    /// The instance an advert received on `interface` for `vrid` belongs to. Several unicast
-    /// instances may share a VRID; the one whose source is `dst` wins.
+    /// The instance an advert received on `interface` for `vrid` belongs to. Several instances
+    /// may share a VRID: multicast ones on different groups (`mcast_dst_ip`), where the one
+    /// whose group is `dst` wins, and unicast ones, where the one whose source is `dst` wins.
     pub fn lookup(
         &self,
         interface: &str,
@@ -166,7 +167,14 @@ impl Node {
             [one] => Some(InstanceId(*one)),
             many => many
                 .iter()
-                .find(|i| self.instances[**i as usize].src.as_ref() == Some(dst))
+                .find(|i| {
+                    let inst = &self.instances[**i as usize];
+                    if dst.is_multicast() {
+                        !inst.p.unicast() && inst.p.mcast_group == *dst
+                    } else {
+                        inst.src.as_ref() == Some(dst)
+                    }
+                })
                 .or(many.first())
                 .map(|i| InstanceId(*i)),
         }
