@@ -207,10 +207,12 @@ pub fn render(rows: &[Row], missing: &[&str]) -> String {
          keepalived drops adverts whose VIP list, interval, authentication or version differ \
          from its own and both routers become MASTER. Beside a peer configured differently in \
          one field, baton must log exactly one line naming the peer and the field, and show \
-         the same in `baton status --json`; keepalived's log must show it dropping baton's \
-         adverts for the same reason. baton never advertises faster than keepalived in these \
-         cases: keepalived 2.2.7 as MASTER was seen to stop sending its own adverts while it \
-         rejected a peer's more frequent ones (one advert in 25 s on the captured wire).\n\n\
+         the same in `baton status --json`. Then keepalived's log must show it dropping \
+         baton's adverts for the same reason. keepalived hears baton only from that second \
+         step on (its VRRP input dropped by nftables until then): keepalived 2.2.7 as MASTER \
+         re-arms its advert timer on every advert it receives, rejected ones included, so a \
+         peer it rejects advertising as often silences it (one advert in 25 s on the captured \
+         wire).\n\n\
          | Field | Peer | Peer version | VRRP | Family | baton's line | Result | Reason |\n\
          |---|---|---|---|---|---|---|---|\n",
     );

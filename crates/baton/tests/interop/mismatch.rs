@@ -88,10 +88,6 @@ impl Field {
     }
 
     /// baton at `baton_prio` and keepalived at `peer_prio`, differing in this field only.
-    ///
-    /// baton never advertises faster than keepalived here: keepalived 2.2.7, as MASTER,
-    /// re-arms its advert timer on every advert it rejects, so a peer rejected more often than
-    /// keepalived's own interval silences it (seen on the wire: one advert, then none).
     fn configs(self, baton_prio: u8, peer_prio: u8) -> (InstanceConf, InstanceConf) {
         let v = self.version();
         let mut baton = InstanceConf::new("r1", baton_prio, v, V4.vip);
@@ -101,6 +97,7 @@ impl Field {
             Field::AdvertInterval => baton.interval = Duration::from_secs(2),
             Field::Authentication => peer.auth_pass = Some("1111".into()),
             Field::Version => {
+                // The same interval on both sides, so the version is all that differs.
                 peer.version = Version::V2;
                 peer.interval = Version::V2.interval();
                 baton.interval = Version::V2.interval();
@@ -123,11 +120,11 @@ impl Field {
     }
 
     pub fn run(self, id: &str, peer_version: &mut String) -> Result<Verdict> {
-        require_tools(&["keepalived"])?;
+        require_tools(&["keepalived", "nft", "tcpdump", "tshark"])?;
         *peer_version = keepalived::version()?;
-        // For the checksum form baton is MASTER: its adverts are the ones keepalived must
-        // judge, and keepalived's (accepted by baton) bring the difference to baton. In the
-        // other cases both routers end up MASTER anyway.
+        // For the checksum form baton is MASTER: baton accepts keepalived's form, so only a
+        // MASTER baton advertises for keepalived to judge. In the other cases each drops the
+        // other's adverts and both end up MASTER anyway.
         let (baton_prio, peer_prio) = if self == Field::ChecksumForm {
             (200, 100)
         } else {
@@ -137,6 +134,10 @@ impl Field {
         let pair = Pair::new(&lab_name(id))?;
         let capture = pair.lab.capture_segment("lan", "")?;
         let pcap = capture.path().to_path_buf();
+        // Phase 1: keepalived does not hear baton (the seed's firewall). keepalived 2.2.7 as
+        // MASTER re-arms its advert timer on every advert it receives, rejected ones too, so
+        // a peer it rejects advertising as often silences it (one advert in 25 s on the wire).
+        let deaf = pair.r2.drop_ip_protocol(112)?;
         let mut peer = Keepalived::new(&pair.r2, pconf)?;
         let mut baton = Baton::new(&pair.r1, bconf)?;
         peer.start()?;
@@ -145,8 +146,10 @@ impl Field {
         let peer_addr = V4.r2;
         let wanted = self.status_name();
         let timeout = Duration::from_secs(25);
-        let (entry, _) = wait_for(
-            format!("baton status to list a {wanted} mismatch with {peer_addr} seen {SEEN_AT_LEAST} times"),
+        let found = wait_for(
+            format!(
+                "baton status to list a {wanted} mismatch with {peer_addr} seen {SEEN_AT_LEAST} times"
+            ),
             timeout,
             ms(50),
             || -> Result<Option<Value>> {
@@ -161,33 +164,18 @@ impl Field {
                         .cloned()
                 }))
             },
-        )
-        .with_context(|| {
-            eprintln!("capture kept in {}", pcap.display());
-            format!(
-                "baton status: {}\nbaton's log:\n{}",
-                baton.status().map_or_else(|e| e.to_string(), |i| i.to_string()),
+        );
+        let entry = match found {
+            Ok((entry, _)) => entry,
+            Err(e) => bail!(
+                "{e}\nbaton status: {}\n--- baton's log ---\n{}",
+                baton
+                    .status()
+                    .map_or_else(|e| e.to_string(), |s| s.to_string()),
                 tail(&baton.log(), 30)
-            )
-        })?;
-
-        // One line, however many adverts carried the difference.
-        let log = baton.log();
-        let lines: Vec<&str> = log
-            .lines()
-            .filter(|l| self.is_report(l, peer_addr))
-            .collect();
-        if lines.len() != 1 {
-            bail!(
-                "baton logged {} lines about the {} difference with {peer_addr} (want 1) after \
-                 {} adverts:\n{}\n--- log ---\n{}",
-                lines.len(),
-                self.keyword(),
-                entry["count"],
-                lines.join("\n"),
-                tail(&log, 30)
-            );
-        }
+            ),
+        };
+        let lines = self.reports(&baton.log(), peer_addr, &entry)?;
         // And only this difference: nothing else was misnamed.
         let all = baton.instance()?["mismatches"].clone();
         if all.as_array().map_or(0, Vec::len) != 1 {
@@ -202,9 +190,11 @@ impl Field {
         {
             bail!("`baton status` does not show the mismatch:\n{table}");
         }
-        // keepalived drops baton's adverts for the same reason, once baton advertises.
+
+        // Phase 2: keepalived hears baton, and drops its adverts for the same reason.
+        deaf.remove()?;
         let complaint = self.keepalived_complaint();
-        wait_until(
+        let heard = wait_until(
             format!("keepalived to log one of {complaint:?}"),
             timeout,
             ms(50),
@@ -213,10 +203,16 @@ impl Field {
                     .lines()
                     .any(|l| complaint.iter().any(|c| l.contains(c)))
             },
-        )
-        .with_context(|| format!("keepalived's log:\n{}", tail(&peer.log(), 30)))?;
+        );
+        if let Err(e) = heard {
+            bail!("{e}\n--- keepalived's log ---\n{}", tail(&peer.log(), 30));
+        }
+        // Still one line from baton.
+        let entry = baton.instance()?["mismatches"][0].clone();
+        self.reports(&baton.log(), peer_addr, &entry)?;
         peer.stop()?;
         baton.stop()?;
+
         // Whatever it disagrees with, baton's own frames are well formed.
         capture.stop()?;
         let plain = self == Field::ChecksumForm;
@@ -224,11 +220,33 @@ impl Field {
         let mac = pair.r1.interface(IFNAME)?.mac.to_string();
         tshark::check_sender(&pcap, &frames, &mac, self.version().number(), plain)
             .context("baton's frames")?;
-        let line = lines[0];
+        let line = &lines[0];
         let message = line
             .find("adverts from")
             .or_else(|| line.find(peer_addr))
-            .map_or(line, |at| &line[at..]);
+            .map_or(line.as_str(), |at| &line[at..]);
         Ok(Verdict::Pass(Some(message.to_string())))
+    }
+
+    /// baton's report lines about this difference with `peer`: exactly one, however many
+    /// adverts (`entry["count"]`) carried it.
+    fn reports(self, log: &str, peer: &str, entry: &Value) -> Result<Vec<String>> {
+        let lines: Vec<String> = log
+            .lines()
+            .filter(|l| self.is_report(l, peer))
+            .map(str::to_string)
+            .collect();
+        if lines.len() != 1 {
+            bail!(
+                "baton logged {} lines about the {} difference with {peer} (want 1) after {} \
+                 adverts:\n{}\n--- log ---\n{}",
+                lines.len(),
+                self.keyword(),
+                entry["count"],
+                lines.join("\n"),
+                tail(log, 30)
+            );
+        }
+        Ok(lines)
     }
 }
