@@ -109,7 +109,8 @@ fn kill_and_restart_nginx(
             p.b1.logs()
         );
         m.handovers.push(handover);
-        p.b2.wait_state("Master", SLACK);
+        // The timing is the probe's; the states follow within an advert interval at most.
+        p.b2.wait_state("Master", ADVERT_INT);
         after_kill(p);
         assert_eq!(who_serves_the_vip(&p.client, Duration::from_secs(1)), "lb2");
 
@@ -129,8 +130,8 @@ fn kill_and_restart_nginx(
             "round {round}: lb1 took the VIP back {comeback:?} after nginx ran again, bound {comeback_bound:?}"
         );
         m.comebacks.push(comeback);
-        p.b1.wait_state("Master", SLACK);
-        p.b2.wait_state("Backup", SLACK);
+        p.b1.wait_state("Master", ADVERT_INT);
+        p.b2.wait_state("Backup", ADVERT_INT);
         assert_eq!(who_serves_the_vip(&p.client, Duration::from_secs(1)), "lb1");
     }
     // The backup's nginx was never touched, and no round left a stray process behind.
@@ -197,7 +198,7 @@ fn nginx_killed_on_the_master_moves_the_vip_within_one_interval_with_a_script() 
             // Below the backup, not in FAULT: the weight took it to 50 and it yielded.
             let i = p.b1.instance("VI_1");
             assert_eq!(i["effective_priority"], 50, "{i}");
-            p.b1.wait_state("Backup", SLACK);
+            p.b1.wait_state("Backup", ADVERT_INT);
         },
     );
     report(

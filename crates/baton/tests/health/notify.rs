@@ -102,7 +102,7 @@ fn notify_commands_run_in_order_with_keepalived_arguments_and_the_fifo_gets_its_
     b1.wait_state("Master", mdi + Duration::from_secs(2));
     // nginx dies: FAULT. It comes back: BACKUP, then MASTER again.
     nginx.kill();
-    b1.wait_state("Fault", SLACK);
+    b1.wait_state("Fault", ADVERT_INT);
     nginx.start();
     b1.wait_state("Master", mdi + Duration::from_secs(2));
     // Stopping: STOP.

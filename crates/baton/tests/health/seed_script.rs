@@ -139,7 +139,7 @@ fn the_seeds_script_restarts_nginx_and_when_it_cannot_stops_baton_so_the_vip_mov
         moved <= INTERVAL + skew_v2(100) + SLACK,
         "the VIP moved {moved:?} after nginx died for good"
     );
-    p.b2.wait_state("Master", SLACK);
+    p.b2.wait_state("Master", ADVERT_INT);
     assert!(
         p.nginx1.pids().is_empty(),
         "nginx restarted with a broken config?"
