@@ -29,6 +29,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_millis(300);
 const IN_FLIGHT: u64 = 4;
 /// Room for scheduling on a loaded two-core machine, beyond the protocol's timers.
 const SLACK: Duration = Duration::from_millis(150);
+/// How late a loaded machine may send an advert; only loosens the "not too early" check.
+const EARLY_SLACK: Duration = Duration::from_millis(500);
 
 fn per_rate(d: Duration) -> u64 {
     (RATE as f64 * d.as_secs_f64()).ceil() as u64
@@ -132,7 +134,8 @@ fn check_failovers(out: &str) {
     assert!(answered > 0, "nothing answered around the kill\n{out}");
 
     // SIGKILL of the master's baton: lb2 takes over once it has missed three adverts, not
-    // before (the last one it heard left lb1 at most one interval before the kill).
+    // before (the last one it heard left lb1 at most one interval before the kill, plus
+    // however late a busy machine sent it: EARLY_SLACK).
     let crash = row(out, "kill-baton");
     let took = vip_after(detail(out, "kill-baton"), "lb2");
     let failed: u64 = crash[5].parse().unwrap();
@@ -146,7 +149,7 @@ fn check_failovers(out: &str) {
         "lb2 took {took:?} to take over\n{out}"
     );
     assert!(
-        took + ADVERT_INT + SLACK >= MDI_LB2,
+        took + ADVERT_INT + EARLY_SLACK >= MDI_LB2,
         "lb2 took over after {took:?}, before its Master_Down_Interval\n{out}"
     );
     assert!(

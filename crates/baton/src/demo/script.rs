@@ -353,9 +353,9 @@ fn kill_baton(live: &mut Live, r: &mut StepResult) -> Result<()> {
     let served = served_by(live, Served::Lb2, r.start, limit + Duration::from_secs(2))?;
     describe_move(r, "lb2", vip, served, limit);
     // A backup may not take over before it has missed its adverts: the last one it heard
-    // came at most one interval before the kill.
+    // left at most one interval (plus whatever delayed it) before the kill.
     if let Some(v) = vip {
-        let earliest = mdi.saturating_sub(t.advert_int + Duration::from_millis(100));
+        let earliest = mdi.saturating_sub(t.advert_int + SLACK);
         if v < earliest {
             r.fail(format!(
                 "lb2 took over after {}, before Master_Down_Interval allows ({})",
