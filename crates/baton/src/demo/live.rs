@@ -58,6 +58,11 @@ pub struct Live {
     failovers: Vec<Failover>,
     /// How many VIP events have been read into `failovers`.
     vip_seen: usize,
+    /// The VIP on each host after the events read so far, and when it last arrived.
+    vip_held: [bool; 2],
+    vip_arrived: [Instant; 2],
+    /// Whether "on both" has been said for the current episode.
+    both_noted: bool,
     sole_holder: Option<usize>,
     last_refresh: Option<Instant>,
     /// Whether one refresh has been done (so changes seen after it are news).
@@ -83,6 +88,9 @@ impl Live {
             last_action: None,
             failovers: Vec::new(),
             vip_seen: 0,
+            vip_held: [false; 2],
+            vip_arrived: [Instant::now(); 2],
+            both_noted: false,
             sole_holder: None,
             last_refresh: None,
             last_refresh_done: false,
@@ -197,56 +205,60 @@ impl Live {
         }
     }
 
-    /// Read the VIP events into failovers.
+    /// Read the VIP events into failovers. A copy of the VIP on a host whose baton the demo
+    /// killed does not count: a crashed daemon leaves its addresses behind (keepalived's
+    /// too), and the VIP has moved once the other host holds it. A failover is the one
+    /// remaining holder changing; it is timed from the VIP's arrival on the new holder.
     fn track_failovers(&mut self) {
         let events = self.vip.events();
-        let mut holders = [false; 2];
-        for e in &events[..self.vip_seen.min(events.len())] {
-            holders[e.lb] = e.present;
-        }
+        let alive = [self.sys.baton_running(0), self.sys.baton_running(1)];
         for e in events.iter().skip(self.vip_seen) {
-            holders[e.lb] = e.present;
-            let now_sole = match holders {
+            self.vip_held[e.lb] = e.present;
+            if e.present {
+                self.vip_arrived[e.lb] = e.at;
+            }
+            let counted = [self.vip_held[0] && alive[0], self.vip_held[1] && alive[1]];
+            let sole = match counted {
                 [true, false] => Some(0),
                 [false, true] => Some(1),
                 _ => None,
             };
-            if e.present && holders == [true, true] {
-                let other = self.sys.lbs[1 - e.lb].name;
-                let text = format!(
-                    "VIP added on {} while {other} still holds it: two masters",
-                    self.sys.lbs[e.lb].name
-                );
-                self.note(text);
-            } else if e.present
+            if let Some(to) = sole
                 && let Some(from) = self.sole_holder
-                && from != e.lb
+                && from != to
             {
+                let at = self.vip_arrived[to];
                 let cause = self
                     .last_action
                     .clone()
-                    .filter(|(t, _)| *t <= e.at && e.at - *t <= CAUSE_WINDOW);
+                    .filter(|(t, _)| *t <= at && at - *t <= CAUSE_WINDOW);
                 let after = cause
                     .as_ref()
-                    .map(|(t, what)| format!(", {} after \"{what}\"", secs(e.at - *t)))
+                    .map(|(t, what)| format!(", {} after \"{what}\"", secs(at - *t)))
                     .unwrap_or_default();
                 self.failovers.push(Failover {
                     from,
-                    to: e.lb,
-                    at: e.at,
+                    to,
+                    at,
                     cause,
                 });
                 let text = format!(
-                    "VIP added on {} (was on {}){after}",
-                    self.sys.lbs[e.lb].name, self.sys.lbs[from].name
+                    "VIP moved from {} to {}{after}",
+                    self.sys.lbs[from].name, self.sys.lbs[to].name
                 );
                 self.note(text);
             }
-            if now_sole.is_some() {
-                self.sole_holder = now_sole;
+            if sole.is_some() {
+                self.sole_holder = sole;
             }
         }
         self.vip_seen = events.len();
+        // Both holding it with both daemons running is the split brain; say it once.
+        let both = self.vip_held == [true, true] && alive == [true, true];
+        if both && !self.both_noted {
+            self.note("the VIP is on lb1 and on lb2".into());
+        }
+        self.both_noted = both;
     }
 
     /// The last VIP move, described with its times and the requests it cost.

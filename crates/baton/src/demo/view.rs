@@ -164,7 +164,16 @@ pub fn render(f: &Frame, rows: usize, cols: usize) -> Vec<String> {
             l.push(format!("      {RED}faults: {}{RESET}", n.faults.join("; ")));
         }
     }
-    let holders: Vec<&str> = f.nodes.iter().filter(|n| n.vip).map(|n| n.name).collect();
+    // A crashed daemon leaves its VIP on the interface (keepalived's too): say so.
+    let holders: Vec<String> = f
+        .nodes
+        .iter()
+        .filter(|n| n.vip)
+        .map(|n| match n.daemon {
+            Daemon::Stopped => format!("{} (left over by its killed baton)", n.name),
+            _ => n.name.to_string(),
+        })
+        .collect();
     l.push(String::new());
     l.push(match holders.as_slice() {
         [] => format!("VIP {} is {RED}held by nobody{RESET}", f.vip),
@@ -449,6 +458,17 @@ mod tests {
             "{all}"
         );
         assert!(line(&f).ends_with("| SPLIT BRAIN"));
+
+        f.split_brain = None;
+        f.nodes[0].daemon = Daemon::Stopped;
+        let all: String = render(&f, 100, 200)
+            .iter()
+            .map(|l| strip_ansi(l) + "\n")
+            .collect();
+        assert!(
+            all.contains("VIP 192.168.5.10 is on lb1 (left over by its killed baton) and lb2"),
+            "{all}"
+        );
     }
 
     #[test]
