@@ -1,7 +1,8 @@
 //! The pair beyond the seed's settings, on the real kernel: VRRPv3 at 100 ms, an IPv6 VIP,
 //! and unicast peers. Each test crashes the master and bounds the takeover by the
 //! Master_Down_Interval of its own timers (from the last advert of the old master to the first
-//! of the new one, on the wire). Root only.
+//! of the new one, on the wire). And packets that are not adverts at all are counted, by
+//! reason, where `baton status` shows them. Root only.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -188,4 +189,82 @@ fn unicast_peers_carry_the_adverts_and_fail_over() {
     let first = crash_and_time_takeover(&lab, &b1, &b2, LB1, LB2, mdi_v3(100, interval));
     assert_eq!(first.dst, ip(LB1), "the new master advertises to its peer");
     wait_addr(&lb2, VIP, true, Duration::from_secs(1));
+}
+
+#[test]
+fn packets_that_are_not_adverts_are_counted_by_reason_in_status() {
+    use baton_wire::{Addresses, AdvertRepr, Auth, ChecksumForm, Family, Version};
+    use socket2::{Domain, Protocol, SockAddr, Type};
+
+    let Some((_lab, lb1, lb2)) = seed_lab("wirecount") else {
+        return;
+    };
+    let b1 = Baton::start(&lb1, SEED_BACKUP);
+    b1.wait_state("Backup", Duration::from_secs(1));
+    // lb2 plays a broken peer with a raw socket: the kernel adds the IP header.
+    let s = lb2
+        .socket(Domain::IPV4, Type::RAW, Some(Protocol::from(112)))
+        .unwrap();
+    s.set_multicast_ttl_v4(255).unwrap();
+    s.set_multicast_if_v4(&std::net::Ipv4Addr::new(192, 168, 5, 12))
+        .unwrap();
+    let group = SockAddr::from(std::net::SocketAddrV4::new(
+        std::net::Ipv4Addr::new(224, 0, 0, 18),
+        0,
+    ));
+    let vip = [192u8, 168, 5, 10];
+    let advert = |vrid: u8| {
+        let repr = AdvertRepr {
+            version: Version::V2,
+            vrid,
+            priority: 50,
+            interval: 1,
+            auth: Auth::pass(b"1111"),
+            addresses: Addresses::new(Family::Ipv4, &vip).unwrap(),
+        };
+        let mut buf = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut buf, ip(LB2), ip("224.0.0.18"), ChecksumForm::Plain)
+            .unwrap();
+        buf
+    };
+    let mut bad_checksum = advert(51);
+    bad_checksum[6] ^= 0xff;
+    let mut bad_version = advert(51);
+    bad_version[0] = 0x41;
+    let truncated = advert(51)[..5].to_vec();
+    let unknown_vrid = advert(99);
+    for p in [&bad_checksum, &bad_version, &truncated, &unknown_vrid] {
+        s.send_to(p, &group).unwrap();
+    }
+    let wanted = |st: &serde_json::Value| {
+        let w = &st["daemon"]["sockets"][0]["wire_errors"];
+        w["checksum"] == 1
+            && w["version"] == 1
+            && w["truncated"] == 1
+            && st["unknown_vrid_adverts"] == 1
+    };
+    baton_lab::wait_until(
+        "the broken packets to be counted",
+        Duration::from_secs(2),
+        POLL,
+        || b1.status().map(|st| wanted(&st)),
+    )
+    .unwrap_or_else(|e| panic!("{e}: {}", b1.status().unwrap()));
+    let st = b1.status().unwrap();
+    assert_eq!(st["daemon"]["sockets"][0]["received"], 4, "{st}");
+    // None of it reached the instance: no advert counted, still backup, no master learnt.
+    let vi = &st["instances"][0];
+    assert_eq!(vi["counters"]["adverts_received"], 0, "{vi}");
+    assert_eq!(vi["state"], "Backup");
+    // The table shows the same.
+    let out = std::process::Command::new(BATON)
+        .args(["status", "-p"])
+        .arg(&b1.pidfile)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("not-vrrp: checksum=1 truncated=1 version=1"),
+        "{table}"
+    );
 }
