@@ -278,7 +278,21 @@ impl Daemon {
             Ok(d) => d,
             Err(e) => {
                 ep.stats.wire_errors.other += 1;
-                tracing::debug!("{} ({}): receive: {e}", ep.ifname, ep.family);
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENODEV | libc::ENXIO | libc::ENETDOWN)
+                ) {
+                    // The device went away under the socket: a socket that fails every read
+                    // would spin the loop. It is opened again when the interface comes back.
+                    tracing::warn!(
+                        "{} ({}): receive: {e}; closing the VRRP socket until the interface is back",
+                        ep.ifname,
+                        ep.family
+                    );
+                    ep.socket = None;
+                } else {
+                    tracing::debug!("{} ({}): receive: {e}", ep.ifname, ep.family);
+                }
                 return;
             }
         };
