@@ -59,6 +59,9 @@ fn seed_pair_fails_over_on_crash_preempts_back_and_hands_over_on_sigterm() {
         .rfind(|a| a.src == ip(LB1) && a.ts < first_new.ts)
         .expect("an advert from the old master before the crash");
     let gap = between(last_old.ts, first_new.ts);
+    eprintln!(
+        "crash: new master's first advert {gap:?} after the last one heard (Master_Down_Interval {mdi:?})"
+    );
     assert!(
         gap <= mdi + SLACK,
         "takeover {gap:?} after the last advert, Master_Down_Interval {mdi:?}"
@@ -112,6 +115,9 @@ fn seed_pair_fails_over_on_crash_preempts_back_and_hands_over_on_sigterm() {
         .expect("an advert from the new master");
     let gap = between(zero.ts, first_new.ts);
     let skew = skew_v2(100);
+    eprintln!(
+        "SIGTERM: new master's first advert {gap:?} after the priority-0 advert (Skew_Time {skew:?})"
+    );
     assert!(
         gap <= skew + SLACK,
         "takeover {gap:?} after the priority-0 advert, Skew_Time {skew:?}"
@@ -152,6 +158,7 @@ fn dropped_vrrp_makes_both_masters_and_one_master_returns_within_an_interval() {
     f1.remove().unwrap();
     f2.remove().unwrap();
     let took = b2.wait_state("Backup", ADVERT_INT + Duration::from_secs(1));
+    eprintln!("split brain healed {took:?} after VRRP flowed again (advert_int {ADVERT_INT:?})");
     assert!(
         took <= ADVERT_INT + SLACK,
         "still two masters {took:?} after VRRP flowed again"
