@@ -225,6 +225,33 @@ impl VrrpSocket {
         }
     }
 
+    /// Make room for `bytes` of datagrams waiting to be read: SO_RCVBUFFORCE, which root may
+    /// set past `net.core.rmem_max`, else SO_RCVBUF up to that limit. Never shrinks the
+    /// buffer.
+    pub fn reserve_receive_room(&self, bytes: usize) -> Result<(), SocketError> {
+        let s = self.fd.get_ref();
+        // The kernel reports twice the size asked for (the rest is its bookkeeping).
+        let current = s.recv_buffer_size().map_err(self.io_err("SO_RCVBUF"))? / 2;
+        if bytes <= current {
+            return Ok(());
+        }
+        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        match set_int_option(s, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, value) {
+            Ok(()) => Ok(()),
+            Err(_) => s
+                .set_recv_buffer_size(bytes)
+                .map_err(self.io_err("SO_RCVBUF")),
+        }
+    }
+
+    /// The receive buffer's size as the kernel accounts it (twice what was asked for).
+    pub fn receive_buffer(&self) -> Result<usize, SocketError> {
+        self.fd
+            .get_ref()
+            .recv_buffer_size()
+            .map_err(self.io_err("SO_RCVBUF"))
+    }
+
     /// TTL / hop limit for unicast adverts (`unicast_ttl`); 255 unless configured.
     pub fn set_unicast_ttl(&self, ttl: u8) -> Result<(), SocketError> {
         let s = self.fd.get_ref();

@@ -88,6 +88,13 @@ pub struct SocketStats {
     pub send_errors: u64,
 }
 
+/// Receive room per instance on a socket. Masters send the adverts of all their instances
+/// in one burst each interval (their timers start together, in keepalived as in baton), so
+/// the socket must queue one advert per instance at once; a small datagram costs about
+/// 1 KiB of buffer in the kernel's accounting, and twice that leaves room for a second
+/// burst while the loop is busy. The kernel default (208 KiB) holds about 200.
+const RECEIVE_ROOM_PER_INSTANCE: usize = 2048;
+
 /// One interface and family: the socket once it could be opened, and its groups.
 #[derive(Debug)]
 pub struct Endpoint {
@@ -96,6 +103,8 @@ pub struct Endpoint {
     pub socket: Option<VrrpSocket>,
     /// Groups the instances here send to (multicast instances only).
     groups: Vec<IpAddr>,
+    /// How many instances receive through this socket.
+    instances: usize,
     joined: Vec<IpAddr>,
     unicast_ttl: u8,
     pub stats: SocketStats,
@@ -121,6 +130,7 @@ impl Endpoint {
             family,
             socket: None,
             groups: Vec::new(),
+            instances: 0,
             joined: Vec::new(),
             unicast_ttl: VRRP_TTL,
             stats: SocketStats::default(),
@@ -168,6 +178,15 @@ impl Endpoint {
         }
     }
 
+    /// Size the receive buffer for the instances behind this socket.
+    fn reserve_receive_room(&self) {
+        if let Some(socket) = &self.socket
+            && let Err(e) = socket.reserve_receive_room(self.instances * RECEIVE_ROOM_PER_INSTANCE)
+        {
+            tracing::warn!("{e}");
+        }
+    }
+
     fn note_send_error(&mut self, text: String) {
         if self.last_send_error.as_deref() != Some(text.as_str()) {
             tracing::warn!("{text}");
@@ -184,22 +203,24 @@ pub struct Sockets {
     next: usize,
 }
 
-/// `(interface, family)` → multicast groups, from the configuration. Instances without an
-/// interface (unicast, every VIP with its own `dev`) share an unbound socket named `""`.
-fn wanted(config: &Config) -> Vec<(Arc<str>, Family, Vec<IpAddr>)> {
-    let mut out: Vec<(Arc<str>, Family, Vec<IpAddr>)> = Vec::new();
+/// `(interface, family)` → multicast groups and the number of instances, from the
+/// configuration. Instances without an interface (unicast, every VIP with its own `dev`)
+/// share an unbound socket named `""`.
+fn wanted(config: &Config) -> Vec<(Arc<str>, Family, Vec<IpAddr>, usize)> {
+    let mut out: Vec<(Arc<str>, Family, Vec<IpAddr>, usize)> = Vec::new();
     for i in &config.instances {
         let ifname = i.interface.as_deref().unwrap_or("");
         let pos = match out
             .iter()
-            .position(|(n, f, _)| &**n == ifname && *f == i.family)
+            .position(|(n, f, _, _)| &**n == ifname && *f == i.family)
         {
             Some(p) => p,
             None => {
-                out.push((Arc::from(ifname), i.family, Vec::new()));
+                out.push((Arc::from(ifname), i.family, Vec::new(), 0));
                 out.len() - 1
             }
         };
+        out[pos].3 += 1;
         if i.unicast_peers.is_empty() && !out[pos].2.contains(&i.mcast_group) {
             out[pos].2.push(i.mcast_group);
         }
@@ -221,7 +242,7 @@ impl Sockets {
     pub fn replan(&mut self, config: &Config) {
         let wanted = wanted(config);
         let mut kept = Vec::with_capacity(wanted.len());
-        for (ifname, family, groups) in wanted {
+        for (ifname, family, groups, instances) in wanted {
             let mut ep = match self
                 .endpoints
                 .iter()
@@ -241,6 +262,8 @@ impl Sockets {
                 }
             }
             ep.groups = groups;
+            ep.instances = instances;
+            ep.reserve_receive_room();
             kept.push(ep);
         }
         self.endpoints = kept;
@@ -265,6 +288,7 @@ impl Sockets {
                         ep.socket = Some(s);
                         ep.joined.clear();
                         ep.unicast_ttl = VRRP_TTL;
+                        ep.reserve_receive_room();
                     }
                     Err(e) => {
                         tracing::warn!("cannot open the VRRP socket: {e}");
@@ -380,6 +404,8 @@ mod tests {
         assert_eq!(w[1].2, vec!["ff02::12".parse::<IpAddr>().unwrap()]);
         // A unicast instance joins no group.
         assert_eq!((&*w[2].0, w[2].1, w[2].2.len()), ("", Family::Ipv4, 0));
+        // Instances behind each socket, which size its receive buffer.
+        assert_eq!((w[0].3, w[1].3, w[2].3), (3, 1, 1));
     }
 
     #[test]

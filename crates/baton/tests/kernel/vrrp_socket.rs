@@ -251,3 +251,28 @@ fn packet_sent_with_ttl_1_is_seen_with_ttl_1_so_the_core_can_drop_it() {
         });
     });
 }
+
+/// A socket behind many instances gets room for a burst of one advert each: masters send all
+/// their instances' adverts at once every interval.
+#[test]
+fn receive_room_grows_past_the_default_and_never_shrinks() {
+    if !root_or_skip("receive_room_grows_past_the_default_and_never_shrinks") {
+        return;
+    }
+    let (a, _b) = pair("room");
+    let ia = ifindex(&a, "va");
+    in_thread(|| {
+        let rt = runtime();
+        let _guard = rt.enter();
+        a.enter();
+        let s = VrrpSocket::open("va", ia, Family::Ipv4).unwrap();
+        let default = s.receive_buffer().unwrap();
+        // 8 MiB: far past the usual net.core.rmem_max, which only SO_RCVBUFFORCE passes.
+        let wanted = 8 << 20;
+        s.reserve_receive_room(wanted).unwrap();
+        let grown = s.receive_buffer().unwrap();
+        assert!(grown >= wanted, "{grown} < {wanted} (default {default})");
+        s.reserve_receive_room(1024).unwrap();
+        assert_eq!(s.receive_buffer().unwrap(), grown, "shrank");
+    });
+}
