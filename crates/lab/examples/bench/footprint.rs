@@ -1,0 +1,160 @@
+//! Footprint: memory and idle CPU of each daemon as master, for the seed's configuration and
+//! for 200 instances at 0.1 s. Both daemons run at once, each alone on a segment of its own,
+//! so they are measured over the same window.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use baton_lab::{Host, HostSpec, Lab, ms, wait_until};
+
+use crate::conf::{self, Advert, Conf, Instance};
+use crate::daemon::{Daemon, Kind};
+use crate::procfs::{self, Memory};
+use crate::report::{Report, Row, target};
+use crate::{LB1, SETTLE, progress};
+
+/// What one daemon cost over the window.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    memory: Memory,
+    cpu: Duration,
+    processes: usize,
+}
+
+/// How many addresses `host` holds on ens33 beyond the one the lab gave it.
+fn vips_held(host: &Host) -> Result<usize> {
+    Ok(host
+        .addresses()?
+        .iter()
+        .filter(|a| a.ifname == "ens33" && a.cidr.addr.to_string() != LB1 && a.cidr.addr.is_ipv4())
+        .count())
+}
+
+pub fn run(baton: &Path, idle: Duration, report: &mut Report) -> Result<()> {
+    let lab = Lab::new("bench-fp")?;
+    lab.add_segment("fpb")?;
+    lab.add_segment("fpk")?;
+    let host = |name: &str, segment: &str| {
+        lab.add_host(
+            HostSpec::new(name)
+                .segment(segment)
+                .ifname("ens33")
+                .addr("192.168.5.11/24"),
+        )
+    };
+    let hosts = [host("fp-baton", "fpb")?, host("fp-ka", "fpk")?];
+    let seed = Conf::new(LB1).instance(Instance::seed(200, true, Advert::V2OneSecond));
+    let cases = [
+        ("the seed's config (1 instance, v2 1 s)", seed, 1),
+        (
+            "200 instances on one interface, v3 0.1 s",
+            conf::many(200, LB1, 200, true),
+            200,
+        ),
+    ];
+    for (label, conf, vips) in cases {
+        let text = conf.render();
+        let mut costs = Vec::new();
+        let daemons = Kind::BOTH
+            .iter()
+            .zip(&hosts)
+            .map(|(kind, h)| Daemon::start(*kind, baton, h, "fp", &text))
+            .collect::<Result<Vec<_>>>()?;
+        for d in &daemons {
+            wait_until(
+                format!("{:?} to hold its {vips} VIPs", d.kind),
+                Duration::from_secs(30),
+                ms(50),
+                || vips_held(&d.host).map(|n| n == vips),
+            )?;
+        }
+        // Past keepalived's second GARP burst (garp_master_delay 5 s): idle means idle.
+        std::thread::sleep(SETTLE);
+        let pids: Vec<Vec<u32>> = daemons
+            .iter()
+            .map(|d| Ok(d.processes()?.iter().map(|p| p.outer_pid).collect()))
+            .collect::<Result<_>>()?;
+        let before = pids
+            .iter()
+            .map(|p| procfs::cpu_of(p))
+            .collect::<Result<Vec<_>>>()?;
+        progress(&format!("footprint, {label}: idle for {:?}", idle));
+        std::thread::sleep(idle);
+        for (i, d) in daemons.iter().enumerate() {
+            let now = procfs::cpu_of(&pids[i])?;
+            costs.push(Cost {
+                memory: procfs::memory_of(&pids[i])?,
+                cpu: now.saturating_sub(before[i]),
+                processes: pids[i].len(),
+            });
+            if vips_held(&d.host)? != vips {
+                report.notes.push(format!(
+                    "footprint, {label}: {:?} lost a VIP during the window",
+                    d.kind
+                ));
+            }
+        }
+        for d in &daemons {
+            d.stop().with_context(|| format!("stopping {:?}", d.kind))?;
+        }
+        let (b, k) = (costs[0], costs[1]);
+        progress(&format!(
+            "footprint, {label}: baton {b:?}, keepalived {k:?}"
+        ));
+        let mem = |c: &Cost, kb: u64| {
+            format!(
+                "{:.1} MB ({} process{})",
+                kb as f64 / 1024.0,
+                c.processes,
+                if c.processes == 1 { "" } else { "es" }
+            )
+        };
+        let half = |b: u64, k: u64| {
+            let ratio = if k > 0 { b as f64 / k as f64 } else { f64::NAN };
+            format!(
+                "{} ({:.0} % of keepalived's)",
+                target(Some(b * 2 <= k), "≤ half of keepalived's"),
+                ratio * 100.0
+            )
+        };
+        report.rows.push(Row {
+            section: "footprint",
+            measure: format!("{label}: memory, VmRSS summed over the daemon's processes"),
+            bound: "–".into(),
+            baton: mem(&b, b.memory.rss_kb),
+            keepalived: mem(&k, k.memory.rss_kb),
+            target: half(b.memory.rss_kb, k.memory.rss_kb),
+        });
+        report.rows.push(Row {
+            section: "footprint",
+            measure: format!(
+                "{label}: memory, Pss (smaps_rollup) summed over the daemon's processes"
+            ),
+            bound: "–".into(),
+            baton: mem(&b, b.memory.pss_kb),
+            keepalived: mem(&k, k.memory.pss_kb),
+            target: half(b.memory.pss_kb, k.memory.pss_kb),
+        });
+        let cpu = |c: &Cost| {
+            format!(
+                "{:.2} s ({:.2} % of a core)",
+                c.cpu.as_secs_f64(),
+                c.cpu.as_secs_f64() / idle.as_secs_f64() * 100.0
+            )
+        };
+        report.rows.push(Row {
+            section: "footprint",
+            measure: format!(
+                "{label}: CPU time (utime + stime) over {} s idle as master",
+                idle.as_secs()
+            ),
+            bound: "–".into(),
+            baton: cpu(&b),
+            keepalived: cpu(&k),
+            target: String::new(),
+        });
+    }
+    lab.teardown()?;
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! The one table, and docs/PERFORMANCE.md around it.
+
+use std::fmt::Write as _;
+
+use crate::machine::Machine;
+
+/// One line of the table: a measure, its bound, each daemon's figure, and whether baton met
+/// its target.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub section: &'static str,
+    pub measure: String,
+    pub bound: String,
+    pub baton: String,
+    pub keepalived: String,
+    pub target: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub rows: Vec<Row>,
+    /// Anything a reader needs beside the table: failed runs, what could not be measured.
+    pub notes: Vec<String>,
+}
+
+/// "met (≤ bound + 2 ms)", "MISSED (…)", or "–" when there is nothing to judge.
+pub fn target(met: Option<bool>, what: &str) -> String {
+    match met {
+        Some(true) => format!("met ({what})"),
+        Some(false) => format!("MISSED ({what})"),
+        None => format!("– ({what}: no data)"),
+    }
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+impl Report {
+    /// The table, in markdown (readable as it is in a terminal).
+    pub fn table(&self) -> String {
+        let mut s = String::from(
+            "| section | measure | bound | baton | keepalived | baton's target |\n|---|---|---|---|---|---|\n",
+        );
+        for r in &self.rows {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                r.section,
+                cell(&r.measure),
+                cell(&r.bound),
+                cell(&r.baton),
+                cell(&r.keepalived),
+                cell(&r.target)
+            );
+        }
+        s
+    }
+
+    pub fn notes_text(&self) -> String {
+        let mut s = String::new();
+        for n in &self.notes {
+            let _ = writeln!(s, "- {}", n.replace('\n', " "));
+        }
+        s
+    }
+
+    /// docs/PERFORMANCE.md: the table, the command, the machine, and how each figure is taken.
+    pub fn markdown(
+        &self,
+        command: &str,
+        quick: bool,
+        machine: &Machine,
+        elapsed: std::time::Duration,
+    ) -> String {
+        let mut s = String::from("# Performance: baton beside keepalived\n\n");
+        if quick {
+            s.push_str(
+                "*A `--quick` smoke run: fewer runs and shorter windows than the full run.*\n\n",
+            );
+        }
+        s.push_str(
+            "Produced by the benchmark runner, not written by hand: both daemons run in the same \
+             network-namespace lab, one after the other, in one run, and every figure below comes \
+             from that run. Regenerate it (as root) with:\n\n",
+        );
+        let _ = writeln!(s, "```sh\n{command}\n```\n");
+        let _ = writeln!(s, "## Machine\n\n{}", machine.markdown());
+        let _ = writeln!(s, "Run took {:.1} min.\n", elapsed.as_secs_f64() / 60.0);
+        s.push_str("## Results\n\n");
+        s.push_str(&self.table());
+        s.push('\n');
+        if !self.notes.is_empty() {
+            s.push_str("## Notes from this run\n\n");
+            s.push_str(&self.notes_text());
+            s.push('\n');
+        }
+        s.push_str(METHOD);
+        s
+    }
+}
+
+/// How each figure is taken; fixed text, part of the generated file.
+const METHOD: &str = "## How the figures are taken
+
+- **Lab.** `baton-lab` hosts, each with its own network and PID namespace: `lb1`
+  (192.168.5.11, priority 200, `state MASTER`) and `lb2` (192.168.5.12, priority 100,
+  `state BACKUP`) on `ens33`, VIP 192.168.5.10, and a client, on one bridge. Both daemons run
+  the same generated `keepalived.conf` (the seed's instance; `v2 1 s` is the seed's
+  `advert_int 1` with PASS authentication, `v3 0.1 s` is `version 3`, `advert_int 0.1`).
+  keepalived is Debian's, started as its unit does (`keepalived --dont-fork`, plus `-l` and
+  pid files in the host's directory); baton is the release build, `baton -n -l -f … -p …`.
+- **Wire timings** come from one tcpdump capture on the lab's bridge per run (`vrrp or arp`,
+  microsecond timestamps). Crash: `SIGKILL` to every process of the master's daemon
+  (keepalived's VRRP child first), measured from the old master's last advert. Graceful:
+  `SIGTERM` to the master's main process, measured from its priority-0 advert. \"VIP up\" is
+  the new master's first gratuitous ARP for the VIP (both daemons send it after adding the
+  address). Each cell is the median of the runs, with min–max and the count.
+- **RFC bounds.** Crash: Master_Down_Interval = 3 × interval + Skew_Time; graceful:
+  Skew_Time; Skew_Time = (256 − 100)/256 s for v2 and (256 − 100) × interval/256 for v3 (the
+  backup's priority is 100). baton's fast handover (its default, off under `vrrp_strict`)
+  waits (256 − priority) × 20 ms/256 = 12.2 ms after a priority-0 advert instead of Skew_Time.
+- **Service death.** nginx (Debian's nginx-light, one worker) runs on both load balancers
+  answering with the host's name; every nginx process on lb1 is SIGKILLed at once. Figures
+  run from the kill: to lb2's first GARP for the VIP, and to the first HTTP answer from lb2
+  through the VIP seen by a client opening a fresh connection every millisecond. baton uses
+  `vrrp_track_process` (weight 0: FAULT, priority-0 advert). keepalived runs the seed's
+  script (every 2 s; nginx cannot be restarted because its configuration was broken first,
+  so the script runs `killall keepalived`: a priority-0 advert) at v2 1 s, and at v3 0.1 s the
+  fastest check it can run here: `vrrp_script` `pgrep -x nginx` every second (2.2.7 refuses
+  intervals under 1 s), weight 0. keepalived's own `vrrp_track_process` is tried too; it
+  needs the proc connector, which is refused in a network namespace.
+- **Footprint.** Each daemon alone on a segment of its own, master of its instances, both
+  measured in the same window. Memory: the sum over all of the daemon's processes of
+  `VmRSS` (/proc/<pid>/status) and of `Pss` (/proc/<pid>/smaps_rollup; shared pages split
+  between the processes mapping them), read at the end of the window. CPU: the sum of
+  `utime + stime` (/proc/<pid>/stat) over the window.
+- **Scale.** A master (priority 200) and a backup (priority 100) of the same daemon, N
+  instances on one interface at v3 0.1 s, one VIP each; VRIDs 1–255, each further block of
+  255 instances on its own multicast group (`mcast_dst_ip`). The backup is started once the
+  master holds every VIP. A step passes if, over the window after convergence, no instance of
+  either daemon changed state (baton: the status counters of transitions; keepalived: its
+  `Entering … STATE` log lines) and the backup sent no advert. Adverts are counted on the
+  bridge by an nftables counter (bridge family, prerouting, per source address), which costs
+  the daemons nothing; CPU per advert is the master daemon's CPU time over the window divided
+  by the adverts it put on the wire.
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_has_one_line_per_row_and_escapes_pipes() {
+        let r = Report {
+            rows: vec![Row {
+                section: "failover",
+                measure: "a | b".into(),
+                bound: "1 s".into(),
+                baton: "2 s".into(),
+                keepalived: "3 s".into(),
+                target: target(Some(false), "≤ 1 s"),
+            }],
+            notes: vec![],
+        };
+        let t = r.table();
+        assert_eq!(t.lines().count(), 3);
+        assert!(t.contains("a \\| b"));
+        assert!(t.contains("MISSED (≤ 1 s)"));
+        assert_eq!(target(None, "x"), "– (x: no data)");
+    }
+}
