@@ -20,6 +20,7 @@
 //! socket failures are logged with context and never stop the daemon.
 
 mod actions;
+mod alarm;
 pub mod announce;
 pub mod clock;
 pub mod links;
@@ -130,12 +131,19 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
         rx.await.unwrap_or(serde_json::Value::Null)
     });
     tokio::pin!(serve);
-    let sleep = tokio::time::sleep_until(d.wake_at());
-    tokio::pin!(sleep);
+    let mut alarm = match alarm::Alarm::new() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("cannot create the deadline timer: {e}");
+            return ExitCode::from(EXIT_INIT_FAILED);
+        }
+    };
     notify_systemd::notify(Lifecycle::Ready, &d.summary());
     d.ready = true;
     loop {
-        sleep.as_mut().reset(d.wake_at());
+        if let Err(e) = alarm.set(d.wake_at()) {
+            tracing::error!("cannot set the deadline timer: {e}");
+        }
         tokio::select! {
             () = &mut serve => {}
             Some(reply) = asked.recv() => {
@@ -149,7 +157,10 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
                 None => d.resync_links().await,
             },
             Some(ev) = d.tracking.events.recv() => d.on_track_event(ev).await,
-            () = &mut sleep => d.on_deadline().await,
+            r = alarm.rung() => match r {
+                Ok(()) => d.on_deadline().await,
+                Err(e) => tracing::error!("deadline timer: {e}"),
+            },
             _ = hup.recv() => d.reload(source).await,
             _ = term.recv() => break,
             _ = int.recv() => break,
