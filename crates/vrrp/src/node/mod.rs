@@ -219,7 +219,17 @@ impl Node {
         }
         match input {
             Input::Start => self.start(now, out),
-            Input::Advert(rx) => self.advert_received(now, &rx, out),
+            Input::Advert(rx) => {
+                // Timers already overdue mean the caller fell behind (a paused VM, a starved
+                // CPU) with adverts queued meanwhile. Take this one in and leave those
+                // timers to the Deadline input that follows the queue: a backup must not
+                // take over from a master whose adverts it has not read yet.
+                let behind = self.heap.peek().is_some_and(|Reverse((t, _))| *t < now);
+                self.advert_received(now, &rx, out);
+                if behind {
+                    return;
+                }
+            }
             Input::Deadline => {}
             Input::Script { name, result } => {
                 let Some(s) = self.trackers.scripts.iter_mut().find(|s| &*s.name == name) else {
