@@ -158,7 +158,10 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
             },
             Some(ev) = d.tracking.events.recv() => d.on_track_event(ev).await,
             r = alarm.rung() => match r {
-                Ok(()) => d.on_deadline().await,
+                Ok(()) => {
+                    d.drain_datagrams().await;
+                    d.on_deadline().await
+                }
                 Err(e) => tracing::error!("deadline timer: {e}"),
             },
             _ = hup.recv() => d.reload(source).await,
@@ -268,6 +271,22 @@ impl Daemon {
             (a, b) => a.or(b),
         };
         self.clock.wake_at(next)
+    }
+
+    /// Hand the core every datagram already waiting, before a deadline is acted on. After a
+    /// stall (a paused VM, a starved CPU) a backup's down timer has expired while its
+    /// master's adverts sit unread in the socket; reading them first keeps it from taking
+    /// over from a master that is alive, as keepalived does. Bounded, so a flood cannot
+    /// hold the timers off for long.
+    async fn drain_datagrams(&mut self) {
+        let limit = 4 * self.node.instances().len() + 16;
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        for _ in 0..limit {
+            match self.sockets.poll_recv(&mut cx, &mut self.recv_buf) {
+                std::task::Poll::Ready((i, r)) => self.on_datagram(i, r).await,
+                std::task::Poll::Pending => break,
+            }
+        }
     }
 
     async fn on_deadline(&mut self) {
