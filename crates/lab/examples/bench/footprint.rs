@@ -1,5 +1,5 @@
 //! Footprint: memory and idle CPU of each daemon as master, for the seed's configuration and
-//! for 200 instances at 0.1 s. Both daemons run at once, each alone on a segment of its own,
+//! for 200 instances at 0.1 s. The daemons run at once, each alone on a segment of its own,
 //! so they are measured over the same window.
 
 use std::path::Path;
@@ -22,6 +22,13 @@ struct Cost {
     processes: usize,
 }
 
+/// One daemon under measurement: which, built how, on which host.
+struct Subject<'a> {
+    kind: Kind,
+    binary: &'a Path,
+    host: Host,
+}
+
 /// How many addresses `host` holds on ens33 beyond the one the lab gave it.
 fn vips_held(host: &Host) -> Result<usize> {
     Ok(host
@@ -31,19 +38,102 @@ fn vips_held(host: &Host) -> Result<usize> {
         .count())
 }
 
-pub fn run(baton: &Path, idle: Duration, report: &mut Report) -> Result<()> {
+/// Run every subject on `conf` until it holds `vips`, let it settle, and measure it over
+/// `idle`.
+fn measure(
+    subjects: &[Subject<'_>],
+    label: &str,
+    conf: &str,
+    vips: usize,
+    idle: Duration,
+    report: &mut Report,
+) -> Result<Vec<Cost>> {
+    let daemons = subjects
+        .iter()
+        .map(|s| Daemon::start(s.kind, s.binary, &s.host, "fp", conf))
+        .collect::<Result<Vec<_>>>()?;
+    for d in &daemons {
+        wait_until(
+            format!("{:?} on {} to hold its {vips} VIPs", d.kind, d.host.name()),
+            Duration::from_secs(30),
+            ms(50),
+            || vips_held(&d.host).map(|n| n == vips),
+        )?;
+    }
+    // Past keepalived's second GARP burst (garp_master_delay, 5 s): idle means idle.
+    std::thread::sleep(SETTLE);
+    let pids: Vec<Vec<u32>> = daemons
+        .iter()
+        .map(|d| Ok(d.processes()?.iter().map(|p| p.outer_pid).collect()))
+        .collect::<Result<_>>()?;
+    let before = pids
+        .iter()
+        .map(|p| procfs::cpu_of(p))
+        .collect::<Result<Vec<_>>>()?;
+    progress(&format!("footprint, {label}: idle for {idle:?}"));
+    std::thread::sleep(idle);
+    let mut costs = Vec::new();
+    for (i, d) in daemons.iter().enumerate() {
+        let now = procfs::cpu_of(&pids[i])?;
+        costs.push(Cost {
+            memory: procfs::memory_of(&pids[i])?,
+            cpu: now.saturating_sub(before[i]),
+            processes: pids[i].len(),
+        });
+        if vips_held(&d.host)? != vips {
+            report.notes.push(format!(
+                "footprint, {label}: {:?} on {} lost a VIP during the window",
+                d.kind,
+                d.host.name()
+            ));
+        }
+    }
+    for d in &daemons {
+        d.stop()
+            .with_context(|| format!("stopping {:?} on {}", d.kind, d.host.name()))?;
+    }
+    Ok(costs)
+}
+
+fn megabytes(kb: u64) -> String {
+    format!("{:.1} MB", kb as f64 / 1024.0)
+}
+
+pub fn run(
+    baton: &Path,
+    baton_small: Option<&Path>,
+    idle: Duration,
+    report: &mut Report,
+) -> Result<()> {
     let lab = Lab::new("bench-fp")?;
-    lab.add_segment("fpb")?;
-    lab.add_segment("fpk")?;
-    let host = |name: &str, segment: &str| {
-        lab.add_host(
+    let host = |name: &str, segment: &str| -> Result<Host> {
+        lab.add_segment(segment)?;
+        Ok(lab.add_host(
             HostSpec::new(name)
                 .segment(segment)
                 .ifname("ens33")
                 .addr("192.168.5.11/24"),
-        )
+        )?)
     };
-    let hosts = [host("fp-baton", "fpb")?, host("fp-ka", "fpk")?];
+    let mut subjects = vec![
+        Subject {
+            kind: Kind::Baton,
+            binary: baton,
+            host: host("fp-baton", "fpb")?,
+        },
+        Subject {
+            kind: Kind::Keepalived,
+            binary: baton,
+            host: host("fp-ka", "fpk")?,
+        },
+    ];
+    if let Some(small) = baton_small {
+        subjects.push(Subject {
+            kind: Kind::Baton,
+            binary: small,
+            host: host("fp-small", "fps")?,
+        });
+    }
     let seed = Conf::new(LB1).instance(Instance::seed(200, true, Advert::V2OneSecond));
     let cases = [
         ("the seed's config (1 instance, v2 1 s)", seed, 1),
@@ -54,61 +144,21 @@ pub fn run(baton: &Path, idle: Duration, report: &mut Report) -> Result<()> {
         ),
     ];
     for (label, conf, vips) in cases {
-        let text = conf.render();
-        let mut costs = Vec::new();
-        let daemons = Kind::BOTH
-            .iter()
-            .zip(&hosts)
-            .map(|(kind, h)| Daemon::start(*kind, baton, h, "fp", &text))
-            .collect::<Result<Vec<_>>>()?;
-        for d in &daemons {
-            wait_until(
-                format!("{:?} to hold its {vips} VIPs", d.kind),
-                Duration::from_secs(30),
-                ms(50),
-                || vips_held(&d.host).map(|n| n == vips),
-            )?;
-        }
-        // Past keepalived's second GARP burst (garp_master_delay 5 s): idle means idle.
-        std::thread::sleep(SETTLE);
-        let pids: Vec<Vec<u32>> = daemons
-            .iter()
-            .map(|d| Ok(d.processes()?.iter().map(|p| p.outer_pid).collect()))
-            .collect::<Result<_>>()?;
-        let before = pids
-            .iter()
-            .map(|p| procfs::cpu_of(p))
-            .collect::<Result<Vec<_>>>()?;
-        progress(&format!("footprint, {label}: idle for {:?}", idle));
-        std::thread::sleep(idle);
-        for (i, d) in daemons.iter().enumerate() {
-            let now = procfs::cpu_of(&pids[i])?;
-            costs.push(Cost {
-                memory: procfs::memory_of(&pids[i])?,
-                cpu: now.saturating_sub(before[i]),
-                processes: pids[i].len(),
-            });
-            if vips_held(&d.host)? != vips {
-                report.notes.push(format!(
-                    "footprint, {label}: {:?} lost a VIP during the window",
-                    d.kind
-                ));
-            }
-        }
-        for d in &daemons {
-            d.stop().with_context(|| format!("stopping {:?}", d.kind))?;
-        }
-        let (b, k) = (costs[0], costs[1]);
+        let costs = measure(&subjects, label, &conf.render(), vips, idle, report)?;
+        let (b, k, small) = (costs[0], costs[1], costs.get(2).copied());
         progress(&format!(
-            "footprint, {label}: baton {b:?}, keepalived {k:?}"
+            "footprint, {label}: baton {b:?}, keepalived {k:?}, built for size {small:?}"
         ));
-        let mem = |c: &Cost, kb: u64| {
+        let count = |c: &Cost| {
             format!(
-                "{:.1} MB ({} process{})",
-                kb as f64 / 1024.0,
+                "{} process{}",
                 c.processes,
                 if c.processes == 1 { "" } else { "es" }
             )
+        };
+        let with_small = |text: String, pick: fn(&Cost) -> u64| match small {
+            Some(s) => format!("{text}; built for size: {}", megabytes(pick(&s))),
+            None => text,
         };
         let half = |b: u64, k: u64| {
             let ratio = if k > 0 { b as f64 / k as f64 } else { f64::NAN };
@@ -118,24 +168,37 @@ pub fn run(baton: &Path, idle: Duration, report: &mut Report) -> Result<()> {
                 ratio * 100.0
             )
         };
-        report.rows.push(Row {
-            section: "footprint",
-            measure: format!("{label}: memory, VmRSS summed over the daemon's processes"),
-            bound: "–".into(),
-            baton: mem(&b, b.memory.rss_kb),
-            keepalived: mem(&k, k.memory.rss_kb),
-            target: half(b.memory.rss_kb, k.memory.rss_kb),
-        });
-        report.rows.push(Row {
-            section: "footprint",
-            measure: format!(
-                "{label}: memory, Pss (smaps_rollup) summed over the daemon's processes"
+        let memory_rows: [(&str, fn(&Cost) -> u64, bool); 3] = [
+            (
+                "memory, VmRSS summed over the daemon's processes",
+                |c| c.memory.rss_kb,
+                true,
             ),
-            bound: "–".into(),
-            baton: mem(&b, b.memory.pss_kb),
-            keepalived: mem(&k, k.memory.pss_kb),
-            target: half(b.memory.pss_kb, k.memory.pss_kb),
-        });
+            (
+                "memory, Pss (smaps_rollup) summed over the daemon's processes",
+                |c| c.memory.pss_kb,
+                false,
+            ),
+            (
+                "memory, anonymous (heap, stacks; smaps_rollup) summed over the daemon's processes",
+                |c| c.memory.anon_kb,
+                false,
+            ),
+        ];
+        for (what, pick, judged) in memory_rows {
+            report.rows.push(Row {
+                section: "footprint",
+                measure: format!("{label}: {what}"),
+                bound: "–".into(),
+                baton: with_small(format!("{} ({})", megabytes(pick(&b)), count(&b)), pick),
+                keepalived: format!("{} ({})", megabytes(pick(&k)), count(&k)),
+                target: if judged {
+                    half(pick(&b), pick(&k))
+                } else {
+                    String::new()
+                },
+            });
+        }
         let cpu = |c: &Cost| {
             format!(
                 "{:.2} s ({:.2} % of a core)",
@@ -150,7 +213,10 @@ pub fn run(baton: &Path, idle: Duration, report: &mut Report) -> Result<()> {
                 idle.as_secs()
             ),
             bound: "–".into(),
-            baton: cpu(&b),
+            baton: match small {
+                Some(s) => format!("{}; built for size: {}", cpu(&b), cpu(&s)),
+                None => cpu(&b),
+            },
             keepalived: cpu(&k),
             target: String::new(),
         });

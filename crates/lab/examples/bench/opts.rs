@@ -31,6 +31,8 @@ pub struct Options {
     pub sections: Sections,
     /// The baton binary to measure (a release build).
     pub baton: PathBuf,
+    /// The same sources built for size, measured beside it in the footprint section.
+    pub baton_small: Option<PathBuf>,
     /// Where the markdown report goes; `None` prints only.
     pub doc: Option<PathBuf>,
     /// The command line as given, for the report.
@@ -41,16 +43,18 @@ pub const USAGE: &str = "\
 bench: baton against keepalived in one lab: failover on the wire, footprint, scale.
 
 usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N,...]
-                 [--only SECTIONS] [--baton PATH] [--doc PATH | --no-doc]
+                 [--only SECTIONS] [--baton PATH] [--baton-small PATH]
+                 [--doc PATH | --no-doc]
 
   --quick    smoke run: 3 runs per case, 10 s idle, 30 s scale windows, steps 200,1000
   --runs     runs per failover case (default 5)
   --idle     footprint idle window in seconds (default 60)
   --window   scale window in seconds (default 60)
-  --steps    scale instance counts (default 100,200,500,1000,2000,4000)
+  --steps    scale instance counts (default 200,500,1000,2000,4000,8000)
   --only     run only these sections, comma-separated: takeover (crash, graceful stop),
              service (nginx killed), failover (both), footprint, scale
   --baton    the baton binary (default: target/release/baton)
+  --baton-small  baton built for size, footprint only (bench/run builds it)
   --doc      write the markdown report here (default docs/PERFORMANCE.md for a full run,
              target/bench/PERFORMANCE.quick.md for --quick)
 ";
@@ -81,7 +85,7 @@ impl Options {
             scale_steps: if quick {
                 vec![200, 1000]
             } else {
-                vec![100, 200, 500, 1000, 2000, 4000]
+                vec![200, 500, 1000, 2000, 4000, 8000]
             },
             sections: Sections {
                 takeover: true,
@@ -90,6 +94,7 @@ impl Options {
                 scale: true,
             },
             baton: target_dir().join("release/baton"),
+            baton_small: None,
             doc: Some(if quick {
                 target_dir().join("bench/PERFORMANCE.quick.md")
             } else {
@@ -140,6 +145,7 @@ impl Options {
                     }
                 }
                 "--baton" => o.baton = PathBuf::from(value("--baton")?),
+                "--baton-small" => o.baton_small = Some(PathBuf::from(value("--baton-small")?)),
                 "--doc" => o.doc = Some(PathBuf::from(value("--doc")?)),
                 "--no-doc" => o.doc = None,
                 other => bail!("unknown argument {other:?} (see --help)"),

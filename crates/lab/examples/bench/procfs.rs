@@ -32,11 +32,14 @@ pub fn cpu_of(pids: &[u32]) -> Result<Duration> {
     pids.iter().map(|p| cpu_time(*p)).sum()
 }
 
-/// Resident and proportional set sizes, kB.
+/// Resident, proportional and anonymous set sizes, kB.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Memory {
     pub rss_kb: u64,
     pub pss_kb: u64,
+    /// Heap, stacks and other private memory the daemon wrote: what it costs whatever
+    /// else runs on the machine.
+    pub anon_kb: u64,
 }
 
 impl std::ops::Add for Memory {
@@ -45,6 +48,7 @@ impl std::ops::Add for Memory {
         Memory {
             rss_kb: self.rss_kb + o.rss_kb,
             pss_kb: self.pss_kb + o.pss_kb,
+            anon_kb: self.anon_kb + o.anon_kb,
         }
     }
 }
@@ -57,6 +61,7 @@ pub fn memory(pid: u32) -> Result<Memory> {
     Ok(Memory {
         rss_kb: kb(&status, "VmRSS:").context("no VmRSS")?,
         pss_kb: kb(&rollup, "Pss:").context("no Pss")?,
+        anon_kb: kb(&rollup, "Anonymous:").context("no Anonymous")?,
     })
 }
 
@@ -97,6 +102,7 @@ mod tests {
         let me = std::process::id();
         let m = memory(me).unwrap();
         assert!(m.rss_kb > 0 && m.pss_kb > 0 && m.pss_kb <= m.rss_kb);
+        assert!(m.anon_kb > 0 && m.anon_kb <= m.rss_kb);
         assert!(cpu_time(me).is_ok());
     }
 }

@@ -129,12 +129,21 @@ const METHOD: &str = "## How the figures are taken
   so the script runs `killall keepalived`: a priority-0 advert) at v2 1 s, and at v3 0.1 s the
   fastest check it can run here: `vrrp_script` `pgrep -x nginx` every second (2.2.7 refuses
   intervals under 1 s), weight 0. keepalived's own `vrrp_track_process` is tried too; it
-  needs the proc connector, which is refused in a network namespace.
-- **Footprint.** Each daemon alone on a segment of its own, master of its instances, both
-  measured in the same window. Memory: the sum over all of the daemon's processes of
-  `VmRSS` (/proc/<pid>/status) and of `Pss` (/proc/<pid>/smaps_rollup; shared pages split
-  between the processes mapping them), read at the end of the window. CPU: the sum of
-  `utime + stime` (/proc/<pid>/stat) over the window.
+  needs the proc connector, which is refused in a network namespace. Bounds: baton's is its
+  fast handover (the master's tracker sees the death at once; a priority-0 advert; the
+  backup waits 12.2 ms); keepalived's is the script interval (the death may come just after
+  a run) plus Skew_Time, since both of its scripts end in a priority-0 advert (FAULT, or
+  `killall keepalived`, which is SIGTERM).
+- **Footprint.** Each daemon alone on a segment of its own, master of its instances, all
+  measured in the same window. Memory, summed over all of the daemon's processes and read at
+  the end of the window: `VmRSS` (/proc/<pid>/status; the target is judged on it), `Pss`
+  (/proc/<pid>/smaps_rollup: pages shared with other processes split between them, so it
+  also depends on what else runs on the machine, other keepalived processes included) and
+  `Anonymous` (smaps_rollup: heap and stacks, what the daemon itself allocated). Most of a
+  daemon's RSS is its program's pages; \"built for size\" is baton from the same sources with
+  opt-level \"s\", fat LTO and one codegen unit (as `crates/baton/benches/footprint.sh` builds
+  it), beside the workspace's release profile, which every other figure uses. CPU: the sum
+  of `utime + stime` (/proc/<pid>/stat) over the window.
 - **Scale.** A master (priority 200) and a backup (priority 100) of the same daemon, N
   instances on one interface at v3 0.1 s, one VIP each; VRIDs 1–255, each further block of
   255 instances on its own multicast group (`mcast_dst_ip`). The backup is started once the

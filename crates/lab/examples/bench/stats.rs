@@ -33,7 +33,7 @@ impl Sample {
         self.values.iter().max().copied()
     }
 
-    /// "3.612 s (3.598–3.640, n=5)".
+    /// "3.6120 s (3.5980–3.6400, n=5)".
     pub fn describe(&self) -> String {
         match (self.median(), self.min(), self.max()) {
             (Some(m), Some(lo), Some(hi)) if self.values.len() > 1 => format!(
@@ -49,11 +49,12 @@ impl Sample {
     }
 }
 
-/// A duration in the unit that suits it: "12.4 ms", "3.612 s".
+/// A duration in the unit that suits it, to a tenth of a millisecond: "12.4 ms",
+/// "3.6103 s".
 pub fn human(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s >= 1.0 {
-        format!("{s:.3} s")
+        format!("{s:.4} s")
     } else if s >= 0.001 {
         format!("{:.1} ms", s * 1e3)
     } else {
@@ -65,7 +66,7 @@ pub fn human(d: Duration) -> String {
 fn bare(d: Duration, like: Duration) -> String {
     let s = d.as_secs_f64();
     if like.as_secs_f64() >= 1.0 {
-        format!("{s:.3}")
+        format!("{s:.4}")
     } else if like.as_secs_f64() >= 0.001 {
         format!("{:.1}", s * 1e3)
     } else {
@@ -96,7 +97,7 @@ mod tests {
     #[test]
     fn described_in_one_unit() {
         assert_eq!(ms(&[12, 13, 11]).describe(), "12.0 ms (11.0–13.0, n=3)");
-        assert_eq!(ms(&[3610]).describe(), "3.610 s (n=1)");
+        assert_eq!(ms(&[3610]).describe(), "3.6100 s (n=1)");
         assert_eq!(human(Duration::from_micros(250)), "250 µs");
         assert_eq!(ms(&[]).describe(), "–");
     }
