@@ -29,6 +29,9 @@ struct Subject<'a> {
     host: Host,
 }
 
+/// Which figure of a cost a row shows.
+type Pick = fn(&Cost) -> u64;
+
 /// How many addresses `host` holds on ens33 beyond the one the lab gave it.
 fn vips_held(host: &Host) -> Result<usize> {
     Ok(host
@@ -156,7 +159,7 @@ pub fn run(
                 if c.processes == 1 { "" } else { "es" }
             )
         };
-        let with_small = |text: String, pick: fn(&Cost) -> u64| match small {
+        let with_small = |text: String, pick: Pick| match small {
             Some(s) => format!("{text}; built for size: {}", megabytes(pick(&s))),
             None => text,
         };
@@ -168,7 +171,7 @@ pub fn run(
                 ratio * 100.0
             )
         };
-        let memory_rows: [(&str, fn(&Cost) -> u64, bool); 3] = [
+        let memory_rows: [(&str, Pick, bool); 3] = [
             (
                 "memory, VmRSS summed over the daemon's processes",
                 |c| c.memory.rss_kb,
