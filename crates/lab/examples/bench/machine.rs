@@ -50,7 +50,12 @@ impl Machine {
             cpu: proc_field("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown".into()),
             cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
             kernel: output("uname", &["-sr"]),
-            memory: proc_field("/proc/meminfo", "MemTotal").unwrap_or_default(),
+            memory: proc_field("/proc/meminfo", "MemTotal")
+                .and_then(|m| m.trim_end_matches(" kB").trim().parse::<f64>().ok())
+                .map_or_else(
+                    || "unknown".into(),
+                    |kb| format!("{:.1} GiB", kb / 1048576.0),
+                ),
             keepalived: output("keepalived", &["--version"])
                 .lines()
                 .next()

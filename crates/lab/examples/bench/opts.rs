@@ -72,10 +72,13 @@ fn target_dir() -> PathBuf {
 
 impl Options {
     pub fn parse(args: Vec<String>) -> Result<Option<Options>> {
-        let command = std::iter::once("bench/run".to_string())
-            .chain(args.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(" ");
+        // bench/run says how it was called; run directly, the runner's own arguments.
+        let command = std::env::var("BENCH_COMMAND").unwrap_or_else(|_| {
+            std::iter::once("target/release/examples/bench".to_string())
+                .chain(args.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
         let quick = args.iter().any(|a| a == "--quick");
         let mut o = Options {
             quick,

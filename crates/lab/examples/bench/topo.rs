@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use baton_lab::{Host, HostSpec, Lab, MacAddr, Signal, ms, wait_until};
@@ -94,9 +94,25 @@ impl SeedLab {
         Ok(())
     }
 
-    /// Kill every nginx process of `host` (master and worker), as a crash of the service.
-    pub fn kill_nginx(&self, host: &Host) -> Result<usize> {
-        Ok(host.kill_all("nginx", Signal::SIGKILL)?)
+    /// Kill every nginx process of `host` (master and worker) with SIGKILL, as a crash of
+    /// the service; the wall-clock time just before the first signal. The processes are
+    /// found first, so the time of the scan of /proc is not counted against the daemon.
+    pub fn kill_nginx(&self, host: &Host) -> Result<SystemTime> {
+        let pids: Vec<u32> = host
+            .processes()?
+            .iter()
+            .filter(|p| p.is_named("nginx") && p.state != 'Z')
+            .map(|p| p.outer_pid)
+            .collect();
+        if pids.is_empty() {
+            bail!("no nginx to kill on {}", host.name());
+        }
+        let at = SystemTime::now();
+        for pid in pids {
+            // One that exited meanwhile is as dead as wanted.
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+        Ok(at)
     }
 
     /// Make nginx impossible to restart on `host` (the seed's script then stops keepalived),
