@@ -50,7 +50,7 @@ usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N
   --runs     runs per failover case (default 5)
   --idle     footprint idle window in seconds (default 60)
   --window   scale window in seconds (default 60)
-  --steps    scale instance counts (default 200,500,1000,2000,4000,8000)
+  --steps    scale instance counts (default 200,500,1000,2000,4000,6000,8000)
   --only     run only these sections, comma-separated: takeover (crash, graceful stop),
              service (nginx killed), failover (both), footprint, scale
   --baton    the baton binary (default: target/release/baton)
@@ -88,7 +88,7 @@ impl Options {
             scale_steps: if quick {
                 vec![200, 1000]
             } else {
-                vec![200, 500, 1000, 2000, 4000, 8000]
+                vec![200, 500, 1000, 2000, 4000, 6000, 8000]
             },
             sections: Sections {
                 takeover: true,

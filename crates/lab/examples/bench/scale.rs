@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use baton_lab::{Host, HostSpec, Lab, ms, wait_until};
 
 use crate::conf;
-use crate::daemon::{Daemon, Kind, baton_states};
+use crate::daemon::{Daemon, Kind};
 use crate::procfs;
 use crate::report::{Report, Row, target};
 use crate::topo::tail;
@@ -151,12 +151,14 @@ fn vips_held(host: &Host) -> Result<usize> {
         .count())
 }
 
-/// Whether the backup has settled: every instance BACKUP.
-fn backup_settled(d: &Daemon, n: usize) -> Result<bool> {
-    match d.kind {
-        Kind::Baton => Ok(baton_states(&d.status()?).get("Backup") == Some(&n)),
-        Kind::Keepalived => Ok(d.log()?.matches("Entering BACKUP STATE").count() >= n),
-    }
+/// Whether the backup has settled, judged the same way for both daemons: it holds no VIP
+/// and has sent no advert for two seconds (a backup that took an instance over at start-up
+/// advertises it until it hears the master).
+fn backup_settled(counter: &WireCounter, host: &Host) -> Result<bool> {
+    let (_, before) = counter.read()?;
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, after) = counter.read()?;
+    Ok(after == before && vips_held(host)? == 0)
 }
 
 fn step(kind: Kind, baton: &Path, n: usize, window: Duration) -> Result<Step> {
@@ -202,7 +204,7 @@ fn step(kind: Kind, baton: &Path, n: usize, window: Duration) -> Result<Step> {
             if !backup.running()? {
                 bail!("the backup exited: {}", tail(&backup.log()?));
             }
-            backup_settled(&backup, n)
+            backup_settled(&counter, &backup_host)
         },
     )?;
     std::thread::sleep(SETTLE);
