@@ -11,6 +11,9 @@ use anyhow::{Context, Result, bail};
 use baton_lab::{Host, Proc, ProcessInfo, Signal, ms, wait_until};
 use nix::unistd::Pid;
 
+/// Daemons started so far, to name each start's pid files.
+static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Which daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -46,6 +49,11 @@ impl Daemon {
     /// virtual_server, a parent and a VRRP child).
     pub fn start(kind: Kind, baton: &Path, host: &Host, tag: &str, conf: &str) -> Result<Daemon> {
         let path = host.write_file(format!("{tag}.conf"), conf)?;
+        // Pid files named afresh for each start: a crashed keepalived leaves its pid file,
+        // and a new pid in the host's small PID namespace may soon reuse the number in it
+        // ("daemon is already running").
+        let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tag = format!("{tag}-{n}");
         let pid = host.path(format!("{tag}.pid"));
         let mut cmd = match kind {
             Kind::Baton => {

@@ -58,9 +58,16 @@ impl Report {
     }
 
     pub fn notes_text(&self) -> String {
+        /// A failed run's note quotes logs; the start says why, the rest is in the lab's logs.
+        const LONGEST: usize = 400;
         let mut s = String::new();
         for n in &self.notes {
-            let _ = writeln!(s, "- {}", n.replace('\n', " "));
+            let mut line = n.replace('\n', " ");
+            if let Some((cut, _)) = line.char_indices().nth(LONGEST) {
+                line.truncate(cut);
+                line.push_str(" …");
+            }
+            let _ = writeln!(s, "- {line}");
         }
         s
     }
@@ -177,5 +184,21 @@ mod tests {
         assert!(t.contains("a \\| b"));
         assert!(t.contains("MISSED (≤ 1 s)"));
         assert_eq!(target(None, "x"), "– (x: no data)");
+    }
+
+    #[test]
+    fn long_notes_are_cut() {
+        let r = Report {
+            rows: vec![],
+            notes: vec!["é".repeat(1000), "short".into()],
+        };
+        let text = r.notes_text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            lines[0].chars().count(),
+            "- ".len() + 400 + " …".chars().count()
+        );
+        assert_eq!(lines[1], "- short");
     }
 }

@@ -151,10 +151,14 @@ fn vips_held(host: &Host) -> Result<usize> {
         .count())
 }
 
-/// Whether the backup has settled, judged the same way for both daemons: it holds no VIP
-/// and has sent no advert for two seconds (a backup that took an instance over at start-up
-/// advertises it until it hears the master).
-fn backup_settled(counter: &WireCounter, host: &Host) -> Result<bool> {
+/// Whether the backup has settled, judged the same way for both daemons: every instance
+/// has started (both log keepalived's "(VI_n) Entering BACKUP STATE (init)"), and it holds
+/// no VIP and has sent no advert for two seconds (a backup that took an instance over at
+/// start-up advertises it until it hears the master).
+fn backup_settled(d: &Daemon, n: usize, counter: &WireCounter, host: &Host) -> Result<bool> {
+    if d.log()?.matches("Entering BACKUP STATE").count() < n {
+        return Ok(false);
+    }
     let (_, before) = counter.read()?;
     std::thread::sleep(Duration::from_secs(2));
     let (_, after) = counter.read()?;
@@ -204,7 +208,7 @@ fn step(kind: Kind, baton: &Path, n: usize, window: Duration) -> Result<Step> {
             if !backup.running()? {
                 bail!("the backup exited: {}", tail(&backup.log()?));
             }
-            backup_settled(&counter, &backup_host)
+            backup_settled(&backup, n, &counter, &backup_host)
         },
     )?;
     std::thread::sleep(SETTLE);
