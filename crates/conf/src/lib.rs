@@ -223,6 +223,7 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
         g.tracking = checks::tracking(&mut cx, tracking, &defs, &t);
         config.sync_groups.push(g);
     }
+    config.instances.reserve_exact(instances.len());
     for (mut inst, tracking) in instances {
         let member_of = config
             .sync_group_of(&inst.name)

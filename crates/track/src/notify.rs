@@ -187,15 +187,21 @@ impl Notifier {
                 .notify
                 .priority_changes
                 .unwrap_or(global_priority_changes);
-            targets.insert(NotifyTarget::instance(&instance.name), scripts);
+            // Only targets with something to run are kept: most instances of a large
+            // configuration have no notify script, and `notify` treats a missing target as
+            // one with nothing to run (FIFO lines are written either way).
+            if !scripts.is_empty() {
+                targets.insert(NotifyTarget::instance(&instance.name), scripts);
+            }
         }
         for group in &config.sync_groups {
             let what = format!("VRRP_Group({})", group.name);
-            targets.insert(
-                NotifyTarget::group(&group.name),
-                prepare(&what, &group.notify, policy),
-            );
+            let scripts = prepare(&what, &group.notify, policy);
+            if !scripts.is_empty() {
+                targets.insert(NotifyTarget::group(&group.name), scripts);
+            }
         }
+        targets.shrink_to_fit();
 
         let mut fifos: Vec<NotifyFifo> = Vec::new();
         let configured = [
@@ -284,6 +290,23 @@ impl Drop for Notifier {
     fn drop(&mut self) {
         // Dropping the worker's tasks kills any notify script still running.
         self.worker.abort();
+    }
+}
+
+impl TargetScripts {
+    /// Nothing to run and no priority changes to report.
+    fn is_empty(&self) -> bool {
+        [
+            &self.master,
+            &self.backup,
+            &self.fault,
+            &self.stop,
+            &self.any,
+            &self.rx_lower_pri,
+        ]
+        .iter()
+        .all(|p| p.is_none())
+            && !self.priority_changes
     }
 }
 

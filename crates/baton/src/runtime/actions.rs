@@ -12,6 +12,10 @@ use baton_vrrp::{Action, Destination, InstanceId, Level, LogLine, SendAdvert};
 use super::Daemon;
 use crate::netlink::{RouteSpec, RuleSpec};
 
+/// The action capacity kept between batches: a steady-state batch (an advert or two, a
+/// timer's worth) fits many times over.
+const KEPT_ACTIONS: usize = 64;
+
 impl Daemon {
     /// Carry out every pending action, then send the GARP/NA frames that are due.
     pub(super) async fn execute(&mut self) {
@@ -19,7 +23,13 @@ impl Daemon {
         for a in actions.drain(..) {
             self.act(a).await;
         }
-        // Keep the allocation for the next batch.
+        // Keep the allocation for the next batch, but not a burst's: when hundreds of
+        // instances change state at once (start, a link coming up) the batch holds thousands
+        // of actions, and that capacity would stay resident for the daemon's life.
+        if actions.capacity() > KEPT_ACTIONS {
+            actions.shrink_to(KEPT_ACTIONS);
+            super::heap::release_free_pages();
+        }
         self.actions = actions;
         self.announce.flush(self.clock.now(), &self.ifaces);
         if std::mem::take(&mut self.states_changed) && self.ready {

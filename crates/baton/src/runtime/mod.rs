@@ -23,6 +23,7 @@ mod actions;
 mod alarm;
 pub mod announce;
 pub mod clock;
+mod heap;
 pub mod links;
 pub mod sockets;
 mod status;
@@ -33,7 +34,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use baton_conf::Config;
-use baton_track::{TrackEvent, TrackOptions};
+use baton_track::{ScriptPolicy, TrackEvent, TrackOptions};
 use baton_vrrp::{Action, Input, Node, ReceivedAdvert};
 use baton_wire::advert::Packet;
 use baton_wire::{AdvertRepr, ChecksumPolicy};
@@ -67,8 +68,8 @@ pub struct Daemon {
     node: Node,
     /// The configuration as loaded (the trackers run this one) …
     config: Config,
-    /// … and as the core runs it (scripts that cannot run removed).
-    core_config: Config,
+    /// … and as the core runs it, when that differs: scripts that cannot run removed.
+    core_config: Option<Config>,
     actions: Vec<Action>,
     netlink: Netlink,
     monitor: Option<Monitor>,
@@ -206,12 +207,14 @@ impl Daemon {
         let addrs = netlink.addresses(None).await?;
         monitor.set_known(&links);
         let ifaces = Interfaces::new(links, addrs);
-        let core_config = tracking::core_config(&config, &track_options);
+        let policy = ScriptPolicy::new(&config.global, &track_options);
+        let core_config = tracking::core_config(&config, &policy);
+        let core = core_config.as_ref().unwrap_or(&config);
         let clock = Clock::start();
-        let node = Node::new(&core_config, ifaces.environment());
-        let mut sockets = Sockets::plan(&core_config);
+        let node = Node::new(core, ifaces.environment());
+        let mut sockets = Sockets::plan(core);
         sockets.open_available(&ifaces);
-        let tracking = Tracking::start(&config, track_options.clone());
+        let tracking = Tracking::start(&config, &policy, track_options.clone());
         let mut d = Daemon {
             clock,
             node,
@@ -236,13 +239,19 @@ impl Daemon {
         let now = d.clock.now();
         d.node.handle(now, Input::Start, &mut d.actions);
         d.execute().await;
+        heap::release_free_pages();
         Ok(d)
+    }
+
+    /// The configuration the core runs.
+    fn core(&self) -> &Config {
+        self.core_config.as_ref().unwrap_or(&self.config)
     }
 
     /// Feed the first count of every process tracker and value of every file tracker before
     /// `Start`, as the core asks, waiting a bounded time for them.
     async fn first_tracker_values(&mut self) {
-        let mut waiting = Tracking::first_reports(&self.core_config);
+        let mut waiting = Tracking::first_reports(self.core());
         let deadline = tokio::time::Instant::now() + tracking::FIRST_VALUES_WAIT;
         while !waiting.is_empty() {
             let ev = match tokio::time::timeout_at(deadline, self.tracking.events.recv()).await {
@@ -485,17 +494,20 @@ impl Daemon {
         match source.reload() {
             Reload::Applied(new) => {
                 let new = *new;
-                let core = tracking::core_config(&new, &self.track_options);
-                self.tracking.reload(&self.config, &new).await;
-                self.sockets.replan(&core);
+                let policy = ScriptPolicy::new(&new.global, &self.track_options);
+                let core_config = tracking::core_config(&new, &policy);
+                let core = core_config.as_ref().unwrap_or(&new);
+                self.tracking.reload(&self.config, &new, &policy).await;
+                self.sockets.replan(core);
                 self.sockets.open_available(&self.ifaces);
                 let now = self.clock.now();
                 self.node
-                    .handle(now, Input::Reload(&core), &mut self.actions);
+                    .handle(now, Input::Reload(core), &mut self.actions);
                 self.info.reloaded(&new);
                 self.config = new;
-                self.core_config = core;
+                self.core_config = core_config;
                 self.execute().await;
+                heap::release_free_pages();
                 notify_systemd::notify(
                     Lifecycle::Ready,
                     &format!("{}; configuration reloaded", self.summary()),

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use baton_conf::{Config, Tracking as TrackRefs};
 use baton_track::{
-    Notifier, NotifyEvent, NotifyRequest, NotifyTarget, Program, ScriptOutcome, ScriptPolicy,
-    TrackEvent, TrackOptions, UserResolver,
+    Notifier, NotifyEvent, NotifyRequest, NotifyTarget, ScriptOutcome, ScriptPolicy, TrackEvent,
+    TrackOptions,
 };
 use baton_vrrp::{FifoLine, NotifyState, ScriptResult};
 use tokio::sync::mpsc;
@@ -26,25 +26,19 @@ pub const FIRST_VALUES_WAIT: Duration = Duration::from_secs(2);
 /// How long notify scripts (STOP, …) get to finish when the daemon stops or reloads.
 pub const NOTIFY_DRAIN: Duration = Duration::from_secs(5);
 
-/// The configuration the core runs: `config` less the scripts that cannot run.
-pub fn core_config(config: &Config, options: &TrackOptions) -> Config {
-    let users = UserResolver::new(
-        config.global.script_user.clone(),
-        &options.default_script_user,
-        config.global.enable_script_security,
-    );
+/// The configuration the core runs: `config` less the scripts that cannot run, or `None`
+/// when every script can run and the core runs `config` itself (no second copy is kept).
+pub fn core_config(config: &Config, policy: &ScriptPolicy) -> Option<Config> {
     let unusable: HashSet<&str> = config
         .scripts
         .iter()
-        .filter(|s| {
-            Program::prepare(&s.command, &users, config.global.enable_script_security).is_err()
-        })
+        .filter(|s| !policy.can_run(&s.command))
         .map(|s| s.name.as_str())
         .collect();
-    let mut out = config.clone();
     if unusable.is_empty() {
-        return out;
+        return None;
     }
+    let mut out = config.clone();
     let strip = |owner: &str, t: &mut TrackRefs| {
         t.scripts.retain(|r| {
             let keep = !unusable.contains(r.name.as_str());
@@ -63,7 +57,7 @@ pub fn core_config(config: &Config, options: &TrackOptions) -> Config {
     for g in &mut out.sync_groups {
         strip(&format!("VRRP_Group({})", g.name), &mut g.tracking);
     }
-    out
+    Some(out)
 }
 
 /// The part of a configuration that decides which trackers run and how.
@@ -133,11 +127,11 @@ pub struct Tracking {
 }
 
 impl Tracking {
-    /// Start what `config` asks for on the current runtime.
-    pub fn start(config: &Config, options: TrackOptions) -> Tracking {
-        let policy = ScriptPolicy::new(&config.global, &options);
-        let (trackers, events) = start_trackers(config, &policy, &options);
-        let notifier = start_notifier(config, &policy, &options);
+    /// Start what `config` asks for on the current runtime, under `policy` (the one
+    /// [`core_config`] was given, so each user lookup and its warning happen once).
+    pub fn start(config: &Config, policy: &ScriptPolicy, options: TrackOptions) -> Tracking {
+        let (trackers, events) = start_trackers(config, policy, &options);
+        let notifier = start_notifier(config, policy, &options);
         policy.log_summary();
         Tracking {
             trackers,
@@ -180,13 +174,12 @@ impl Tracking {
     /// Follow a reloaded configuration: trackers and notifier whose configuration did not
     /// change keep running (no rerun of scripts, no lost queue of notifications); the others
     /// are stopped and started afresh. The core keeps tracker state across the reload.
-    pub async fn reload(&mut self, old: &Config, new: &Config) {
+    pub async fn reload(&mut self, old: &Config, new: &Config, policy: &ScriptPolicy) {
         let trackers_same = tracker_part(old) == tracker_part(new);
         let notifier_same = notify_part(old) == notify_part(new);
         if trackers_same && notifier_same {
             return;
         }
-        let policy = ScriptPolicy::new(&new.global, &self.options);
         if !notifier_same {
             // The old FIFOs are closed before the new notifier opens them again; a notify
             // script still running gets a second, then is killed. Only a reload that
@@ -194,7 +187,7 @@ impl Tracking {
             if let Some(n) = self.notifier.take() {
                 n.shutdown(Duration::from_secs(1)).await;
             }
-            self.notifier = start_notifier(new, &policy, &self.options);
+            self.notifier = start_notifier(new, policy, &self.options);
         }
         if !trackers_same {
             if let Some(t) = self.trackers.take() {
@@ -202,7 +195,7 @@ impl Tracking {
                 // master at 100 ms would miss adverts), and nothing below depends on it.
                 tokio::spawn(t.stop());
             }
-            (self.trackers, self.events) = start_trackers(new, &policy, &self.options);
+            (self.trackers, self.events) = start_trackers(new, policy, &self.options);
         }
         policy.log_summary();
     }
@@ -307,7 +300,8 @@ mod tests {
             default_script_user: "baton-no-such-user".into(),
             ..TrackOptions::default()
         };
-        let core = core_config(&config, &options);
+        let policy = ScriptPolicy::new(&config.global, &options);
+        let core = core_config(&config, &policy).expect("a script was dropped");
         let names: Vec<&str> = core.instances[0]
             .tracking
             .scripts
@@ -322,6 +316,26 @@ mod tests {
         }
         // The trackers still see the whole configuration (they log the refusal).
         assert_eq!(config.instances[0].tracking.scripts.len(), 2);
+    }
+
+    #[test]
+    fn when_every_script_can_run_the_core_runs_the_configuration_itself() {
+        let mut config = Config::default();
+        config.scripts.push(script("fine", "/bin/true"));
+        let mut i = VrrpInstance::new("VI_1", 51, Family::Ipv4);
+        i.tracking.scripts = vec![track("fine")];
+        config.instances.push(i);
+        let options = TrackOptions {
+            default_script_user: "baton-no-such-user".into(),
+            ..TrackOptions::default()
+        };
+        let policy = ScriptPolicy::new(&config.global, &options);
+        if nix::unistd::geteuid().is_root() {
+            assert!(core_config(&config, &policy).is_none());
+        } else {
+            // Without root the default user is unusable: the script is dropped.
+            assert!(core_config(&config, &policy).is_some());
+        }
     }
 
     #[test]

@@ -88,6 +88,10 @@ impl Node {
         self.instances.clear();
         self.bindings.clear();
         self.segments.clear();
+        // Exact sizes: with hundreds of instances, doubling growth would leave up to half of
+        // these (large) entries allocated and unused.
+        self.instances.reserve_exact(config.instances.len());
+        self.bindings.reserve_exact(config.instances.len());
         for (i, c) in config.instances.iter().enumerate() {
             let id = InstanceId(i as u32);
             let group = config.sync_group_of(&c.name);
