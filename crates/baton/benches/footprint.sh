@@ -9,15 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 [ "$(id -u)" -eq 0 ] || { echo "footprint.sh: needs root (network namespaces)" >&2; exit 1; }
 
-# The workspace's release profile, and the same sources built for size (what the release
-# profile would give with opt-level "s", fat LTO and one codegen unit), in a target directory
-# of its own so neither build undoes the other.
+# The workspace's release profile (built for size: see Cargo.toml).
 cargo build -q -p baton --release --bin baton --example io_footprint
 target=${CARGO_TARGET_DIR:-target}/release
-small_dir=${CARGO_TARGET_DIR:-target}/footprint-size
-CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
-    cargo build -q -p baton --release --bin baton --target-dir "$small_dir"
-small=$small_dir/release
 
 ns=baton-fp-$$
 dir=$(mktemp -d)
@@ -73,7 +67,6 @@ measure_baton() {
 }
 
 measure_baton "$target/baton" "release profile"
-measure_baton "$small/baton" "built for size"
 
 ip netns exec "$ns" "$target/examples/io_footprint" ens33 "$dir/io.sock"
 

@@ -102,12 +102,7 @@ fn megabytes(kb: u64) -> String {
     format!("{:.1} MB", kb as f64 / 1024.0)
 }
 
-pub fn run(
-    baton: &Path,
-    baton_small: Option<&Path>,
-    idle: Duration,
-    report: &mut Report,
-) -> Result<()> {
+pub fn run(baton: &Path, idle: Duration, report: &mut Report) -> Result<()> {
     let lab = Lab::new("bench-fp")?;
     let host = |name: &str, segment: &str| -> Result<Host> {
         lab.add_segment(segment)?;
@@ -118,7 +113,7 @@ pub fn run(
                 .addr("192.168.5.11/24"),
         )?)
     };
-    let mut subjects = vec![
+    let subjects = [
         Subject {
             kind: Kind::Baton,
             binary: baton,
@@ -130,13 +125,6 @@ pub fn run(
             host: host("fp-ka", "fpk")?,
         },
     ];
-    if let Some(small) = baton_small {
-        subjects.push(Subject {
-            kind: Kind::Baton,
-            binary: small,
-            host: host("fp-small", "fps")?,
-        });
-    }
     let seed = Conf::new(LB1).instance(Instance::seed(200, true, Advert::V2OneSecond));
     let cases = [
         ("the seed's config (1 instance, v2 1 s)", seed, 1),
@@ -148,9 +136,9 @@ pub fn run(
     ];
     for (label, conf, vips) in cases {
         let costs = measure(&subjects, label, &conf.render(), vips, idle, report)?;
-        let (b, k, small) = (costs[0], costs[1], costs.get(2).copied());
+        let (b, k) = (costs[0], costs[1]);
         progress(&format!(
-            "footprint, {label}: baton {b:?}, keepalived {k:?}, built for size {small:?}"
+            "footprint, {label}: baton {b:?}, keepalived {k:?}"
         ));
         let count = |c: &Cost| {
             format!(
@@ -158,10 +146,6 @@ pub fn run(
                 c.processes,
                 if c.processes == 1 { "" } else { "es" }
             )
-        };
-        let with_small = |text: String, pick: Pick| match small {
-            Some(s) => format!("{text}; built for size: {}", megabytes(pick(&s))),
-            None => text,
         };
         let half = |b: u64, k: u64| {
             let ratio = if k > 0 { b as f64 / k as f64 } else { f64::NAN };
@@ -193,7 +177,7 @@ pub fn run(
                 section: "footprint",
                 measure: format!("{label}: {what}"),
                 bound: "–".into(),
-                baton: with_small(format!("{} ({})", megabytes(pick(&b)), count(&b)), pick),
+                baton: format!("{} ({})", megabytes(pick(&b)), count(&b)),
                 keepalived: format!("{} ({})", megabytes(pick(&k)), count(&k)),
                 target: if judged {
                     half(pick(&b), pick(&k))
@@ -216,10 +200,7 @@ pub fn run(
                 idle.as_secs()
             ),
             bound: "–".into(),
-            baton: match small {
-                Some(s) => format!("{}; built for size: {}", cpu(&b), cpu(&s)),
-                None => cpu(&b),
-            },
+            baton: cpu(&b),
             keepalived: cpu(&k),
             target: String::new(),
         });

@@ -80,16 +80,8 @@ fn run(opts: &Options) -> Result<()> {
         .baton
         .canonicalize()
         .with_context(|| format!("resolving {}", opts.baton.display()))?;
-    let baton_small = match &opts.baton_small {
-        Some(p) => Some(
-            p.canonicalize()
-                .with_context(|| format!("resolving {}", p.display()))?,
-        ),
-        None => None,
-    };
     let opts = &Options {
         baton,
-        baton_small,
         ..opts.clone()
     };
     let machine = Machine::probe(&opts.baton);
@@ -106,12 +98,7 @@ fn run(opts: &Options) -> Result<()> {
         seed.lab.teardown()?;
     }
     if opts.sections.footprint {
-        footprint::run(
-            &opts.baton,
-            opts.baton_small.as_deref(),
-            opts.idle,
-            &mut report,
-        )?;
+        footprint::run(&opts.baton, opts.idle, &mut report)?;
     }
     if opts.sections.scale {
         scale::run(

@@ -31,8 +31,6 @@ pub struct Options {
     pub sections: Sections,
     /// The baton binary to measure (a release build).
     pub baton: PathBuf,
-    /// The same sources built for size, measured beside it in the footprint section.
-    pub baton_small: Option<PathBuf>,
     /// Where the markdown report goes; `None` prints only.
     pub doc: Option<PathBuf>,
     /// The command line as given, for the report.
@@ -43,7 +41,7 @@ pub const USAGE: &str = "\
 bench: baton against keepalived in one lab: failover on the wire, footprint, scale.
 
 usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N,...]
-                 [--only SECTIONS] [--baton PATH] [--baton-small PATH]
+                 [--only SECTIONS] [--baton PATH]
                  [--doc PATH | --no-doc]
 
   --quick    smoke run: 3 runs per case, 10 s idle, 30 s scale windows, steps 200,1000
@@ -54,7 +52,6 @@ usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N
   --only     run only these sections, comma-separated: takeover (crash, graceful stop),
              service (nginx killed), failover (both), footprint, scale
   --baton    the baton binary (default: target/release/baton)
-  --baton-small  baton built for size, footprint only (bench/run builds it)
   --doc      write the markdown report here (default docs/PERFORMANCE.md for a full run,
              target/bench/PERFORMANCE.quick.md for --quick)
 ";
@@ -97,7 +94,6 @@ impl Options {
                 scale: true,
             },
             baton: target_dir().join("release/baton"),
-            baton_small: None,
             doc: Some(if quick {
                 target_dir().join("bench/PERFORMANCE.quick.md")
             } else {
@@ -148,7 +144,6 @@ impl Options {
                     }
                 }
                 "--baton" => o.baton = PathBuf::from(value("--baton")?),
-                "--baton-small" => o.baton_small = Some(PathBuf::from(value("--baton-small")?)),
                 "--doc" => o.doc = Some(PathBuf::from(value("--doc")?)),
                 "--no-doc" => o.doc = None,
                 other => bail!("unknown argument {other:?} (see --help)"),

@@ -147,10 +147,9 @@ const METHOD: &str = "## How the figures are taken
   (/proc/<pid>/smaps_rollup: pages shared with other processes split between them, so it
   also depends on what else runs on the machine, other keepalived processes included) and
   `Anonymous` (smaps_rollup: heap and stacks, what the daemon itself allocated). Most of a
-  daemon's RSS is its program's pages; \"built for size\" is baton from the same sources with
-  opt-level \"s\", fat LTO and one codegen unit (as `crates/baton/benches/footprint.sh` builds
-  it), beside the workspace's release profile, which every other figure uses. CPU: the sum
-  of `utime + stime` (/proc/<pid>/stat) over the window.
+  daemon's RSS is its program's pages, which is why baton's release profile builds for size
+  (opt-level \"s\", fat LTO, one codegen unit). CPU: the sum of `utime + stime`
+  (/proc/<pid>/stat) over the window.
 - **Scale.** A master (priority 200) and a backup (priority 100) of the same daemon, N
   instances on one interface at v3 0.1 s, one VIP each; VRIDs 1–255, each further block of
   255 instances on its own multicast group (`mcast_dst_ip`). The backup is started once the
