@@ -2,6 +2,8 @@
 //! other BACKUP at 100, the segment captured from before the first advert to after the last
 //! step; then the peer's log, baton's own mismatch report and tshark judge the run.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, Result, bail};
 use baton_lab::require_tools;
 
@@ -129,18 +131,26 @@ impl Failover {
         let peer_conf = self.instance("r2", peer_prio, addrs.r2, addrs.r1);
         let mut peer: Box<dyn Router> = match self.peer {
             Peer::Keepalived => {
-                *peer_version = keepalived::version()?;
-                if self.plain()
-                    && let Some(line) =
-                        keepalived::rejects_global_keyword(&pair.r2, "v3_checksum_as_v2")?
-                {
-                    return Ok(Verdict::NotSupported(format!(
-                        "keepalived {peer_version} does not know v3_checksum_as_v2 (`keepalived -t`: \
-                         \"{line}\") and always checksums VRRPv3 with the pseudo-header; it \
-                         drops adverts in the other form (see the checksum mismatch row)"
-                    )));
-                }
-                Box::new(Keepalived::new(&pair.r2, peer_conf)?)
+                // Debian bookworm's keepalived (2.2.7) predates v3_checksum_as_v2: that case
+                // runs against the keepalived scripts/build-keepalived builds from Debian
+                // trixie's source.
+                let binary = if self.plain() {
+                    match keepalived::knowing_global_keyword(&pair.r2, "v3_checksum_as_v2")? {
+                        Ok(binary) => binary,
+                        Err(why) => {
+                            *peer_version = keepalived::version(Path::new(keepalived::SYSTEM))?;
+                            return Ok(Verdict::NotSupported(format!(
+                                "{why}; without it keepalived always checksums VRRPv3 with the \
+                                 pseudo-header and drops adverts in the other form (see the \
+                                 checksum mismatch row)"
+                            )));
+                        }
+                    }
+                } else {
+                    PathBuf::from(keepalived::SYSTEM)
+                };
+                *peer_version = keepalived::version(&binary)?;
+                Box::new(Keepalived::with_binary(&pair.r2, peer_conf, &binary)?)
             }
             Peer::Frr => {
                 if self.mode != Mode::Multicast && !self.plain() {

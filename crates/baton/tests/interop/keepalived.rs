@@ -2,7 +2,7 @@
 //! console log kept per run, its state read from that log ("(VI_1) Entering MASTER STATE")
 //! and the VIP from `ip addr`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -38,10 +38,19 @@ pub const COMPLAINTS: &[&str] = &[
     "VRRP packet with AH too short",
 ];
 
+/// The system's keepalived (Debian's package).
+pub const SYSTEM: &str = "keepalived";
+
+/// Where `scripts/build-keepalived` installs the keepalived that knows `v3_checksum_as_v2`
+/// (Debian bookworm's 2.2.7 does not); `BATON_KEEPALIVED_RFC9568` names another.
+pub const RFC9568_DEFAULT: &str = "/opt/baton-peers/keepalived-2.3.3/sbin/keepalived";
+
 /// keepalived on a lab host, serving `VI_1`.
 #[derive(Debug)]
 pub struct Keepalived {
     host: Host,
+    /// The program: [`SYSTEM`] or a path.
+    binary: PathBuf,
     conf: InstanceConf,
     conf_path: PathBuf,
     dir: PathBuf,
@@ -51,10 +60,16 @@ pub struct Keepalived {
 }
 
 impl Keepalived {
+    /// The system's keepalived.
     pub fn new(host: &Host, conf: InstanceConf) -> Result<Keepalived> {
+        Keepalived::with_binary(host, conf, Path::new(SYSTEM))
+    }
+
+    pub fn with_binary(host: &Host, conf: InstanceConf, binary: &Path) -> Result<Keepalived> {
         let conf_path = host.write_file("keepalived/keepalived.conf", conf.render())?;
         Ok(Keepalived {
             host: host.clone(),
+            binary: binary.to_path_buf(),
             dir: host.path("keepalived"),
             conf,
             conf_path,
@@ -94,7 +109,7 @@ impl Router for Keepalived {
         if self.running {
             bail!("{} is already running", self.label());
         }
-        let mut cmd = Command::new("keepalived");
+        let mut cmd = Command::new(&self.binary);
         cmd.args(["-n", "-l", "-D", "-P", "-f"])
             .arg(&self.conf_path)
             .arg("-p")
@@ -194,11 +209,13 @@ pub fn complaints_in(log: &str) -> Vec<String> {
 }
 
 /// `keepalived -v`'s version: "2.2.7".
-pub fn version() -> Result<String> {
-    let out = Command::new("keepalived")
-        .arg("-v")
-        .output()
-        .context("running keepalived -v (apt-get install keepalived)")?;
+pub fn version(binary: &Path) -> Result<String> {
+    let out = Command::new(binary).arg("-v").output().with_context(|| {
+        format!(
+            "running {} -v (apt-get install keepalived)",
+            binary.display()
+        )
+    })?;
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     text.split_whitespace()
@@ -212,7 +229,7 @@ pub fn version() -> Result<String> {
 
 /// Whether this keepalived knows a global_defs keyword: `None` if it does, or the line in
 /// which `keepalived -t` rejects it.
-pub fn rejects_global_keyword(host: &Host, keyword: &str) -> Result<Option<String>> {
+pub fn rejects_global_keyword(host: &Host, binary: &Path, keyword: &str) -> Result<Option<String>> {
     let conf = host.write_file(
         format!("keepalived/probe-{keyword}.conf"),
         format!(
@@ -220,13 +237,41 @@ pub fn rejects_global_keyword(host: &Host, keyword: &str) -> Result<Option<Strin
              virtual_router_id 51\n    version 3\n    virtual_ipaddress {{\n        192.168.5.10\n    }}\n}}\n"
         ),
     )?;
-    let out = host.run(Command::new("keepalived").arg("-t").arg("-f").arg(&conf))?;
+    let out = host.run(Command::new(binary).arg("-t").arg("-f").arg(&conf))?;
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     Ok(text
         .lines()
         .find(|l| l.contains("Unknown keyword") && l.contains(keyword))
         .map(|l| l.trim().to_string()))
+}
+
+/// A keepalived that knows `keyword` in global_defs: the system's if it does, else the one
+/// `scripts/build-keepalived` builds (or `BATON_KEEPALIVED_RFC9568` names). `Err` holds why
+/// none can run the case, with each candidate's answer.
+pub fn knowing_global_keyword(host: &Host, keyword: &str) -> Result<Result<PathBuf, String>> {
+    let system = Path::new(SYSTEM);
+    let Some(system_line) = rejects_global_keyword(host, system, keyword)? else {
+        return Ok(Ok(system.to_path_buf()));
+    };
+    let built = std::env::var_os("BATON_KEEPALIVED_RFC9568")
+        .map_or_else(|| PathBuf::from(RFC9568_DEFAULT), PathBuf::from);
+    let system_version = version(system)?;
+    let built_answer = if built.is_file() {
+        match rejects_global_keyword(host, &built, keyword)? {
+            None => return Ok(Ok(built)),
+            Some(line) => format!("{} rejects it too: \"{line}\"", built.display()),
+        }
+    } else {
+        format!(
+            "no other keepalived at {} (scripts/build-keepalived builds one)",
+            built.display()
+        )
+    };
+    Ok(Err(format!(
+        "keepalived {system_version} does not know {keyword} (`keepalived -t`: \"{system_line}\"); \
+         {built_answer}"
+    )))
 }
 
 #[cfg(test)]

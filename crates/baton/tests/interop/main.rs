@@ -188,7 +188,9 @@ suite! {
     keepalived_v3_ipv6_keepalived_master: failover(Keepalived, V3, Ipv6, Multicast, false),
     keepalived_v3_unicast_baton_master: failover(Keepalived, V3, Ipv4, Unicast, true),
     keepalived_v3_unicast_keepalived_master: failover(Keepalived, V3, Ipv4, Unicast, false),
-    keepalived_v3_plain_checksum: failover(Keepalived, V3, Ipv4, PlainChecksum, true),
+    keepalived_v3_plain_checksum_baton_master: failover(Keepalived, V3, Ipv4, PlainChecksum, true),
+    keepalived_v3_plain_checksum_keepalived_master:
+        failover(Keepalived, V3, Ipv4, PlainChecksum, false),
     frr_v3_ipv4_baton_master: failover(Frr, V3, Ipv4, Multicast, true),
     frr_v3_ipv4_frr_master: failover(Frr, V3, Ipv4, Multicast, false),
     frr_v3_ipv6_baton_master: failover(Frr, V3, Ipv6, Multicast, true),

@@ -121,7 +121,7 @@ impl Field {
 
     pub fn run(self, id: &str, peer_version: &mut String) -> Result<Verdict> {
         require_tools(&["keepalived", "nft", "tcpdump", "tshark"])?;
-        *peer_version = keepalived::version()?;
+        *peer_version = keepalived::version(std::path::Path::new(keepalived::SYSTEM))?;
         // For the checksum form baton is MASTER: baton accepts keepalived's form, so only a
         // MASTER baton advertises for keepalived to judge. In the other cases each drops the
         // other's adverts and both end up MASTER anyway.
