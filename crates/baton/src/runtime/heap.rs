@@ -5,8 +5,8 @@
 //! peak is about twice what stays live. glibc's allocator keeps freed chunks inside the heap
 //! for reuse, so without a trim that start-up peak stays resident for the daemon's life.
 
-/// Give the free pages of the heap back to the kernel. Called after start and after each
-/// reload, never on the packet path (a trim walks the heap).
+/// Give the free pages of the heap back to the kernel. Called after start, after each reload
+/// and after a burst of actions, never per packet (a trim walks the heap).
 pub fn release_free_pages() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only inspects and shrinks the allocator's own free lists; it takes
