@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -151,11 +151,20 @@ impl Baton {
 
     /// Start with extra arguments after the usual ones.
     pub fn start_with(host: &Host, conf: &str, extra: &[&str]) -> Baton {
+        Baton::start_program(host, Path::new(BATON), conf, extra)
+    }
+
+    /// Start `program` (baton's binary, or a link to it under another name) with the usual
+    /// arguments and `extra`; ready once the control socket answers.
+    pub fn start_program(host: &Host, program: &Path, conf: &str, extra: &[&str]) -> Baton {
+        let name = program
+            .file_name()
+            .map_or("baton".into(), |n| n.to_string_lossy().into_owned());
         let conf_path = host.write_file("keepalived.conf", conf).unwrap();
         let pidfile = host.path("baton.pid");
         let proc = host
             .spawn(
-                Command::new(BATON)
+                Command::new(program)
                     .args(["-n", "-l", "-f"])
                     .arg(&conf_path)
                     .arg("-p")
@@ -174,14 +183,14 @@ impl Baton {
         while b.status().is_err() {
             if let Ok(Some(st)) = b.proc.try_wait() {
                 panic!(
-                    "baton on {} exited at start ({st}):\n{}",
+                    "{name} on {} exited at start ({st}):\n{}",
                     host.name(),
                     b.logs()
                 );
             }
             assert!(
                 t.elapsed() < Duration::from_secs(10),
-                "baton on {} never answered:\n{}",
+                "{name} on {} never answered:\n{}",
                 host.name(),
                 b.logs()
             );

@@ -3,7 +3,6 @@
 //! that asks who answers for the VIP.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use baton_lab::{Host, HostSpec, Lab, Probe, Prober, Sample};
@@ -195,39 +194,5 @@ pub fn start_baton_as(host: &Host, name: &str, conf: &str) -> Baton {
     let link = host.path(format!("sbin/{name}"));
     std::fs::create_dir_all(link.parent().unwrap()).unwrap();
     std::os::unix::fs::symlink(BATON, &link).unwrap();
-    let conf_path = host.write_file("keepalived.conf", conf).unwrap();
-    let pidfile = host.path("baton.pid");
-    let proc = host
-        .spawn(
-            Command::new(&link)
-                .args(["-n", "-l", "-f"])
-                .arg(&conf_path)
-                .arg("-p")
-                .arg(&pidfile),
-        )
-        .unwrap();
-    let b = Baton {
-        proc,
-        host: host.clone(),
-        conf: conf_path,
-        pidfile,
-    };
-    let t = Instant::now();
-    while b.status().is_err() {
-        if let Ok(Some(st)) = b.proc.try_wait() {
-            panic!(
-                "{name} on {} exited at start ({st}):\n{}",
-                host.name(),
-                b.logs()
-            );
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "{name} on {} never answered:\n{}",
-            host.name(),
-            b.logs()
-        );
-        std::thread::sleep(POLL);
-    }
-    b
+    Baton::start_program(host, &link, conf, &[])
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use baton_lab::{Host, Proc, Signal, ms, secs, wait_until};
+use baton_lab::{Host, Proc, ms, secs, wait_until};
 use serde_json::Value;
 
 use crate::conf::InstanceConf;
@@ -123,18 +123,14 @@ impl Router for Baton {
 
     fn crash(&mut self) -> Result<()> {
         let p = self.current().cloned().context("baton was never started")?;
-        p.kill()?;
-        p.wait_timeout(secs(5))?.context("baton survived SIGKILL")?;
+        crate::router::crash_process(&p, "baton")?;
         self.running = false;
         Ok(())
     }
 
     fn stop(&mut self) -> Result<()> {
         let p = self.current().cloned().context("baton was never started")?;
-        p.signal(Signal::SIGTERM)?;
-        if p.wait_timeout(secs(10))?.is_none() {
-            bail!("{} did not stop within 10 s of SIGTERM", self.label());
-        }
+        crate::router::stop_process(&p, &self.label())?;
         self.running = false;
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use baton_lab::{Host, Proc, Signal, ms, secs, wait_until};
+use baton_lab::{Host, Proc, ms, secs, wait_until};
 use serde_json::Value;
 
 use crate::router::{Role, Router};
@@ -262,18 +262,14 @@ impl Router for Frr {
 
     fn crash(&mut self) -> Result<()> {
         let p = self.current().cloned().context("vrrpd was never started")?;
-        p.kill()?;
-        p.wait_timeout(secs(5))?.context("vrrpd survived SIGKILL")?;
+        crate::router::crash_process(&p, "vrrpd")?;
         self.running = false;
         Ok(())
     }
 
     fn stop(&mut self) -> Result<()> {
         let p = self.current().cloned().context("vrrpd was never started")?;
-        p.signal(Signal::SIGTERM)?;
-        if p.wait_timeout(secs(10))?.is_none() {
-            bail!("{} did not stop within 10 s of SIGTERM", self.label());
-        }
+        crate::router::stop_process(&p, &self.label())?;
         self.running = false;
         Ok(())
     }

@@ -5,7 +5,8 @@
 
 use std::fmt;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
+use baton_lab::{Proc, Signal, secs};
 
 /// A router's VRRP state as it reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,4 +66,22 @@ pub fn describe(r: &dyn Router) -> String {
 pub fn tail(log: &str, lines: usize) -> String {
     let all: Vec<&str> = log.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// A power cut for a single-process router: SIGKILL `p` (the program `what`) and reap it.
+pub fn crash_process(p: &Proc, what: &str) -> Result<()> {
+    p.kill()?;
+    p.wait_timeout(secs(5))?
+        .with_context(|| format!("{what} survived SIGKILL"))?;
+    Ok(())
+}
+
+/// A clean stop for a single-process router: SIGTERM `p` and wait for it (the priority-0
+/// advert and the VIP removal happen in between).
+pub fn stop_process(p: &Proc, label: &str) -> Result<()> {
+    p.signal(Signal::SIGTERM)?;
+    if p.wait_timeout(secs(10))?.is_none() {
+        bail!("{label} did not stop within 10 s of SIGTERM");
+    }
+    Ok(())
 }
