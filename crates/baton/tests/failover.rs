@@ -12,8 +12,6 @@ use std::time::Duration;
 use baton_lab::Signal;
 use common::*;
 
-const ADVERT_INT: Duration = Duration::from_secs(1);
-
 #[test]
 fn seed_pair_fails_over_on_crash_preempts_back_and_hands_over_on_sigterm() {
     let Some((lab, lb1, lb2)) = seed_lab("failover") else {
@@ -29,8 +27,11 @@ fn seed_pair_fails_over_on_crash_preempts_back_and_hands_over_on_sigterm() {
 
     // .11 (priority 200) becomes master holding the VIP once its Master_Down_Interval has
     // run (state MASTER below 255 still waits, as in keepalived); .12 stays backup.
-    b1.wait_state("Master", mdi_v2(200, ADVERT_INT) + Duration::from_secs(2));
-    b2.wait_state("Backup", ADVERT_INT);
+    b1.wait_state(
+        "Master",
+        mdi_v2(200, SEED_ADVERT_INT) + Duration::from_secs(2),
+    );
+    b2.wait_state("Backup", SEED_ADVERT_INT);
     let i1 = b1.instance("VI_1");
     assert_eq!(i1["effective_priority"], 200);
     assert_eq!(i1["vips_held"], serde_json::json!([VIP]));
@@ -44,9 +45,9 @@ fn seed_pair_fails_over_on_crash_preempts_back_and_hands_over_on_sigterm() {
     // SIGKILL the master: .12 takes over once Master_Down_Interval has passed since the
     // last advert it heard.
     let cap = capture_vrrp(&lab);
-    wait_advert_from(&cap, LB1, 2 * ADVERT_INT + SLACK);
+    wait_advert_from(&cap, LB1, 2 * SEED_ADVERT_INT + SLACK);
     b1.proc.kill().unwrap();
-    let mdi = mdi_v2(100, ADVERT_INT);
+    let mdi = mdi_v2(100, SEED_ADVERT_INT);
     b2.wait_state("Master", mdi + Duration::from_secs(2));
     wait_addr(&lb2, VIP, true, Duration::from_secs(1));
     let ads = adverts(&cap.stop().unwrap());
@@ -86,9 +87,9 @@ fn seed_pair_fails_over_on_crash_preempts_back_and_hands_over_on_sigterm() {
     let b1 = Baton::start(&lb1, SEED_MASTER);
     b1.wait_state(
         "Master",
-        mdi_v2(200, ADVERT_INT) + ADVERT_INT + Duration::from_secs(1),
+        mdi_v2(200, SEED_ADVERT_INT) + SEED_ADVERT_INT + Duration::from_secs(1),
     );
-    b2.wait_state("Backup", ADVERT_INT + SLACK);
+    b2.wait_state("Backup", SEED_ADVERT_INT + SLACK);
     wait_addr(&lb2, VIP, false, Duration::from_secs(1));
     assert!(holds(&lb1, VIP));
     assert_eq!(b2.instance("VI_1")["master"]["address"], LB1);
@@ -96,7 +97,7 @@ fn seed_pair_fails_over_on_crash_preempts_back_and_hands_over_on_sigterm() {
     // SIGTERM the master: a priority-0 advert goes out, the VIP is released, and .12 is
     // master within Skew_Time of it.
     let cap = capture_vrrp(&lab);
-    wait_advert_from(&cap, LB1, 2 * ADVERT_INT + SLACK);
+    wait_advert_from(&cap, LB1, 2 * SEED_ADVERT_INT + SLACK);
     b1.signal(Signal::SIGTERM);
     assert!(
         b1.wait_exit(Duration::from_secs(10)).success(),
@@ -132,10 +133,7 @@ fn dropped_vrrp_makes_both_masters_and_one_master_returns_within_an_interval() {
     let Some((lab, lb1, lb2)) = seed_lab("splitbrain") else {
         return;
     };
-    let b1 = Baton::start(&lb1, SEED_MASTER);
-    let b2 = Baton::start(&lb2, SEED_BACKUP);
-    b1.wait_state("Master", mdi_v2(200, ADVERT_INT) + Duration::from_secs(2));
-    b2.wait_state("Backup", ADVERT_INT);
+    let (b1, b2) = start_seed_pair(&lb1, &lb2);
 
     // The seed's firewalld: VRRP dropped on both nodes. Each hears nothing, .12's
     // Master_Down_Interval runs out, and both hold the VIP: the seed's bug, reproduced.
@@ -143,7 +141,7 @@ fn dropped_vrrp_makes_both_masters_and_one_master_returns_within_an_interval() {
     let f2 = lb2.drop_ip_protocol(112).unwrap();
     b2.wait_state(
         "Master",
-        mdi_v2(100, ADVERT_INT) + ADVERT_INT + Duration::from_secs(1),
+        mdi_v2(100, SEED_ADVERT_INT) + SEED_ADVERT_INT + Duration::from_secs(1),
     );
     assert_eq!(b1.state(), "Master");
     assert!(holds(&lb1, VIP) && holds(&lb2, VIP));
@@ -157,17 +155,19 @@ fn dropped_vrrp_makes_both_masters_and_one_master_returns_within_an_interval() {
     let cap = capture_vrrp(&lab);
     f1.remove().unwrap();
     f2.remove().unwrap();
-    let took = b2.wait_state("Backup", ADVERT_INT + Duration::from_secs(1));
-    eprintln!("split brain healed {took:?} after VRRP flowed again (advert_int {ADVERT_INT:?})");
+    let took = b2.wait_state("Backup", SEED_ADVERT_INT + Duration::from_secs(1));
+    eprintln!(
+        "split brain healed {took:?} after VRRP flowed again (advert_int {SEED_ADVERT_INT:?})"
+    );
     assert!(
-        took <= ADVERT_INT + SLACK,
+        took <= SEED_ADVERT_INT + SLACK,
         "still two masters {took:?} after VRRP flowed again"
     );
     assert_eq!(b1.state(), "Master");
     wait_addr(&lb2, VIP, false, Duration::from_secs(1));
     assert!(holds(&lb1, VIP));
     // The wire agrees: after the last advert of .12, only .11 advertises.
-    std::thread::sleep(2 * ADVERT_INT);
+    std::thread::sleep(2 * SEED_ADVERT_INT);
     let ads = adverts(&cap.stop().unwrap());
     let last_lb2 = ads.iter().rposition(|a| a.src == ip(LB2));
     let after: Vec<_> = ads[last_lb2.map_or(0, |i| i + 1)..].iter().collect();
@@ -180,10 +180,7 @@ fn link_down_on_the_master_faults_it_and_the_backup_takes_over() {
     let Some((_lab, lb1, lb2)) = seed_lab("linkdown") else {
         return;
     };
-    let b1 = Baton::start(&lb1, SEED_MASTER);
-    let b2 = Baton::start(&lb2, SEED_BACKUP);
-    b1.wait_state("Master", mdi_v2(200, ADVERT_INT) + Duration::from_secs(2));
-    b2.wait_state("Backup", ADVERT_INT);
+    let (b1, b2) = start_seed_pair(&lb1, &lb2);
 
     lb1.link_down("ens33").unwrap();
     b1.wait_state("Fault", Duration::from_secs(1));
@@ -200,7 +197,7 @@ fn link_down_on_the_master_faults_it_and_the_backup_takes_over() {
     // Nothing crosses a down link, so .12 waits out its Master_Down_Interval.
     b2.wait_state(
         "Master",
-        mdi_v2(100, ADVERT_INT) + ADVERT_INT + Duration::from_secs(1),
+        mdi_v2(100, SEED_ADVERT_INT) + SEED_ADVERT_INT + Duration::from_secs(1),
     );
     wait_addr(&lb2, VIP, true, Duration::from_secs(1));
     assert!(!holds(&lb1, VIP));
@@ -209,9 +206,9 @@ fn link_down_on_the_master_faults_it_and_the_backup_takes_over() {
     lb1.link_up("ens33").unwrap();
     b1.wait_state(
         "Master",
-        mdi_v2(200, ADVERT_INT) + ADVERT_INT + Duration::from_secs(1),
+        mdi_v2(200, SEED_ADVERT_INT) + SEED_ADVERT_INT + Duration::from_secs(1),
     );
-    b2.wait_state("Backup", ADVERT_INT + SLACK);
+    b2.wait_state("Backup", SEED_ADVERT_INT + SLACK);
     wait_addr(&lb1, VIP, true, Duration::from_secs(1));
     let transitions = &b1.instance("VI_1")["counters"]["transitions"];
     assert_eq!(transitions["fault"], 1, "{transitions}");

@@ -11,8 +11,6 @@ use std::time::Duration;
 use baton_lab::{HostSpec, Lab, Nic};
 use common::*;
 
-const ADVERT_INT: Duration = Duration::from_secs(1);
-
 #[test]
 fn an_interface_that_appears_later_is_taken_into_use() {
     let Some((_lab, lb1, lb2)) = seed_lab("latelink") else {
@@ -44,9 +42,9 @@ fn an_interface_that_appears_later_is_taken_into_use() {
     }
     b1.wait_state(
         "Master",
-        mdi_v2(200, ADVERT_INT) + ADVERT_INT + Duration::from_secs(2),
+        mdi_v2(200, SEED_ADVERT_INT) + SEED_ADVERT_INT + Duration::from_secs(2),
     );
-    b2.wait_state("Backup", ADVERT_INT + SLACK);
+    b2.wait_state("Backup", SEED_ADVERT_INT + SLACK);
     let s = b1.status().unwrap();
     let sock = &s["daemon"]["sockets"][0];
     assert_eq!(
@@ -84,11 +82,14 @@ fn a_weighted_tracked_interface_moves_the_priority_and_the_vip() {
     );
     let b1 = Baton::start(&lb1, &conf);
     let b2 = Baton::start(&lb2, SEED_BACKUP);
-    b1.wait_state("Master", mdi_v2(200, ADVERT_INT) + Duration::from_secs(2));
-    b2.wait_state("Backup", ADVERT_INT);
+    b1.wait_state(
+        "Master",
+        mdi_v2(200, SEED_ADVERT_INT) + Duration::from_secs(2),
+    );
+    b2.wait_state("Backup", SEED_ADVERT_INT);
 
     let cap = capture_vrrp(&lab);
-    wait_advert_from(&cap, LB1, 2 * ADVERT_INT + SLACK);
+    wait_advert_from(&cap, LB1, 2 * SEED_ADVERT_INT + SLACK);
     lb1.link_down("eth1").unwrap();
     // 200 − 150 = 50 < 100: under fast handover the master advertises 50 at once and the
     // backup, seeing a master below itself, takes over without waiting out its timer.
@@ -118,10 +119,10 @@ fn a_weighted_tracked_interface_moves_the_priority_and_the_vip() {
     lb1.link_up("eth1").unwrap();
     b1.wait_state(
         "Master",
-        mdi_v2(200, ADVERT_INT) + ADVERT_INT + Duration::from_secs(1),
+        mdi_v2(200, SEED_ADVERT_INT) + SEED_ADVERT_INT + Duration::from_secs(1),
     );
     assert_eq!(b1.instance("VI_1")["effective_priority"], 200);
-    b2.wait_state("Backup", ADVERT_INT + SLACK);
+    b2.wait_state("Backup", SEED_ADVERT_INT + SLACK);
 }
 
 #[test]
@@ -129,10 +130,7 @@ fn a_vip_deleted_by_hand_is_noticed_and_put_back() {
     let Some((lab, lb1, lb2)) = seed_lab("delvip") else {
         return;
     };
-    let b1 = Baton::start(&lb1, SEED_MASTER);
-    let b2 = Baton::start(&lb2, SEED_BACKUP);
-    b1.wait_state("Master", mdi_v2(200, ADVERT_INT) + Duration::from_secs(2));
-    b2.wait_state("Backup", ADVERT_INT);
+    let (b1, b2) = start_seed_pair(&lb1, &lb2);
     wait_addr(&lb1, VIP, true, Duration::from_secs(1));
 
     let arp = lab

@@ -12,8 +12,6 @@ use std::time::Duration;
 use baton_lab::Signal;
 use common::*;
 
-const ADVERT_INT: Duration = Duration::from_secs(1);
-
 /// Wait until the daemon has counted `n` reloads (`field`: `reloads` or `reloads_refused`).
 fn wait_reloads(b: &Baton, field: &str, n: u64) {
     baton_lab::wait_until(
@@ -30,10 +28,7 @@ fn reloads_keep_the_master_and_its_vip_and_a_bad_one_is_refused() {
     let Some((lab, lb1, lb2)) = seed_lab("reload") else {
         return;
     };
-    let b1 = Baton::start(&lb1, SEED_MASTER);
-    let b2 = Baton::start(&lb2, SEED_BACKUP);
-    b1.wait_state("Master", mdi_v2(200, ADVERT_INT) + Duration::from_secs(2));
-    b2.wait_state("Backup", ADVERT_INT);
+    let (b1, b2) = start_seed_pair(&lb1, &lb2);
     wait_addr(&lb1, VIP, true, Duration::from_secs(1));
 
     // Watch lb1's addresses and the wire across the reload.
@@ -41,14 +36,14 @@ fn reloads_keep_the_master_and_its_vip_and_a_bad_one_is_refused() {
         .spawn(Command::new("ip").args(["-o", "monitor", "address"]))
         .unwrap();
     let cap = capture_vrrp(&lab);
-    wait_advert_from(&cap, LB1, 2 * ADVERT_INT + SLACK);
+    wait_advert_from(&cap, LB1, 2 * SEED_ADVERT_INT + SLACK);
     let before1 = b1.instance("VI_1");
     let before2 = b2.instance("VI_1");
 
     // 1. Nothing changed: MASTER stays MASTER, the VIP is never removed.
     b1.signal(Signal::SIGHUP);
     wait_reloads(&b1, "reloads", 1);
-    std::thread::sleep(2 * ADVERT_INT);
+    std::thread::sleep(2 * SEED_ADVERT_INT);
     let after1 = b1.instance("VI_1");
     assert_eq!(after1["state"], "Master");
     assert_eq!(after1["vips_held"], serde_json::json!([VIP]));
@@ -69,7 +64,7 @@ fn reloads_keep_the_master_and_its_vip_and_a_bad_one_is_refused() {
     b1.rewrite(&SEED_MASTER.replace("priority 200", "priority 900"));
     b1.signal(Signal::SIGHUP);
     wait_reloads(&b1, "reloads_refused", 1);
-    std::thread::sleep(ADVERT_INT);
+    std::thread::sleep(SEED_ADVERT_INT);
     assert!(b1.proc.is_running().unwrap(), "{}", b1.logs());
     let i1 = b1.instance("VI_1");
     assert_eq!(i1["state"], "Master");
@@ -93,7 +88,7 @@ fn reloads_keep_the_master_and_its_vip_and_a_bad_one_is_refused() {
     wait_reloads(&b1, "reloads", 2);
     wait_reloads(&b2, "reloads", 1);
     wait_addr(&lb1, second, true, Duration::from_secs(1));
-    std::thread::sleep(2 * ADVERT_INT);
+    std::thread::sleep(2 * SEED_ADVERT_INT);
     let i1 = b1.instance("VI_1");
     assert_eq!(i1["state"], "Master");
     assert_eq!(i1["vips_held"], serde_json::json!([VIP, second]));

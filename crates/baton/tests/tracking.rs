@@ -10,8 +10,6 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 
-const ADVERT_INT: Duration = Duration::from_secs(1);
-
 /// The seed's master configuration tracking a process called `nginx` (weight 0: without it
 /// the instance is in FAULT).
 fn master_tracking_nginx() -> String {
@@ -35,8 +33,11 @@ fn killing_a_tracked_process_on_the_master_moves_the_vip() {
     let server = lb1.spawn(Command::new(&nginx).arg("600")).unwrap();
     let b1 = Baton::start(&lb1, &master_tracking_nginx());
     let b2 = Baton::start(&lb2, SEED_BACKUP);
-    b1.wait_state("Master", mdi_v2(200, ADVERT_INT) + Duration::from_secs(2));
-    b2.wait_state("Backup", ADVERT_INT);
+    b1.wait_state(
+        "Master",
+        mdi_v2(200, SEED_ADVERT_INT) + Duration::from_secs(2),
+    );
+    b2.wait_state("Backup", SEED_ADVERT_INT);
     let s1 = b1.status().unwrap();
     let tracker = s1["trackers"]
         .as_array()
@@ -48,7 +49,7 @@ fn killing_a_tracked_process_on_the_master_moves_the_vip() {
     assert_eq!(tracker["kind"], "process", "{tracker}");
 
     let cap = capture_vrrp(&lab);
-    wait_advert_from(&cap, LB1, 2 * ADVERT_INT + SLACK);
+    wait_advert_from(&cap, LB1, 2 * SEED_ADVERT_INT + SLACK);
     let killed = SystemTime::now();
     server.kill().unwrap();
     // The master goes to FAULT and says so with a priority-0 advert; the backup takes over
@@ -82,9 +83,9 @@ fn killing_a_tracked_process_on_the_master_moves_the_vip() {
     let _server = lb1.spawn(Command::new(&nginx).arg("600")).unwrap();
     b1.wait_state(
         "Master",
-        mdi_v2(200, ADVERT_INT) + ADVERT_INT + Duration::from_secs(1),
+        mdi_v2(200, SEED_ADVERT_INT) + SEED_ADVERT_INT + Duration::from_secs(1),
     );
-    b2.wait_state("Backup", ADVERT_INT + SLACK);
+    b2.wait_state("Backup", SEED_ADVERT_INT + SLACK);
 }
 
 #[test]
@@ -97,14 +98,17 @@ fn the_seeds_killall_keepalived_stops_baton_like_keepalived() {
     let conf = SEED_MASTER.replace("global_defs {", "global_defs {\nprocess_names");
     let b1 = Baton::start(&lb1, &conf);
     let b2 = Baton::start(&lb2, SEED_BACKUP);
-    b1.wait_state("Master", mdi_v2(200, ADVERT_INT) + Duration::from_secs(2));
-    b2.wait_state("Backup", ADVERT_INT);
+    b1.wait_state(
+        "Master",
+        mdi_v2(200, SEED_ADVERT_INT) + Duration::from_secs(2),
+    );
+    b2.wait_state("Backup", SEED_ADVERT_INT);
     assert_eq!(b1.status().unwrap()["daemon"]["process_name"], "keepalived");
     assert_eq!(lb1.pidof("keepalived").unwrap().len(), 1);
 
     // What the seed's check script runs when nginx cannot be restarted.
     let cap = capture_vrrp(&lab);
-    wait_advert_from(&cap, LB1, 2 * ADVERT_INT + SLACK);
+    wait_advert_from(&cap, LB1, 2 * SEED_ADVERT_INT + SLACK);
     lb1.cmd(["killall", "keepalived"]).unwrap();
     assert!(
         b1.wait_exit(Duration::from_secs(10)).success(),

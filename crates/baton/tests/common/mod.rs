@@ -73,6 +73,23 @@ pub fn wait_advert_from(cap: &baton_lab::Capture, src: &str, timeout: Duration) 
     .unwrap();
 }
 
+/// The seed's `advert_int`.
+pub const SEED_ADVERT_INT: Duration = Duration::from_secs(1);
+
+/// Start the seed's master on `lb1` and backup on `lb2` and wait until they have settled:
+/// lb1 MASTER once its Master_Down_Interval has run (state MASTER below 255 still waits, as
+/// in keepalived), lb2 BACKUP.
+pub fn start_seed_pair(lb1: &Host, lb2: &Host) -> (Baton, Baton) {
+    let b1 = Baton::start(lb1, SEED_MASTER);
+    let b2 = Baton::start(lb2, SEED_BACKUP);
+    b1.wait_state(
+        "Master",
+        mdi_v2(200, SEED_ADVERT_INT) + Duration::from_secs(2),
+    );
+    b2.wait_state("Backup", SEED_ADVERT_INT);
+    (b1, b2)
+}
+
 /// v2: Skew_Time = (256 − priority) / 256 s.
 pub fn skew_v2(priority: u8) -> Duration {
     Duration::from_secs_f64(f64::from(256 - u32::from(priority)) / 256.0)
