@@ -1,0 +1,370 @@
+//! The running checkers of one configuration, on a thread of their own.
+//!
+//! keepalived runs its checkers in a separate process so that a thousand health checks can
+//! never delay a VRRP advert. baton does the same with a thread: the checkers live on their
+//! own single-threaded tokio runtime, so their CPU (TLS handshakes, script forks, MD5 of
+//! large pages) is never taken from the daemon's event loop; verdicts cross over on a
+//! channel. Within that thread each checker is one task; nothing blocks it (sockets are
+//! non-blocking, files are read on the blocking pool, scripts are waited for with pidfds).
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use baton_conf::GlobalDefs;
+use baton_track::{ScriptPolicy, TrackOptions};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tracing::{error, info};
+
+use crate::env::Env;
+use crate::file::FileWatcher;
+use crate::runner::{self, Seed};
+use crate::spec::{CheckerSpec, Probe};
+use crate::status::{CheckerStatus, Reporter, lock};
+use crate::verdict::{CheckState, CheckerId, Verdict};
+
+/// Everything the checkers of one configuration need.
+#[derive(Debug)]
+pub struct Plan {
+    pub checkers: Vec<CheckerSpec>,
+    pub(crate) env: Arc<Env>,
+}
+
+impl Plan {
+    /// `global` and `options` decide who scripts run as and whether insecure ones are
+    /// refused (`enable_script_security`), exactly as for `vrrp_script`.
+    pub fn new(checkers: Vec<CheckerSpec>, global: &GlobalDefs, options: &TrackOptions) -> Plan {
+        Plan {
+            checkers,
+            env: Arc::new(Env {
+                policy: ScriptPolicy::new(global, options),
+                kill_grace: options.kill_grace,
+            }),
+        }
+    }
+}
+
+/// Why the checkers could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("cannot start the checker thread: {0}")]
+    Thread(std::io::Error),
+    #[error("the checker thread has stopped")]
+    Stopped,
+}
+
+enum Command {
+    Reload(Plan),
+    Shutdown(oneshot::Sender<()>),
+}
+
+type Statuses = Arc<Mutex<Vec<Arc<Mutex<CheckerStatus>>>>>;
+
+/// The running checkers. Dropping this stops them (scripts still running are killed).
+#[derive(Debug)]
+pub struct Checkers {
+    commands: mpsc::UnboundedSender<Command>,
+    statuses: Statuses,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkers {
+    /// Start every checker of `plan` on a new thread (it inherits the caller's network
+    /// namespace); verdicts arrive on `verdicts`. Returns at once.
+    pub fn spawn(plan: Plan, verdicts: mpsc::Sender<Verdict>) -> Result<Checkers, CheckError> {
+        let (commands, rx) = mpsc::unbounded_channel();
+        let statuses: Statuses = Arc::default();
+        let shared = statuses.clone();
+        let thread = std::thread::Builder::new()
+            .name("baton-check".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        error!("cannot start the checkers' runtime: {e}");
+                        return;
+                    }
+                };
+                runtime.block_on(supervise(plan, rx, verdicts, shared));
+            })
+            .map_err(CheckError::Thread)?;
+        Ok(Checkers {
+            commands,
+            statuses,
+            thread: Some(thread),
+        })
+    }
+
+    /// Move to a new configuration. Checkers that compare equal to a running one (same
+    /// real server, same probe) keep running, with their state; one whose timing changed
+    /// restarts from the state it had; the rest start fresh or stop.
+    pub fn reload(&self, plan: Plan) -> Result<(), CheckError> {
+        self.commands
+            .send(Command::Reload(plan))
+            .map_err(|_| CheckError::Stopped)
+    }
+
+    /// Every checker's state, for `baton status`.
+    pub fn status(&self) -> Vec<CheckerStatus> {
+        let list = lock(&self.statuses).clone();
+        let mut out: Vec<CheckerStatus> = list.iter().map(|s| lock(s).clone()).collect();
+        out.sort_by_key(|s| s.id);
+        out
+    }
+
+    /// Stop every checker and wait until scripts still running have been killed.
+    pub async fn shutdown(mut self) {
+        let (done, stopped) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(done)).is_ok() {
+            let _ = stopped.await;
+        }
+        if let Some(thread) = self.thread.take() {
+            // The runtime has returned: the thread is ending.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Checkers {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let (done, _) = oneshot::channel();
+            let _ = self.commands.send(Command::Shutdown(done));
+        }
+    }
+}
+
+/// A checker task and what identifies it across reloads.
+struct Running {
+    spec: CheckerSpec,
+    id: Arc<Mutex<CheckerId>>,
+    status: Arc<Mutex<CheckerStatus>>,
+    abort: tokio::task::AbortHandle,
+}
+
+struct State {
+    tasks: JoinSet<()>,
+    running: Vec<Running>,
+    files: Option<tokio::task::AbortHandle>,
+    /// The file checks' statuses, beside the one task that follows them all.
+    file_statuses: Vec<Arc<Mutex<CheckerStatus>>>,
+    verdicts: mpsc::Sender<Verdict>,
+    statuses: Statuses,
+}
+
+async fn supervise(
+    plan: Plan,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    verdicts: mpsc::Sender<Verdict>,
+    statuses: Statuses,
+) {
+    let mut state = State {
+        tasks: JoinSet::new(),
+        running: Vec::new(),
+        files: None,
+        file_statuses: Vec::new(),
+        verdicts,
+        statuses,
+    };
+    apply(&mut state, plan);
+    let done = loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Command::Reload(plan)) => apply(&mut state, plan),
+                Some(Command::Shutdown(done)) => break Some(done),
+                None => break None,
+            },
+            // Reap tasks that ended (nobody listens to verdicts, a removed checker).
+            Some(_) = state.tasks.join_next(), if !state.tasks.is_empty() => {}
+        }
+    };
+    state.tasks.abort_all();
+    while state.tasks.join_next().await.is_some() {}
+    info!("checkers stopped");
+    if let Some(done) = done {
+        let _ = done.send(());
+    }
+}
+
+fn status_of(spec: &CheckerSpec) -> CheckerStatus {
+    CheckerStatus {
+        id: spec.id,
+        keyword: spec.probe.keyword(),
+        server: spec.server.clone(),
+        virtual_server: spec.virtual_server.clone(),
+        target: target(&spec.probe),
+        state: None,
+        since: None,
+        reason: None,
+        last_probe: None,
+        probes: 0,
+        failures: 0,
+    }
+}
+
+fn target(probe: &Probe) -> String {
+    use crate::net::pair;
+    match probe {
+        Probe::Tcp(c) | Probe::Ping(c) => pair(c.dst),
+        Probe::Http(h) => pair(h.conn.dst),
+        Probe::Dns(d) => pair(d.conn.dst),
+        Probe::Smtp(s) => pair(s.conn.dst),
+        Probe::Udp(u) => pair(u.conn.dst),
+        Probe::Misc(m) => m.command.text.clone(),
+        Probe::File(f) => f.path.display().to_string(),
+    }
+}
+
+/// Same check of the same server: keepalived's `compare` functions (timing is not part
+/// of it).
+fn same_check(a: &CheckerSpec, b: &CheckerSpec) -> bool {
+    a.server == b.server && a.virtual_server == b.virtual_server && a.probe == b.probe
+}
+
+fn apply(state: &mut State, plan: Plan) {
+    let mut old = std::mem::take(&mut state.running);
+    let mut files = Vec::new();
+    let mut started = 0usize;
+    let mut kept = 0usize;
+    for spec in plan.checkers {
+        if matches!(spec.probe, Probe::File(_)) {
+            files.push(spec);
+            continue;
+        }
+        let found = old.iter().position(|r| same_check(&r.spec, &spec));
+        match found {
+            Some(i) if old[i].spec.timing == spec.timing => {
+                let r = old.swap_remove(i);
+                *lock(&r.id) = spec.id;
+                lock(&r.status).id = spec.id;
+                state.running.push(Running { spec, ..r });
+                kept += 1;
+            }
+            Some(i) => {
+                let r = old.swap_remove(i);
+                r.abort.abort();
+                let seed = lock(&r.status).state.map(|s| Seed {
+                    is_up: s.is_up(),
+                    has_run: true,
+                });
+                start(state, spec, &plan.env, seed);
+                started += 1;
+            }
+            None => {
+                start(state, spec, &plan.env, None);
+                started += 1;
+            }
+        }
+    }
+    for r in old {
+        r.abort.abort();
+    }
+    if let Some(files_task) = state.files.take() {
+        files_task.abort();
+    }
+    state.file_statuses.clear();
+    let file_count = files.len();
+    if !files.is_empty() {
+        state.files = Some(start_files(state, files));
+    }
+    let mut list: Vec<_> = state.running.iter().map(|r| r.status.clone()).collect();
+    list.extend(state.file_statuses.iter().cloned());
+    *lock(&state.statuses) = list;
+    info!("checkers: {kept} kept, {started} started, {file_count} file checks",);
+    plan.env.policy.log_summary();
+}
+
+fn start(state: &mut State, spec: CheckerSpec, env: &Arc<Env>, seed: Option<Seed>) {
+    let status = status_of(&spec);
+    let (reporter, id, status) = Reporter::new(status, state.verdicts.clone());
+    let span = tracing::info_span!("checker", check = spec.probe.keyword(), rs = %spec.server);
+    let task = runner::run(spec.clone(), env.clone(), reporter, seed);
+    let abort = state
+        .tasks
+        .spawn(tracing::Instrument::instrument(task, span));
+    state.running.push(Running {
+        spec,
+        id,
+        status,
+        abort,
+    });
+}
+
+fn start_files(state: &mut State, specs: Vec<CheckerSpec>) -> tokio::task::AbortHandle {
+    let mut reporters = Vec::new();
+    let mut probes = Vec::new();
+    let mut statuses = Vec::new();
+    for spec in &specs {
+        let (rep, _, status) = Reporter::new(status_of(spec), state.verdicts.clone());
+        statuses.push(status);
+        reporters.push(rep);
+        if let Probe::File(p) = &spec.probe {
+            probes.push(p.clone());
+        }
+    }
+    state.file_statuses = statuses;
+    state.tasks.spawn(follow_files(probes, reporters))
+}
+
+async fn follow_files(probes: Vec<crate::spec::FileProbe>, reporters: Vec<Reporter>) {
+    let names: Vec<String> = probes.iter().map(|p| p.name.clone()).collect();
+    let (mut watcher, refused) = match FileWatcher::new(probes) {
+        Ok(w) => w,
+        Err(e) => {
+            for (rep, name) in reporters.iter().zip(&names) {
+                let line = format!(
+                    "({}): track file {name} cannot be followed: inotify: {e}",
+                    rep.server
+                );
+                rep.verdict(CheckState::Removed, line, None).await;
+            }
+            return;
+        }
+    };
+    for (i, why) in refused {
+        let rep = &reporters[i];
+        let line = format!(
+            "({}): track file {} - {why} - removing",
+            rep.server, names[i]
+        );
+        rep.verdict(CheckState::Removed, line, None).await;
+    }
+    let mut changed = watcher.read_all().await;
+    loop {
+        for i in changed {
+            let w = &watcher.checks[i];
+            let Some(status) = w.status else { continue };
+            let rep = &reporters[i];
+            let state = status.state();
+            let line = match state {
+                CheckState::Down => format!(
+                    "({}): tracked file {} now FAULT state",
+                    rep.server, w.probe.name
+                ),
+                _ => format!(
+                    "({}): tracked file {} weight {}",
+                    rep.server,
+                    w.probe.name,
+                    match status {
+                        crate::file::FileStatus::Offset(o) => format!("{o:+}"),
+                        crate::file::FileStatus::Fault => String::new(),
+                    }
+                ),
+            };
+            rep.probed(state.is_up(), line.clone(), std::time::Duration::ZERO);
+            if !rep.verdict(state, line, None).await {
+                return;
+            }
+        }
+        changed = match watcher.next().await {
+            Ok(c) => c,
+            Err(e) => {
+                error!("inotify failed, FILE_CHECKs no longer followed: {e}");
+                return;
+            }
+        };
+    }
+}
