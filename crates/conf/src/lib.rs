@@ -30,6 +30,7 @@ pub mod diag;
 pub mod host;
 mod hostcheck;
 mod invariants;
+pub mod lvs;
 pub mod model;
 mod parse;
 mod preprocess;
@@ -43,6 +44,7 @@ use std::sync::Arc;
 
 pub use diag::{Code, Diagnostic, Diagnostics, Note, Severity};
 pub use host::{FakeHost, FakeScript, Host, RealHost, ScriptLookup};
+pub use lvs::*;
 pub use model::*;
 pub use source::{FsSources, MemSources, Sources};
 
@@ -212,6 +214,7 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
         track_groups,
         linkbeat_interfaces: raw.linkbeat_interfaces,
         interface_delays: raw.interface_delays,
+        lvs: Lvs::default(),
     };
     let defs = checks::Defined::of(&config);
     for (mut g, tracking) in groups {
