@@ -342,6 +342,16 @@ pub enum Forwarding {
 }
 
 impl Forwarding {
+    /// What baton's nftables data plane does for this method: it cannot encapsulate, so a
+    /// tunnelled server is reached as with DR (it must then be on a local segment);
+    /// loading says so where the method is configured.
+    pub const fn nftables_equivalent(self) -> Forwarding {
+        match self {
+            Forwarding::Tun { .. } => Forwarding::Dr,
+            f => f,
+        }
+    }
+
     pub const fn name(self) -> &'static str {
         match self {
             Forwarding::Nat => "NAT",
@@ -555,6 +565,11 @@ pub struct RealServer {
     pub checkers: Vec<Checker>,
 }
 
+/// keepalived's name of a service: `[10.0.0.21]:tcp:8080` (`none` for no protocol).
+pub fn service_name(address: &SocketAddr, protocol: Option<Protocol>) -> String {
+    Trio(address, protocol).to_string()
+}
+
 /// `[ADDR]:PROTO:PORT`, keepalived's way of naming a service in its logs.
 struct Trio<'a>(&'a SocketAddr, Option<Protocol>);
 
@@ -604,7 +619,7 @@ impl VirtualServer {
     /// keepalived's name of one of its real servers (or its sorry server):
     /// `[10.0.0.21]:tcp:8080`.
     pub fn service_name(&self, address: &SocketAddr) -> String {
-        Trio(address, self.protocol).to_string()
+        service_name(address, self.protocol)
     }
 
     /// The total weight of all real servers: the most quorum can be.
