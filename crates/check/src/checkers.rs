@@ -10,16 +10,16 @@
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use baton_conf::GlobalDefs;
+use baton_conf::{CheckKind, Checker, Config, GlobalDefs};
 use baton_track::{ScriptPolicy, TrackOptions};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracing::{error, info};
 
 use crate::env::Env;
-use crate::file::FileWatcher;
+use crate::file::{FileTarget, FileWatcher};
 use crate::runner::{self, Seed};
-use crate::spec::{CheckerSpec, Probe};
+use crate::spec::{CheckerSpec, Ready, checkers_of};
 use crate::status::{CheckerStatus, Reporter, lock};
 use crate::verdict::{CheckState, CheckerId, Verdict};
 
@@ -31,6 +31,12 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Every checker of `config`. `options` are the tracking options the daemon uses for
+    /// `vrrp_script` (who scripts run as by default, the kill grace).
+    pub fn from_config(config: &Config, options: &TrackOptions) -> Plan {
+        Plan::new(checkers_of(config), &config.global, options)
+    }
+
     /// `global` and `options` decide who scripts run as and whether insecure ones are
     /// refused (`enable_script_security`), exactly as for `vrrp_script`.
     pub fn new(checkers: Vec<CheckerSpec>, global: &GlobalDefs, options: &TrackOptions) -> Plan {
@@ -69,6 +75,21 @@ pub struct Checkers {
 }
 
 impl Checkers {
+    /// Start every checker of `config` (see [`Plan::from_config`]) on a thread of their
+    /// own; verdicts arrive on `verdicts`. Returns at once.
+    pub fn for_config(
+        config: &Config,
+        options: &TrackOptions,
+        verdicts: mpsc::Sender<Verdict>,
+    ) -> Result<Checkers, CheckError> {
+        Checkers::spawn(Plan::from_config(config, options), verdicts)
+    }
+
+    /// Move to the checkers of a new configuration (see [`Checkers::reload`]).
+    pub fn reload_config(&self, config: &Config, options: &TrackOptions) -> Result<(), CheckError> {
+        self.reload(Plan::from_config(config, options))
+    }
+
     /// Start every checker of `plan` on a new thread (it inherits the caller's network
     /// namespace); verdicts arrive on `verdicts`. Returns at once.
     pub fn spawn(plan: Plan, verdicts: mpsc::Sender<Verdict>) -> Result<Checkers, CheckError> {
@@ -192,10 +213,10 @@ async fn supervise(
 fn status_of(spec: &CheckerSpec) -> CheckerStatus {
     CheckerStatus {
         id: spec.id,
-        keyword: spec.probe.keyword(),
+        keyword: spec.checker.kind.keyword(),
         server: spec.server.clone(),
         virtual_server: spec.virtual_server.clone(),
-        target: target(&spec.probe),
+        target: target(spec),
         state: None,
         since: None,
         reason: None,
@@ -205,23 +226,42 @@ fn status_of(spec: &CheckerSpec) -> CheckerStatus {
     }
 }
 
-fn target(probe: &Probe) -> String {
-    use crate::net::pair;
-    match probe {
-        Probe::Tcp(c) | Probe::Ping(c) => pair(c.dst),
-        Probe::Http(h) => pair(h.conn.dst),
-        Probe::Dns(d) => pair(d.conn.dst),
-        Probe::Smtp(s) => pair(s.conn.dst),
-        Probe::Udp(u) => pair(u.conn.dst),
-        Probe::Misc(m) => m.command.text.clone(),
-        Probe::File(f) => f.path.display().to_string(),
+fn target(spec: &CheckerSpec) -> String {
+    match (&spec.checker.kind, &spec.checker.connection, &spec.ready) {
+        (CheckKind::Misc(m), _, _) => m.command.text.clone(),
+        (CheckKind::File(_), _, Ready::File(tf)) => tf.path.display().to_string(),
+        (_, Some(c), _) => crate::net::pair(c.dst),
+        _ => String::new(),
     }
 }
 
-/// Same check of the same server: keepalived's `compare` functions (timing is not part
-/// of it).
+/// keepalived's timing of a checker: what may change without it being another checker.
+fn same_timing(a: &Checker, b: &Checker) -> bool {
+    (
+        a.alpha,
+        a.delay_loop,
+        a.warmup,
+        a.retry,
+        a.delay_before_retry,
+        a.log_all_failures,
+    ) == (
+        b.alpha,
+        b.delay_loop,
+        b.warmup,
+        b.retry,
+        b.delay_before_retry,
+        b.log_all_failures,
+    )
+}
+
+/// Same check of the same server: keepalived's `compare` functions (what is probed and
+/// how, not when).
 fn same_check(a: &CheckerSpec, b: &CheckerSpec) -> bool {
-    a.server == b.server && a.virtual_server == b.virtual_server && a.probe == b.probe
+    a.server == b.server
+        && a.virtual_server == b.virtual_server
+        && a.checker.connection == b.checker.connection
+        && a.checker.kind == b.checker.kind
+        && a.ready == b.ready
 }
 
 fn apply(state: &mut State, plan: Plan) {
@@ -230,13 +270,13 @@ fn apply(state: &mut State, plan: Plan) {
     let mut started = 0usize;
     let mut kept = 0usize;
     for spec in plan.checkers {
-        if matches!(spec.probe, Probe::File(_)) {
+        if matches!(spec.checker.kind, CheckKind::File(_)) {
             files.push(spec);
             continue;
         }
         let found = old.iter().position(|r| same_check(&r.spec, &spec));
         match found {
-            Some(i) if old[i].spec.timing == spec.timing => {
+            Some(i) if same_timing(&old[i].spec.checker, &spec.checker) => {
                 let r = old.swap_remove(i);
                 *lock(&r.id) = spec.id;
                 lock(&r.status).id = spec.id;
@@ -280,7 +320,11 @@ fn apply(state: &mut State, plan: Plan) {
 fn start(state: &mut State, spec: CheckerSpec, env: &Arc<Env>, seed: Option<Seed>) {
     let status = status_of(&spec);
     let (reporter, id, status) = Reporter::new(status, state.verdicts.clone());
-    let span = tracing::info_span!("checker", check = spec.probe.keyword(), rs = %spec.server);
+    let span = tracing::info_span!(
+        "checker",
+        check = spec.checker.kind.keyword(),
+        rs = %spec.server
+    );
     let task = runner::run(spec.clone(), env.clone(), reporter, seed);
     let abort = state
         .tasks
@@ -295,23 +339,42 @@ fn start(state: &mut State, spec: CheckerSpec, env: &Arc<Env>, seed: Option<Seed
 
 fn start_files(state: &mut State, specs: Vec<CheckerSpec>) -> tokio::task::AbortHandle {
     let mut reporters = Vec::new();
-    let mut probes = Vec::new();
+    let mut targets = Vec::new();
     let mut statuses = Vec::new();
+    let mut refused = Vec::new();
     for spec in &specs {
         let (rep, _, status) = Reporter::new(status_of(spec), state.verdicts.clone());
-        statuses.push(status);
-        reporters.push(rep);
-        if let Probe::File(p) = &spec.probe {
-            probes.push(p.clone());
+        match (&spec.checker.kind, &spec.ready) {
+            (CheckKind::File(check), Ready::File(file)) => {
+                statuses.push(status);
+                reporters.push(rep);
+                targets.push(FileTarget {
+                    check: check.clone(),
+                    file: file.clone(),
+                });
+            }
+            (_, Ready::Refused(why)) => refused.push((rep, why.clone())),
+            _ => refused.push((rep, "not prepared".into())),
         }
     }
     state.file_statuses = statuses;
-    state.tasks.spawn(follow_files(probes, reporters))
+    state.tasks.spawn(async move {
+        for (rep, why) in refused {
+            let line = format!("FILE_CHECK on service {}: {why} - removing", rep.server);
+            if !rep.verdict(CheckState::Removed, line, None).await {
+                return;
+            }
+        }
+        follow_files(targets, reporters).await;
+    })
 }
 
-async fn follow_files(probes: Vec<crate::spec::FileProbe>, reporters: Vec<Reporter>) {
-    let names: Vec<String> = probes.iter().map(|p| p.name.clone()).collect();
-    let (mut watcher, refused) = match FileWatcher::new(probes) {
+async fn follow_files(targets: Vec<FileTarget>, reporters: Vec<Reporter>) {
+    if targets.is_empty() {
+        return;
+    }
+    let names: Vec<String> = targets.iter().map(|t| t.file.name.clone()).collect();
+    let (mut watcher, refused) = match FileWatcher::new(targets) {
         Ok(w) => w,
         Err(e) => {
             for (rep, name) in reporters.iter().zip(&names) {
@@ -342,12 +405,12 @@ async fn follow_files(probes: Vec<crate::spec::FileProbe>, reporters: Vec<Report
             let line = match state {
                 CheckState::Down => format!(
                     "({}): tracked file {} now FAULT state",
-                    rep.server, w.probe.name
+                    rep.server, w.target.file.name
                 ),
                 _ => format!(
                     "({}): tracked file {} weight {}",
                     rep.server,
-                    w.probe.name,
+                    w.target.file.name,
                     match status {
                         crate::file::FileStatus::Offset(o) => format!("{o:+}"),
                         crate::file::FileStatus::Fault => String::new(),

@@ -8,32 +8,11 @@
 use tokio::time::Instant;
 
 use crate::net::{ConnectError, pair, udp_connect};
-use crate::spec::DnsProbe;
+use baton_conf::Connection;
 
 /// keepalived's `DNS_BUFFER_SIZE`: answers are read into this much.
 const BUFFER: usize = 768;
 const HEADER: usize = 12;
-
-/// keepalived's type names, for `type`.
-pub const TYPES: &[(&str, u16)] = &[
-    ("A", 1),
-    ("NS", 2),
-    ("CNAME", 5),
-    ("SOA", 6),
-    ("MX", 15),
-    ("TXT", 16),
-    ("AAAA", 28),
-    ("RRSIG", 46),
-    ("DNSKEY", 48),
-];
-
-/// The type number of a keepalived type name (case-insensitive).
-pub fn type_by_name(name: &str) -> Option<u16> {
-    TYPES
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, t)| *t)
-}
 
 /// A name that cannot be put in a query.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -181,21 +160,19 @@ pub enum DnsResult {
     Local(String),
 }
 
-/// Send the query and wait up to `connect_timeout` for its answer.
-pub async fn probe(dns: &DnsProbe, name: &[u8]) -> DnsResult {
-    let socket = match udp_connect(&dns.conn) {
+/// Send the query (`name` in wire form, see [`encode_name`]) and wait up to
+/// `connect_timeout` for its answer.
+pub async fn probe(conn: &Connection, qtype: u16, name: &[u8]) -> DnsResult {
+    let socket = match udp_connect(conn) {
         Ok(s) => s,
         Err(ConnectError::Local(e)) => return DnsResult::Local(e),
         Err(e) => {
-            return DnsResult::Failed(format!(
-                "network unreachable for {} ({e})",
-                pair(dns.conn.dst)
-            ));
+            return DnsResult::Failed(format!("network unreachable for {} ({e})", pair(conn.dst)));
         }
     };
     let id = fastrand::u16(..);
-    let q = query(id, name, dns.qtype);
-    let deadline = Instant::now() + dns.conn.timeout;
+    let q = query(id, name, qtype);
+    let deadline = Instant::now() + conn.timeout;
     match tokio::time::timeout_at(deadline, socket.send(&q)).await {
         Ok(Ok(n)) if n == q.len() => {}
         Ok(Ok(_)) => return DnsResult::Failed("failed to write all of the datagram.".into()),
@@ -222,9 +199,6 @@ pub async fn probe(dns: &DnsProbe, name: &[u8]) -> DnsResult {
         }
     }
 }
-
-/// keepalived's DNS default `retry` is 3 and `delay_before_retry` is `delay_loop`.
-pub const DEFAULT_RETRY: u32 = 3;
 
 /// An answer to `query` with `rcode` and no records, as a test server would send it.
 pub fn answer(query: &[u8], rcode: u8) -> Vec<u8> {
@@ -304,12 +278,5 @@ mod tests {
         assert_eq!(read_name(msg, 15), Some((b"\x01a\x00".to_vec(), 17)));
         let looping = b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xc0\x0c";
         assert_eq!(read_name(looping, 12), None);
-    }
-
-    #[test]
-    fn type_names() {
-        assert_eq!(type_by_name("soa"), Some(6));
-        assert_eq!(type_by_name("AAAA"), Some(28));
-        assert_eq!(type_by_name("SRV"), None);
     }
 }

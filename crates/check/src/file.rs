@@ -16,8 +16,8 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use tokio::io::unix::AsyncFd;
 use tracing::warn;
 
-use crate::spec::FileProbe;
 use crate::verdict::{CheckState, WeightEffect};
+use baton_conf::{FileCheck, TrackFile};
 
 /// keepalived reads at most this much of the file.
 const READ_MAX: u64 = 127;
@@ -95,10 +95,17 @@ async fn read_async(path: PathBuf) -> Result<i64, String> {
         .unwrap_or_else(|e| Err(format!("read task failed: {e}")))
 }
 
+/// A FILE_CHECK and the `track_file` it names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileTarget {
+    pub check: FileCheck,
+    pub file: TrackFile,
+}
+
 /// One file check being followed.
 #[derive(Debug)]
 pub struct Watched {
-    pub probe: FileProbe,
+    pub target: FileTarget,
     /// The file as watched (symlinks to the file followed, as keepalived).
     path: PathBuf,
     dir_wd: Option<WatchDescriptor>,
@@ -133,26 +140,26 @@ impl std::fmt::Debug for FileWatcher {
 impl FileWatcher {
     /// Set up the watches. A check whose directory cannot be watched is returned in the
     /// second list with the reason (keepalived drops such a track file).
-    pub fn new(probes: Vec<FileProbe>) -> io::Result<(FileWatcher, Vec<(usize, String)>)> {
+    pub fn new(targets: Vec<FileTarget>) -> io::Result<(FileWatcher, Vec<(usize, String)>)> {
         let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
         let mut checks = Vec::new();
         let mut refused = Vec::new();
-        for (i, probe) in probes.into_iter().enumerate() {
+        for (i, target) in targets.into_iter().enumerate() {
             let mut w = Watched {
-                path: probe.path.clone(),
+                path: target.file.path.clone(),
                 file_name: OsString::new(),
                 dir_wd: None,
-                probe,
+                target,
                 status: None,
             };
-            if let Err(e) = init_file(&w.probe) {
+            if let Err(e) = init_file(&w.target.file) {
                 warn!(
                     "track_file {}: cannot initialise {}: {e}",
-                    w.probe.name,
-                    w.probe.path.display()
+                    w.target.file.name,
+                    w.target.file.path.display()
                 );
             }
-            match watch(&inotify, &w.probe.path) {
+            match watch(&inotify, &w.target.file.path) {
                 Ok((path, wd, name)) => {
                     w.path = path;
                     w.dir_wd = Some(wd);
@@ -185,7 +192,7 @@ impl FileWatcher {
             let w = &mut self.checks[i];
             match read_async(w.path.clone()).await {
                 Ok(value) => {
-                    let s = status(value, w.probe.weight, w.probe.reverse);
+                    let s = status(value, w.target.check.weight, w.target.check.reverse);
                     if w.status != Some(s) {
                         w.status = Some(s);
                         changed.push(i);
@@ -231,11 +238,11 @@ impl FileWatcher {
     }
 }
 
-fn init_file(probe: &FileProbe) -> io::Result<()> {
-    if let Some((value, overwrite)) = probe.init_file
-        && (overwrite || !probe.path.exists())
+fn init_file(file: &TrackFile) -> io::Result<()> {
+    if let Some((value, overwrite)) = file.init_file
+        && (overwrite || !file.path.exists())
     {
-        std::fs::write(&probe.path, format!("{value}\n"))?;
+        std::fs::write(&file.path, format!("{value}\n"))?;
     }
     Ok(())
 }

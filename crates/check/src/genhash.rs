@@ -4,11 +4,11 @@
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::http::{self, FetchError, Response, hex};
-use crate::spec::{Connection, HttpProbe, HttpProtocol, StatusCodes, TlsProbe, UrlCheck};
+use baton_conf::{Connection, HttpCheck, HttpProtocol, HttpUrl, Span};
+
+use crate::http::{self, FetchError, Response, Target, hex};
 use crate::tls::TlsClient;
 
 /// How much of the body `--verbose` shows.
@@ -85,52 +85,58 @@ pub enum GenhashError {
 }
 
 /// The checker's view of `args`: one url, no expectations.
-pub fn probe_of(args: &GenhashArgs) -> Result<HttpProbe, GenhashError> {
-    let tls = if args.use_ssl {
-        let client = TlsClient::unverified().map_err(|e| GenhashError::Setup(e.to_string()))?;
-        Some(TlsProbe {
-            client: Arc::new(client),
-            tls_compliant: false,
-        })
-    } else {
-        None
+pub fn check_of(args: &GenhashArgs) -> (Connection, HttpCheck) {
+    let conn = Connection {
+        dst: SocketAddr::new(args.server, args.port),
+        bindto: None,
+        bind_port: None,
+        bind_if: None,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        fwmark: args.fwmark,
     };
-    Ok(HttpProbe {
-        conn: Connection {
-            dst: SocketAddr::new(args.server, args.port),
-            bind_addr: None,
-            bind_port: None,
-            bind_if: None,
-            fwmark: args.fwmark,
-            timeout: Duration::from_secs(args.timeout.max(1)),
-        },
-        tls,
-        protocol: args.protocol,
-        urls: vec![UrlCheck {
+    let check = HttpCheck {
+        tls: args.use_ssl,
+        urls: vec![HttpUrl {
             path: args.url.clone(),
             digest: None,
-            status: StatusCodes::success(),
+            status_codes: vec![(100, 599)],
             virtualhost: args.virtualhost.clone(),
-            sni: args.use_sni.then(|| args.virtualhost.clone()).flatten(),
             regex: None,
             tls_compliant: false,
+            span: Span::default(),
         }],
+        protocol: args.protocol,
+        // genhash's -I sends the -V name.
+        enable_sni: args.use_sni,
+        sni_name: None,
         fast_recovery: false,
-    })
+        tls_compliant: false,
+    };
+    (conn, check)
 }
 
 /// Fetch the page and digest it. Any status code is digested, as keepalived's genhash does.
 pub async fn genhash(args: &GenhashArgs) -> Result<Genhash, GenhashError> {
-    let probe = probe_of(args)?;
+    let (conn, check) = check_of(args);
+    let tls = if args.use_ssl {
+        Some(TlsClient::unverified().map_err(|e| GenhashError::Setup(e.to_string()))?)
+    } else {
+        None
+    };
+    let target = Target {
+        conn: &conn,
+        check: &check,
+        tls: tls.as_ref(),
+    };
     let started = Instant::now();
     let keep = if args.verbose { VERBOSE_BODY } else { 0 };
-    let response = match http::fetch(&probe, &probe.urls[0], true, keep).await {
+    let response = match http::fetch(&target, &check.urls[0], None, true, keep).await {
         Ok(r) => r,
         Err(FetchError::Local(e)) => return Err(GenhashError::Setup(e)),
         Err(FetchError::Failed(f)) => {
             return Err(GenhashError::Fetch {
                 cause: f.cause,
-                server: crate::net::pair(probe.conn.dst),
+                server: crate::net::pair(conn.dst),
                 detail: f.detail,
             });
         }
@@ -286,8 +292,13 @@ mod tests {
         assert!(a.use_ssl && a.use_sni && a.verbose);
         assert_eq!(a.protocol, HttpProtocol::Http10Close);
         assert_eq!((a.fwmark, a.timeout), (Some(7), 3));
-        let p = probe_of(&a).unwrap();
-        assert_eq!(p.urls[0].sni.as_deref(), Some("www.example.com"));
+        let (conn, check) = check_of(&a);
+        let target = Target {
+            conn: &conn,
+            check: &check,
+            tls: None,
+        };
+        assert_eq!(target.sni(&check.urls[0]), Some("www.example.com"));
         assert!(
             parse(&["-s", "10.0.0.1", "-p", "80"]).is_err(),
             "url is required"

@@ -9,8 +9,8 @@ use std::time::Duration;
 use baton_track::ScriptOutcome;
 
 use crate::retry::{Names, Standing};
-use crate::spec::Timing;
 use crate::verdict::{CheckState, WeightEffect};
+use baton_conf::Checker;
 
 /// A MISC_CHECK's standing: keepalived's, plus the last exit status (which decides when the
 /// weight changes).
@@ -38,7 +38,7 @@ fn weight_of(status: i32) -> WeightEffect {
 }
 
 impl MiscStanding {
-    pub fn new(timing: &Timing) -> MiscStanding {
+    pub fn new(timing: &Checker) -> MiscStanding {
         MiscStanding {
             st: Standing::new(timing),
             last_exit: 0,
@@ -55,7 +55,7 @@ impl MiscStanding {
     /// command's first word.
     pub fn result(
         &mut self,
-        timing: &Timing,
+        timing: &Checker,
         dynamic: bool,
         outcome: &ScriptOutcome,
         names: Names<'_>,
@@ -207,18 +207,11 @@ mod tests {
         vs: "[10.0.0.10]:tcp:80",
     };
 
-    fn timing(retry: u32) -> Timing {
-        Timing {
-            delay_loop: Duration::from_secs(5),
-            warmup: Duration::ZERO,
-            retry,
-            delay_before_retry: Duration::from_secs(1),
-            alpha: false,
-            log_all_failures: false,
-        }
+    fn timing(retry: u32) -> Checker {
+        crate::retry::test_checker(retry, false, Duration::from_secs(5), Duration::from_secs(1))
     }
 
-    fn run(m: &mut MiscStanding, t: &Timing, dynamic: bool, o: ScriptOutcome) -> MiscStep {
+    fn run(m: &mut MiscStanding, t: &Checker, dynamic: bool, o: ScriptOutcome) -> MiscStep {
         m.result(t, dynamic, &o, N, "/bin/check")
     }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 
-use crate::spec::Connection;
+use baton_conf::Connection;
 
 /// Why a connection attempt gave no answer from the server.
 #[derive(Debug, thiserror::Error)]
@@ -52,8 +52,8 @@ pub fn apply_options(socket: &Socket, conn: &Connection) -> Result<(), ConnectEr
             .bind_device(Some(dev.as_bytes()))
             .map_err(|e| ConnectError::Local(format!("Checker can't bind to device {dev}: {e}")))?;
     }
-    if conn.bind_addr.is_some() || conn.bind_port.is_some() {
-        let ip = conn.bind_addr.unwrap_or(match conn.dst {
+    if conn.bindto.is_some() || conn.bind_port.is_some() {
+        let ip = conn.bindto.unwrap_or(match conn.dst {
             SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
             SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
         });

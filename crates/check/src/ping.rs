@@ -17,8 +17,8 @@ use tokio::io::unix::AsyncFd;
 use tokio::time::Instant;
 
 use crate::net::{ConnectError, apply_options};
-use crate::spec::Connection;
 use crate::udp::filler;
+use baton_conf::Connection;
 
 /// Payload bytes after the ICMP header (keepalived's `ICMP_BUFSIZE`).
 const PAYLOAD: usize = 128;

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::spec::Timing;
+use baton_conf::Checker;
 
 /// A checker's standing, as keepalived keeps it in `checker_t`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub struct Standing {
 }
 
 impl Standing {
-    pub fn new(timing: &Timing) -> Standing {
+    pub fn new(timing: &Checker) -> Standing {
         Standing {
             is_up: !timing.alpha,
             has_run: false,
@@ -96,7 +96,7 @@ impl Names<'_> {
 /// is called down; a server already down is probed every `delay_loop`.
 pub fn layer4(
     st: &mut Standing,
-    timing: &Timing,
+    timing: &Checker,
     success: bool,
     words: Layer4Words,
     names: Names<'_>,
@@ -134,7 +134,7 @@ pub fn layer4(
 /// `log_all_failures`); success says nothing in keepalived, so the line here is ours.
 pub fn dns(
     st: &mut Standing,
-    timing: &Timing,
+    timing: &Checker,
     error: Option<&str>,
     log_all: bool,
     names: Names<'_>,
@@ -182,7 +182,7 @@ pub fn dns(
 /// resets it), and a server already down is retried too.
 pub fn smtp(
     st: &mut Standing,
-    timing: &Timing,
+    timing: &Checker,
     error: Option<&str>,
     log_all: bool,
     names: Names<'_>,
@@ -224,19 +224,45 @@ pub fn smtp(
     step
 }
 
+/// A checker with the timing the rule tests need (TCP, no connection).
+#[cfg(test)]
+pub(crate) fn test_checker(
+    retry: u32,
+    alpha: bool,
+    delay_loop: Duration,
+    delay_before_retry: Duration,
+) -> Checker {
+    Checker {
+        id: baton_conf::CheckerId {
+            rs: baton_conf::RealServerId {
+                vs: baton_conf::VirtualServerId(0),
+                index: 0,
+            },
+            index: 0,
+        },
+        span: baton_conf::Span::default(),
+        alpha,
+        delay_loop,
+        warmup: Duration::ZERO,
+        retry,
+        delay_before_retry,
+        log_all_failures: false,
+        connection: None,
+        kind: baton_conf::CheckKind::Tcp,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn timing(retry: u32, alpha: bool) -> Timing {
-        Timing {
-            delay_loop: Duration::from_secs(10),
-            warmup: Duration::ZERO,
+    fn timing(retry: u32, alpha: bool) -> Checker {
+        test_checker(
             retry,
-            delay_before_retry: Duration::from_secs(2),
             alpha,
-            log_all_failures: false,
-        }
+            Duration::from_secs(10),
+            Duration::from_secs(2),
+        )
     }
 
     const N: Names<'static> = Names {
@@ -244,7 +270,7 @@ mod tests {
         vs: "[10.0.0.10]:tcp:80",
     };
 
-    fn run(st: &mut Standing, t: &Timing, results: &[bool]) -> Vec<Step> {
+    fn run(st: &mut Standing, t: &Checker, results: &[bool]) -> Vec<Step> {
         results
             .iter()
             .map(|&ok| layer4(st, t, ok, TCP_WORDS, N))

@@ -7,13 +7,16 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep, sleep_until};
 
+use baton_conf::{CheckKind, Checker, Connection, HttpCheck, MiscCheck};
+
 use crate::env::Env;
-use crate::http::{self, UrlOutcome, rules::UrlStanding};
+use crate::http::{self, Target, UrlOutcome, rules::UrlStanding};
 use crate::misc::MiscStanding;
 use crate::net::pair;
 use crate::retry::{self, ICMP_WORDS, Layer4Words, Standing, Step, TCP_WORDS, UDP_WORDS};
-use crate::spec::{CheckerSpec, HttpProbe, MiscProbe, Probe, SmtpProbe, Timing};
+use crate::spec::{CheckerSpec, Ready, RegexCheck};
 use crate::status::Reporter;
+use crate::tls::TlsClient;
 use crate::verdict::{CheckState, WeightEffect};
 use crate::{dns, ping, smtp, tcp, udp};
 
@@ -25,7 +28,7 @@ pub(crate) struct Seed {
     pub has_run: bool,
 }
 
-fn standing(timing: &Timing, seed: Option<Seed>) -> Standing {
+fn standing(timing: &Checker, seed: Option<Seed>) -> Standing {
     let mut st = Standing::new(timing);
     if let Some(seed) = seed {
         st.is_up = seed.is_up;
@@ -39,101 +42,111 @@ fn standing(timing: &Timing, seed: Option<Seed>) -> Standing {
 
 /// Run `spec` until the task is aborted or nobody listens to verdicts.
 pub(crate) async fn run(spec: CheckerSpec, env: Arc<Env>, rep: Reporter, seed: Option<Seed>) {
-    let timing = spec.timing.clone();
+    let timing = &spec.checker;
+    if let Ready::Refused(why) = &spec.ready {
+        refuse(&rep, timing, why).await;
+        return;
+    }
     if !timing.warmup.is_zero() && seed.is_none() {
         let max = timing.warmup.as_micros().min(u128::from(u64::MAX)) as u64;
         sleep(Duration::from_micros(fastrand::u64(0..=max))).await;
     }
-    match &spec.probe {
-        Probe::Tcp(conn) => {
-            let target = conn.clone();
-            layer4(&timing, TCP_WORDS, &rep, seed, |_| {
-                let conn = target.clone();
-                async move {
-                    match tcp::probe(&conn).await {
-                        tcp::TcpResult::Open => L4::Passed("connected".into()),
-                        tcp::TcpResult::Failed(e) if e.is_server_failure() => {
-                            let timeout = matches!(e, crate::net::ConnectError::Timeout(_));
-                            L4::Failed {
-                                quiet: if timeout {
-                                    "TCP connection to {rs} timeout."
-                                } else {
-                                    "TCP connection to {rs} failed."
-                                },
-                                detail: e.to_string(),
-                            }
-                        }
-                        tcp::TcpResult::Failed(e) => L4::Local(e.to_string()),
-                    }
-                }
-            })
-            .await
-        }
-        Probe::Udp(probe) => {
-            let probe = probe.clone();
-            layer4(&timing, UDP_WORDS, &rep, seed, |_| {
-                let probe = probe.clone();
-                async move {
-                    match udp::probe(&probe).await {
-                        udp::UdpResult::Passed => L4::Passed("not refused".into()),
-                        udp::UdpResult::Failed(detail) => L4::Failed {
-                            quiet: "UDP connection to {rs} failed.",
-                            detail,
-                        },
-                        udp::UdpResult::Mismatch(detail) => L4::Failed {
-                            quiet: "UDP check to {rs} reply data mismatch.",
-                            detail,
-                        },
-                        udp::UdpResult::Local(e) => L4::Local(e),
-                    }
-                }
-            })
-            .await
-        }
-        Probe::Ping(conn) => {
-            let conn = conn.clone();
-            layer4(&timing, ICMP_WORDS, &rep, seed, |seq| {
-                let conn = conn.clone();
-                async move {
-                    match ping::probe(&conn, seq).await {
-                        ping::PingResult::Answered(rtt) => {
-                            L4::Passed(format!("echo reply in {rtt:?}"))
-                        }
-                        ping::PingResult::Failed(detail) => L4::Failed {
-                            quiet: if detail.starts_with("no echo reply") {
-                                "ICMP connection to address {rs} timeout."
+    if let CheckKind::Misc(misc) = &timing.kind {
+        return misc_loop(misc, timing, &env, &rep, seed).await;
+    }
+    if matches!(timing.kind, CheckKind::File(_)) {
+        // FILE_CHECKs share one watcher (see checkers.rs), never a task of their own.
+        return;
+    }
+    let Some(conn) = timing.connection.as_ref() else {
+        refuse(&rep, timing, "no address to connect to").await;
+        return;
+    };
+    match &timing.kind {
+        CheckKind::Tcp => {
+            layer4(timing, TCP_WORDS, &rep, seed, |_| async move {
+                match tcp::probe(conn).await {
+                    tcp::TcpResult::Open => L4::Passed("connected".into()),
+                    tcp::TcpResult::Failed(e) if e.is_server_failure() => {
+                        let timeout = matches!(e, crate::net::ConnectError::Timeout(_));
+                        L4::Failed {
+                            quiet: if timeout {
+                                "TCP connection to {rs} timeout."
                             } else {
-                                "ICMP connection to {rs} of {vs} failed."
+                                "TCP connection to {rs} failed."
                             },
-                            detail,
-                        },
-                        ping::PingResult::Local(e) => L4::Local(e),
+                            detail: e.to_string(),
+                        }
                     }
+                    tcp::TcpResult::Failed(e) => L4::Local(e.to_string()),
                 }
             })
             .await
         }
-        Probe::Http(probe) => http_loop(probe, &timing, &rep, seed).await,
-        Probe::Misc(probe) => misc_loop(probe, &timing, &env, &rep, seed).await,
-        Probe::Dns(probe) => {
-            let name = match dns::encode_name(&probe.name) {
+        CheckKind::Udp(udp) => {
+            layer4(timing, UDP_WORDS, &rep, seed, |_| async move {
+                match udp::probe(conn, udp).await {
+                    udp::UdpResult::Passed => L4::Passed("not refused".into()),
+                    udp::UdpResult::Failed(detail) => L4::Failed {
+                        quiet: "UDP connection to {rs} failed.",
+                        detail,
+                    },
+                    udp::UdpResult::Mismatch(detail) => L4::Failed {
+                        quiet: "UDP check to {rs} reply data mismatch.",
+                        detail,
+                    },
+                    udp::UdpResult::Local(e) => L4::Local(e),
+                }
+            })
+            .await
+        }
+        CheckKind::Ping => {
+            layer4(timing, ICMP_WORDS, &rep, seed, |seq| async move {
+                match ping::probe(conn, seq).await {
+                    ping::PingResult::Answered(rtt) => L4::Passed(format!("echo reply in {rtt:?}")),
+                    ping::PingResult::Failed(detail) => L4::Failed {
+                        quiet: if detail.starts_with("no echo reply") {
+                            "ICMP connection to address {rs} timeout."
+                        } else {
+                            "ICMP connection to {rs} of {vs} failed."
+                        },
+                        detail,
+                    },
+                    ping::PingResult::Local(e) => L4::Local(e),
+                }
+            })
+            .await
+        }
+        CheckKind::Http(check) => {
+            let Ready::Http { regexes, tls } = &spec.ready else {
+                refuse(&rep, timing, "not prepared").await;
+                return;
+            };
+            http_loop(conn, check, regexes, tls.as_deref(), timing, &rep, seed).await
+        }
+        CheckKind::Dns(dns) => {
+            let name = match dns::encode_name(&dns.name) {
                 Ok(n) => n,
                 Err(e) => {
-                    rep.verdict(
-                        CheckState::Removed,
-                        format!("DNS_CHECK ({}) {e}", rep.server),
-                        None,
-                    )
-                    .await;
+                    refuse(&rep, timing, &e.to_string()).await;
                     return;
                 }
             };
-            dns_loop(probe, &name, &timing, &rep, seed).await
+            dns_loop(conn, dns.query_type.code(), &name, timing, &rep, seed).await
         }
-        Probe::Smtp(probe) => smtp_loop(probe, &timing, &rep, seed).await,
-        // FILE_CHECKs share one watcher (see checkers.rs), never a task of their own.
-        Probe::File(_) => {}
+        CheckKind::Smtp(smtp) => smtp_loop(conn, &smtp.helo_name, timing, &rep, seed).await,
+        CheckKind::Misc(_) | CheckKind::File(_) => {}
     }
+}
+
+/// A checker that cannot run is removed, as keepalived removes it, with the reason.
+async fn refuse(rep: &Reporter, checker: &Checker, why: &str) {
+    let line = format!(
+        "{} on service {}: {why} - removing",
+        checker.kind.keyword(),
+        rep.server
+    );
+    rep.verdict(CheckState::Removed, line, None).await;
 }
 
 /// One TCP, UDP or ICMP probe.
@@ -148,7 +161,7 @@ enum L4 {
 }
 
 async fn layer4<F, Fut>(
-    timing: &Timing,
+    timing: &Checker,
     words: Layer4Words,
     rep: &Reporter,
     seed: Option<Seed>,
@@ -210,8 +223,18 @@ async fn apply(rep: &Reporter, step: Step, cause: Option<&str>) -> bool {
     }
 }
 
-async fn http_loop(probe: &HttpProbe, timing: &Timing, rep: &Reporter, seed: Option<Seed>) {
-    let keyword = if probe.tls.is_some() { "SSL" } else { "HTTP" };
+async fn http_loop(
+    conn: &Connection,
+    check: &HttpCheck,
+    regexes: &[Option<RegexCheck>],
+    tls: Option<&TlsClient>,
+    timing: &Checker,
+    rep: &Reporter,
+    seed: Option<Seed>,
+) {
+    let target = Target { conn, check, tls };
+    let probe = check;
+    let keyword = if probe.tls { "SSL" } else { "HTTP" };
     let mut u = UrlStanding::new(timing, probe.urls.len());
     u.st = standing(timing, seed);
     let mut mismatch: Vec<Option<(u64, u64)>> = vec![None; probe.urls.len()];
@@ -221,7 +244,8 @@ async fn http_loop(probe: &HttpProbe, timing: &Timing, rep: &Reporter, seed: Opt
             return;
         };
         let started = Instant::now();
-        let (outcome, lengths) = http::probe(probe, url).await;
+        let regex = regexes.get(index).and_then(Option::as_ref);
+        let (outcome, lengths) = http::probe(&target, url, regex).await;
         if let Some((expected, got)) = lengths
             && mismatch[index] != Some((expected, got))
         {
@@ -266,8 +290,8 @@ async fn http_loop(probe: &HttpProbe, timing: &Timing, rep: &Reporter, seed: Opt
 }
 
 async fn misc_loop(
-    probe: &MiscProbe,
-    timing: &Timing,
+    probe: &MiscCheck,
+    timing: &Checker,
     env: &Env,
     rep: &Reporter,
     seed: Option<Seed>,
@@ -309,16 +333,17 @@ async fn misc_loop(
 }
 
 async fn dns_loop(
-    probe: &crate::spec::DnsProbe,
+    conn: &Connection,
+    qtype: u16,
     name: &[u8],
-    timing: &Timing,
+    timing: &Checker,
     rep: &Reporter,
     seed: Option<Seed>,
 ) {
     let mut st = standing(timing, seed);
     loop {
         let started = Instant::now();
-        let error = match dns::probe(probe, name).await {
+        let error = match dns::probe(conn, qtype, name).await {
             dns::DnsResult::Answered => None,
             dns::DnsResult::Failed(e) => Some(e),
             dns::DnsResult::Local(e) => {
@@ -346,7 +371,13 @@ async fn dns_loop(
     }
 }
 
-async fn smtp_loop(probe: &SmtpProbe, timing: &Timing, rep: &Reporter, seed: Option<Seed>) {
+async fn smtp_loop(
+    conn: &Connection,
+    helo_name: &str,
+    timing: &Checker,
+    rep: &Reporter,
+    seed: Option<Seed>,
+) {
     let mut st = standing(timing, seed);
     // Each round starts with no failure counted (keepalived's smtp_start_check_thread);
     // retries within a round do not reset it.
@@ -356,7 +387,7 @@ async fn smtp_loop(probe: &SmtpProbe, timing: &Timing, rep: &Reporter, seed: Opt
             st.retry_it = 0;
         }
         let started = Instant::now();
-        let error = match smtp::probe(probe, &rep.server).await {
+        let error = match smtp::probe(conn, helo_name, &rep.server).await {
             smtp::SmtpResult::Passed => None,
             smtp::SmtpResult::Failed(e) => Some(e),
             smtp::SmtpResult::Local(e) => {
@@ -369,7 +400,7 @@ async fn smtp_loop(probe: &SmtpProbe, timing: &Timing, rep: &Reporter, seed: Opt
             error.is_none(),
             error
                 .clone()
-                .unwrap_or_else(|| format!("HELO and QUIT answered by {}", pair(probe.conn.dst))),
+                .unwrap_or_else(|| format!("HELO and QUIT answered by {}", pair(conn.dst))),
             started.elapsed(),
         );
         let step = retry::smtp(

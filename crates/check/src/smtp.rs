@@ -8,10 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::net::{ConnectError, pair, tcp_connect};
-use crate::spec::SmtpProbe;
-
-/// keepalived's default `helo_name`.
-pub const DEFAULT_HELO: &str = "smtpchecker.keepalived.org";
+use baton_conf::Connection;
 
 /// A reply longer than this is not an SMTP server talking.
 pub const MAX_REPLY: usize = 4096;
@@ -76,11 +73,12 @@ pub enum SmtpResult {
     Local(String),
 }
 
-/// Run the conversation.
-pub async fn probe(smtp: &SmtpProbe, server: &str) -> SmtpResult {
-    let host = pair(smtp.conn.dst);
-    let timeout = smtp.conn.timeout;
-    let mut stream = match tcp_connect(&smtp.conn).await {
+/// Run the conversation with `conn.dst`, saying `HELO helo_name`. `server` is the real
+/// server's name for log lines.
+pub async fn probe(conn: &Connection, helo_name: &str, server: &str) -> SmtpResult {
+    let host = pair(conn.dst);
+    let timeout = conn.timeout;
+    let mut stream = match tcp_connect(conn).await {
         Ok(s) => s,
         Err(ConnectError::Local(e)) => return SmtpResult::Local(e),
         Err(ConnectError::Timeout(_)) => {
@@ -90,7 +88,7 @@ pub async fn probe(smtp: &SmtpProbe, server: &str) -> SmtpResult {
             return SmtpResult::Failed(match e.raw_os_error() {
                 Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::ENETDOWN) => format!(
                     "Network unreachable for server {} - real server {server}",
-                    smtp.conn.dst.ip()
+                    conn.dst.ip()
                 ),
                 _ => format!("Could not connect to server {host} ({e})"),
             });
@@ -112,7 +110,7 @@ pub async fn probe(smtp: &SmtpProbe, server: &str) -> SmtpResult {
             greeting.first_line
         ));
     }
-    if let Err(e) = conv.send(&format!("HELO {}\r\n", smtp.helo_name)).await {
+    if let Err(e) = conv.send(&format!("HELO {helo_name}\r\n")).await {
         return SmtpResult::Failed(e);
     }
     let helo = match conv.reply().await {

@@ -1,151 +1,46 @@
-//! A checker ready to run: keepalived's options with every default and inheritance already
-//! applied (by the configuration), in the form the protocol engines take.
+//! The configuration's checkers made ready to run. The configuration (baton-conf) decides
+//! every keyword's meaning and default; this adds only what running needs and the
+//! configuration cannot hold: compiled regexes, the TLS client, the `track_file` a
+//! FILE_CHECK names, and keepalived's names of the servers for log lines.
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::verdict::CheckerId;
+use baton_conf::{CheckKind, Checker, CheckerId, Config, HttpUrl, TrackFile};
 
-/// One checker of one real server.
+use crate::tls::{TlsClient, TlsSettings};
+
+/// One checker of one real server, ready to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckerSpec {
     pub id: CheckerId,
     /// keepalived's name of the real server in log lines: `[10.0.0.21]:tcp:8080`.
     pub server: Arc<str>,
-    /// keepalived's name of the virtual server: `[10.0.0.10]:tcp:80`, `FWM 7`, `[grp]:80`.
+    /// keepalived's name of the virtual server: `[10.0.0.10]:tcp:80`, `FWM 7`, `[grp]:0`.
     pub virtual_server: Arc<str>,
-    pub timing: Timing,
-    pub probe: Probe,
+    /// As configured, every timing resolved.
+    pub checker: Checker,
+    pub ready: Ready,
 }
 
-/// When a checker runs and how many failures it takes to call a server down.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timing {
-    /// `delay_loop`: time between the end of one check and the start of the next.
-    pub delay_loop: Duration,
-    /// `warmup`: the first check starts after a random delay up to this.
-    pub warmup: Duration,
-    /// `retry` (`nb_get_retry`): failed retries before a healthy server is called down.
-    pub retry: u32,
-    /// `delay_before_retry`.
-    pub delay_before_retry: Duration,
-    /// `alpha`: the checker starts in the failed state.
-    pub alpha: bool,
-    /// `log_all_failures` (or the global `checker_log_all_failures`).
-    pub log_all_failures: bool,
-}
-
-/// keepalived's connection options (`connect_ip`, `connect_port`, `bindto`, `bind_port`,
-/// `bind_if`, `fwmark`, `connect_timeout`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Connection {
-    /// Where to connect: the real server unless `connect_ip`/`connect_port` say otherwise.
-    pub dst: SocketAddr,
-    pub bind_addr: Option<IpAddr>,
-    pub bind_port: Option<u16>,
-    /// `bind_if`: SO_BINDTODEVICE (needed for link-local IPv6 targets).
-    pub bind_if: Option<String>,
-    /// `fwmark`: SO_MARK on the checker's socket.
-    pub fwmark: Option<u32>,
-    /// `connect_timeout`: bounds the connect and every read and write after it.
-    pub timeout: Duration,
-}
-
-/// What a checker does.
+/// What a checker needs beyond its configuration.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Probe {
-    /// `TCP_CHECK`: a TCP connection is opened and closed.
-    Tcp(Connection),
-    /// `HTTP_GET` and `SSL_GET`.
-    Http(Box<HttpProbe>),
-    /// `MISC_CHECK`: a script's exit status.
-    Misc(MiscProbe),
-    /// `DNS_CHECK`: a query answered with RCODE 0.
-    Dns(DnsProbe),
-    /// `SMTP_CHECK`: greeting, HELO, QUIT.
-    Smtp(SmtpProbe),
-    /// `UDP_CHECK`: a datagram not refused (or answered, with `require_reply`).
-    Udp(UdpProbe),
-    /// `PING_CHECK`: an ICMP echo answered.
-    Ping(Connection),
-    /// `FILE_CHECK`: a number in a file, followed with inotify.
-    File(FileProbe),
+pub enum Ready {
+    /// The configuration is all it needs.
+    Plain,
+    /// `HTTP_GET`/`SSL_GET`: each url's regex compiled, and for SSL_GET the TLS client.
+    Http {
+        regexes: Vec<Option<RegexCheck>>,
+        tls: Option<Arc<TlsClient>>,
+    },
+    /// `FILE_CHECK`: the `track_file` it follows.
+    File(TrackFile),
+    /// It cannot run, and why (a regex the engine cannot compile, the TLS client could not
+    /// be set up, an unknown `track_file`). keepalived drops such a checker; so do we,
+    /// with a [`crate::CheckState::Removed`] verdict naming the reason.
+    Refused(String),
 }
 
-impl Probe {
-    /// keepalived's keyword for this checker.
-    pub fn keyword(&self) -> &'static str {
-        match self {
-            Probe::Tcp(_) => "TCP_CHECK",
-            Probe::Http(h) if h.tls.is_some() => "SSL_GET",
-            Probe::Http(_) => "HTTP_GET",
-            Probe::Misc(_) => "MISC_CHECK",
-            Probe::Dns(_) => "DNS_CHECK",
-            Probe::Smtp(_) => "SMTP_CHECK",
-            Probe::Udp(_) => "UDP_CHECK",
-            Probe::Ping(_) => "PING_CHECK",
-            Probe::File(_) => "FILE_CHECK",
-        }
-    }
-}
-
-/// `http_protocol`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum HttpProtocol {
-    /// `GET … HTTP/1.0` (keepalived's default).
-    #[default]
-    Http10,
-    /// `1.0C`: HTTP/1.0 with `Connection: close`.
-    Http10Close,
-    /// `GET … HTTP/1.1` with `Connection: close`.
-    Http11,
-}
-
-/// `HTTP_GET` / `SSL_GET`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HttpProbe {
-    pub conn: Connection,
-    /// Set for `SSL_GET`.
-    pub tls: Option<TlsProbe>,
-    pub protocol: HttpProtocol,
-    /// The `url` blocks, checked one per `delay_loop` in order. Never empty (keepalived
-    /// drops a checker without urls).
-    pub urls: Vec<UrlCheck>,
-    /// `fast_recovery`: while a server is down with no failing url known, check again at
-    /// once instead of after `delay_loop`.
-    pub fast_recovery: bool,
-}
-
-/// TLS for `SSL_GET`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TlsProbe {
-    /// The client side: certificates to present and whether to verify the server's.
-    pub client: Arc<crate::tls::TlsClient>,
-    /// `tls_compliant` on the checker: close with a close_notify alert.
-    pub tls_compliant: bool,
-}
-
-/// One `url` block.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UrlCheck {
-    pub path: String,
-    /// `digest`: MD5 of the body as received.
-    pub digest: Option<[u8; 16]>,
-    /// `status_code`: the accepted codes (default 200-299).
-    pub status: StatusCodes,
-    /// The `Host:` header: the url's, checker's, real server's or virtual server's
-    /// `virtualhost`, else the address and port connected to.
-    pub virtualhost: Option<String>,
-    /// The TLS server name sent (`enable_sni` / `sni_name`); `None` sends none.
-    pub sni: Option<String>,
-    pub regex: Option<RegexCheck>,
-    /// `tls_compliant` on the url.
-    pub tls_compliant: bool,
-}
-
-/// `regex`, `regex_no_match`, `regex_min_offset`, `regex_max_offset`.
+/// A url's `regex` with its companions, compiled.
 #[derive(Debug, Clone)]
 pub struct RegexCheck {
     pub regex: regex::bytes::Regex,
@@ -166,131 +61,162 @@ impl PartialEq for RegexCheck {
     }
 }
 
-/// A set of HTTP status codes, 100..=599.
-#[derive(Clone, PartialEq, Eq)]
-pub struct StatusCodes([u64; 8]);
-
-impl StatusCodes {
-    pub const MIN: u16 = 100;
-    pub const MAX: u16 = 599;
-
-    pub fn none() -> StatusCodes {
-        StatusCodes([0; 8])
-    }
-
-    /// keepalived's default: 200-299.
-    pub fn success() -> StatusCodes {
-        let mut codes = StatusCodes::none();
-        codes.insert_range(200, 299);
-        codes
-    }
-
-    /// Add `min..=max`; codes outside 100..=599 are ignored.
-    pub fn insert_range(&mut self, min: u16, max: u16) {
-        for code in min.max(Self::MIN)..=max.min(Self::MAX) {
-            let bit = usize::from(code - Self::MIN);
-            self.0[bit / 64] |= 1 << (bit % 64);
-        }
-    }
-
-    pub fn contains(&self, code: u16) -> bool {
-        if !(Self::MIN..=Self::MAX).contains(&code) {
-            return false;
-        }
-        let bit = usize::from(code - Self::MIN);
-        self.0[bit / 64] & (1 << (bit % 64)) != 0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
-    }
-}
-
-impl std::fmt::Debug for StatusCodes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // As ranges, the way keepalived dumps them: 200-299 301.
-        let mut parts = Vec::new();
-        let mut start = None;
-        for code in Self::MIN..=Self::MAX + 1 {
-            match (self.contains(code), start) {
-                (true, None) => start = Some(code),
-                (false, Some(s)) => {
-                    parts.push(if s == code - 1 {
-                        s.to_string()
-                    } else {
-                        format!("{s}-{}", code - 1)
-                    });
-                    start = None;
-                }
-                _ => {}
+/// keepalived compiles `regex` with PCRE2; baton with the `regex` crate (linear time, no
+/// JIT stack to size). PCRE2 options map to inline flags; those with no equivalent, and
+/// PCRE-only syntax (backreferences, lookaround), refuse the checker with the reason.
+pub fn compile_regex(url: &HttpUrl) -> Result<Option<RegexCheck>, String> {
+    let Some(r) = &url.regex else {
+        return Ok(None);
+    };
+    // PCRE2 without `utf` matches bytes: `.` is any byte, `\w` ASCII only.
+    let mut unicode = false;
+    let mut flags = String::new();
+    for option in &r.options {
+        match option.as_str() {
+            "caseless" => flags.push('i'),
+            "multiline" => flags.push('m'),
+            "dotall" => flags.push('s'),
+            "extended" => flags.push('x'),
+            "ungreedy" => flags.push('U'),
+            "utf" | "ucp" => unicode = true,
+            // Optimisation and compile-time switches that change no match, and `$` at the
+            // very end only, which is how the regex crate reads `$` anyway.
+            "never_utf" | "never_ucp" | "no_auto_capture" | "no_auto_possess"
+            | "no_dotstar_anchor" | "no_start_optimize" | "never_backslash_c" | "dupnames"
+            | "auto_callout" | "dollar_endonly" => {}
+            other => {
+                return Err(format!(
+                    "url {}: regex option '{other}' is not supported (PCRE2 only)",
+                    url.path
+                ));
             }
         }
-        write!(f, "StatusCodes({})", parts.join(" "))
     }
+    if !unicode {
+        flags.push_str("-u");
+    }
+    let pattern = format!("(?{flags}){}", r.pattern);
+    let regex = regex::bytes::RegexBuilder::new(&pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| {
+            format!(
+                "url {}: regex '{}' cannot be used: {e}",
+                url.path, r.pattern
+            )
+        })?;
+    Ok(Some(RegexCheck {
+        regex,
+        no_match: r.no_match,
+        min_offset: r.min_offset,
+        max_offset: r.max_offset,
+    }))
 }
 
-/// `MISC_CHECK`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MiscProbe {
-    /// `misc_path` with `user`.
-    pub command: baton_conf::Command,
-    /// `misc_timeout`, else the virtual server's `delay_loop`.
-    pub timeout: Duration,
-    /// `misc_dynamic`: exit status 2..=255 sets the weight to status - 2.
-    pub dynamic: bool,
+/// Every checker of `config`, in configuration order.
+pub fn checkers_of(config: &Config) -> Vec<CheckerSpec> {
+    let lvs = &config.lvs;
+    let needs_tls = lvs
+        .checkers()
+        .any(|(_, _, c)| matches!(&c.kind, CheckKind::Http(h) if h.tls));
+    let tls = needs_tls.then(|| {
+        let settings = match &lvs.ssl {
+            Some(ssl) => TlsSettings {
+                certificate: ssl.certificate.clone(),
+                key: ssl.key.clone(),
+                ca: ssl.ca.clone(),
+                verify: false,
+            },
+            None => TlsSettings::default(),
+        };
+        TlsClient::new(settings)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    });
+    lvs.checkers()
+        .map(|(vs, rs, checker)| {
+            let ready = match &checker.kind {
+                CheckKind::Http(h) => {
+                    let regexes: Result<Vec<_>, String> =
+                        h.urls.iter().map(compile_regex).collect();
+                    let tls = match (h.tls, &tls) {
+                        (true, Some(Ok(client))) => Ok(Some(client.clone())),
+                        (true, Some(Err(e))) => Err(e.clone()),
+                        _ => Ok(None),
+                    };
+                    match (regexes, tls) {
+                        (Ok(regexes), Ok(tls)) => Ready::Http { regexes, tls },
+                        (Err(e), _) | (_, Err(e)) => Ready::Refused(e),
+                    }
+                }
+                CheckKind::File(f) => match config.track_file(&f.track_file) {
+                    Some(tf) => Ready::File(tf.clone()),
+                    None => Ready::Refused(format!("track_file {} not found", f.track_file)),
+                },
+                _ if checker.connection.is_none()
+                    && !matches!(checker.kind, CheckKind::Misc(_)) =>
+                {
+                    Ready::Refused("no address to connect to".into())
+                }
+                _ => Ready::Plain,
+            };
+            CheckerSpec {
+                id: checker.id,
+                server: vs.service_name(&rs.address).into(),
+                virtual_server: vs.to_string().into(),
+                checker: checker.clone(),
+                ready,
+            }
+        })
+        .collect()
 }
 
-/// `DNS_CHECK`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DnsProbe {
-    pub conn: Connection,
-    /// The query type (`type`, default SOA).
-    pub qtype: u16,
-    /// The query name (`name`, default the root).
-    pub name: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_conf::{Span, UrlRegex};
 
-/// `SMTP_CHECK` (each deprecated `host` block is a checker of its own).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmtpProbe {
-    pub conn: Connection,
-    /// `helo_name` (default `smtpchecker.keepalived.org`).
-    pub helo_name: String,
-}
+    fn url(pattern: &str, options: &[&str]) -> HttpUrl {
+        HttpUrl {
+            path: "/".into(),
+            digest: None,
+            status_codes: vec![(200, 299)],
+            virtualhost: None,
+            regex: Some(UrlRegex {
+                pattern: pattern.into(),
+                options: options.iter().map(|s| s.to_string()).collect(),
+                no_match: false,
+                min_offset: 0,
+                max_offset: None,
+                stack: None,
+            }),
+            tls_compliant: false,
+            span: Span::default(),
+        }
+    }
 
-/// `UDP_CHECK`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UdpProbe {
-    pub conn: Connection,
-    /// `payload`; keepalived sends 32 bytes of "keepalived check - " when none is given.
-    pub payload: Option<Vec<u8>>,
-    /// `require_reply`: silence until the timeout is a failure, not a success.
-    pub require_reply: bool,
-    /// The bytes a reply must start with (`require_reply HEX`), with a mask of bits that
-    /// may differ (the `x` nibbles).
-    pub reply: Option<ReplyPattern>,
-    /// `min_reply_length` / `max_reply_length` (0 / 255).
-    pub min_reply_len: u16,
-    pub max_reply_len: u16,
-}
+    #[test]
+    fn pcre_options_become_flags() {
+        let r = compile_regex(&url("ready", &["caseless"]))
+            .unwrap()
+            .unwrap();
+        assert!(r.regex.is_match(b"READY"));
+        let r = compile_regex(&url("^b", &["multiline"])).unwrap().unwrap();
+        assert!(r.regex.is_match(b"a\nb"));
+        let r = compile_regex(&url("^b", &[])).unwrap().unwrap();
+        assert!(!r.regex.is_match(b"a\nb"));
+        // Without utf, `.` is any byte, as PCRE2's default.
+        let r = compile_regex(&url("^.$", &[])).unwrap().unwrap();
+        assert!(r.regex.is_match(b"\xff"));
+    }
 
-/// Expected reply bytes; a set bit in `mask` is a bit that may differ.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplyPattern {
-    pub data: Vec<u8>,
-    pub mask: Vec<u8>,
-}
-
-/// `FILE_CHECK` on a `track_file`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileProbe {
-    /// The `track_file`'s name, for log lines.
-    pub name: String,
-    pub path: PathBuf,
-    /// The weight the value is multiplied by (the check's, else the track file's); 0 means
-    /// a non-zero value is a failure.
-    pub weight: i32,
-    pub reverse: bool,
-    /// `init_file`: value to create the file with if missing (or always, with `overwrite`).
-    pub init_file: Option<(i64, bool)>,
+    #[test]
+    fn what_cannot_be_matched_is_refused_with_the_reason() {
+        let e = compile_regex(&url("(a)\\1", &[])).unwrap_err();
+        assert!(e.contains("regex '(a)\\1' cannot be used"), "{e}");
+        let e = compile_regex(&url("(?<=a)b", &[])).unwrap_err();
+        assert!(e.contains("cannot be used"), "{e}");
+        let e = compile_regex(&url("a", &["firstline"])).unwrap_err();
+        assert!(e.contains("'firstline' is not supported"), "{e}");
+    }
 }

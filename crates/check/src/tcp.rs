@@ -1,7 +1,7 @@
 //! `TCP_CHECK`: the server is up when a TCP connection to it opens.
 
 use crate::net::{ConnectError, tcp_connect};
-use crate::spec::Connection;
+use baton_conf::Connection;
 
 /// What one probe found.
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 //! does not. With `require_reply` only a reply (of the right length and content) counts.
 
 use crate::net::{ConnectError, udp_connect};
-use crate::spec::{ReplyPattern, UdpProbe};
+use baton_conf::{Connection, ReplyPattern, UdpCheck};
 
 /// keepalived sends this pattern (32 bytes) when no `payload` is configured.
 pub fn default_payload() -> Vec<u8> {
@@ -32,8 +32,8 @@ pub enum UdpResult {
     Local(String),
 }
 
-pub async fn probe(udp: &UdpProbe) -> UdpResult {
-    let socket = match udp_connect(&udp.conn) {
+pub async fn probe(conn: &Connection, udp: &UdpCheck) -> UdpResult {
+    let socket = match udp_connect(conn) {
         Ok(s) => s,
         Err(ConnectError::Local(e)) => return UdpResult::Local(e),
         Err(e) => return UdpResult::Failed(e.to_string()),
@@ -46,17 +46,17 @@ pub async fn probe(udp: &UdpProbe) -> UdpResult {
             &default
         }
     };
-    match tokio::time::timeout(udp.conn.timeout, socket.send(payload)).await {
+    match tokio::time::timeout(conn.timeout, socket.send(payload)).await {
         Ok(Ok(n)) if n == payload.len() => {}
         Ok(Ok(n)) => return UdpResult::Failed(format!("sent {n} of {} bytes", payload.len())),
         Ok(Err(e)) => return UdpResult::Failed(format!("send: {e}")),
         Err(_) => return UdpResult::Failed("send timed out".into()),
     }
-    let mut buf = vec![0u8; usize::from(udp.max_reply_len) + 1];
-    match tokio::time::timeout(udp.conn.timeout, socket.recv(&mut buf)).await {
+    let mut buf = vec![0u8; usize::from(udp.max_reply_length) + 1];
+    match tokio::time::timeout(conn.timeout, socket.recv(&mut buf)).await {
         // Silence: nothing refused the datagram.
         Err(_) if !udp.require_reply => UdpResult::Passed,
-        Err(_) => UdpResult::Failed(format!("no reply within {:?}", udp.conn.timeout)),
+        Err(_) => UdpResult::Failed(format!("no reply within {:?}", conn.timeout)),
         Ok(Err(e)) => UdpResult::Failed(e.to_string()),
         Ok(Ok(n)) => {
             if !udp.require_reply {
@@ -72,12 +72,12 @@ pub async fn probe(udp: &UdpProbe) -> UdpResult {
 
 /// keepalived's `check_udp_reply`: the length within bounds, and the bytes compared up
 /// to the shorter of reply and pattern, masked bits ignored.
-pub fn check_reply(reply: &[u8], udp: &UdpProbe) -> Result<(), String> {
+pub fn check_reply(reply: &[u8], udp: &UdpCheck) -> Result<(), String> {
     let len = reply.len();
-    if len < usize::from(udp.min_reply_len) || len > usize::from(udp.max_reply_len) {
+    if len < usize::from(udp.min_reply_length) || len > usize::from(udp.max_reply_length) {
         return Err(format!(
             "reply of {len} bytes, expected {}..={}",
-            udp.min_reply_len, udp.max_reply_len
+            udp.min_reply_length, udp.max_reply_length
         ));
     }
     if let Some(ReplyPattern { data, mask }) = &udp.reply {
@@ -96,24 +96,14 @@ pub fn check_reply(reply: &[u8], udp: &UdpProbe) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Connection;
-    use std::time::Duration;
 
-    fn probe_with(reply: Option<ReplyPattern>, min: u16, max: u16) -> UdpProbe {
-        UdpProbe {
-            conn: Connection {
-                dst: "127.0.0.1:9".parse().unwrap(),
-                bind_addr: None,
-                bind_port: None,
-                bind_if: None,
-                fwmark: None,
-                timeout: Duration::from_secs(1),
-            },
+    fn probe_with(reply: Option<ReplyPattern>, min: u16, max: u16) -> UdpCheck {
+        UdpCheck {
             payload: None,
             require_reply: true,
             reply,
-            min_reply_len: min,
-            max_reply_len: max,
+            min_reply_length: min,
+            max_reply_length: max,
         }
     }
 

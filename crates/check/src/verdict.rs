@@ -1,34 +1,9 @@
 //! What the checkers tell the virtual-server core: one [`Verdict`] each time keepalived
 //! would call `update_svr_checker_state` or change a checker's weight.
 
-use std::fmt;
 use std::time::Instant;
 
-/// A real server, as the configuration numbers it: the virtual server's position in the
-/// configuration and the real server's position inside it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RealServerId {
-    pub virtual_server: usize,
-    pub real_server: usize,
-}
-
-/// One checker of one real server: its position among that real server's checkers, in
-/// configuration order (keepalived's `checkers_list`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CheckerId {
-    pub server: RealServerId,
-    pub index: usize,
-}
-
-impl fmt::Display for CheckerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "vs#{}/rs#{}/check#{}",
-            self.server.virtual_server, self.server.real_server, self.index
-        )
-    }
-}
+pub use baton_conf::{CheckerId, RealServerId};
 
 /// How a healthy checker changes the real server's weight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,8 +10,11 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use baton_conf::{Connection, HttpCheck, HttpUrl};
+
 use crate::net::{ConnectError, tcp_connect};
-use crate::spec::{HttpProbe, UrlCheck};
+use crate::spec::RegexCheck;
+use crate::tls::TlsClient;
 pub use response::Response;
 use response::ResponseReader;
 
@@ -44,10 +47,37 @@ fn failure(cause: &'static str, detail: impl Into<String>) -> UrlOutcome {
     })
 }
 
+/// Where and how to fetch: the connection, the checker's settings, and for `SSL_GET` the
+/// TLS client.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub conn: &'a Connection,
+    pub check: &'a HttpCheck,
+    pub tls: Option<&'a TlsClient>,
+}
+
+impl Target<'_> {
+    /// The TLS server name for `url`: `sni_name`, else the url's virtual host, when
+    /// `enable_sni` (or `sni_name`) asks for one.
+    pub fn sni<'u>(&'u self, url: &'u HttpUrl) -> Option<&'u str> {
+        if !self.check.enable_sni {
+            return None;
+        }
+        self.check
+            .sni_name
+            .as_deref()
+            .or(url.virtualhost.as_deref())
+    }
+}
+
 /// Probe `url` and judge the answer. The second value is `(Content-Length, bytes
 /// received)` when they differ, which keepalived logs (once per difference) but forgives.
-pub async fn probe(http: &HttpProbe, url: &UrlCheck) -> (UrlOutcome, Option<(u64, u64)>) {
-    let response = match fetch(http, url, url.digest.is_some(), 0).await {
+pub async fn probe(
+    target: &Target<'_>,
+    url: &HttpUrl,
+    regex: Option<&RegexCheck>,
+) -> (UrlOutcome, Option<(u64, u64)>) {
+    let response = match fetch(target, url, regex, url.digest.is_some(), 0).await {
         Ok(r) => r,
         Err(FetchError::Local(e)) => return (UrlOutcome::Local(e), None),
         Err(FetchError::Failed(f)) => return (UrlOutcome::Failed(f), None),
@@ -56,11 +86,11 @@ pub async fn probe(http: &HttpProbe, url: &UrlCheck) -> (UrlOutcome, Option<(u64
         .content_length
         .filter(|&len| response.head_complete && len != response.body_bytes)
         .map(|len| (len, response.body_bytes));
-    (judge(url, &response), lengths)
+    (judge(url, regex, &response), lengths)
 }
 
 /// keepalived's `http_handle_response`.
-pub fn judge(url: &UrlCheck, response: &Response) -> UrlOutcome {
+pub fn judge(url: &HttpUrl, regex: Option<&RegexCheck>, response: &Response) -> UrlOutcome {
     if !response.head_complete {
         return failure(
             "Read, no data received from ",
@@ -68,11 +98,22 @@ pub fn judge(url: &UrlCheck, response: &Response) -> UrlOutcome {
         );
     }
     match response.status {
-        Some(code) if url.status.contains(code) => {}
+        Some(code) if url.accepts(code) => {}
         Some(code) => {
+            let expected: Vec<String> = url
+                .status_codes
+                .iter()
+                .map(|&(lo, hi)| {
+                    if lo == hi {
+                        lo.to_string()
+                    } else {
+                        format!("{lo}-{hi}")
+                    }
+                })
+                .collect();
             return failure(
                 "HTTP status code error to",
-                format!("status {code}, expected {:?}", url.status),
+                format!("status {code}, expected {}", expected.join(" ")),
             );
         }
         None => {
@@ -96,7 +137,7 @@ pub fn judge(url: &UrlCheck, response: &Response) -> UrlOutcome {
         }
         passed = "MD5 digest";
     }
-    if let Some(re) = &url.regex {
+    if let Some(re) = regex {
         if response.regex_matched == re.no_match {
             let detail = if re.no_match {
                 format!("body matches regex '{}'", re.regex.as_str())
@@ -133,13 +174,14 @@ fn failed(cause: &'static str, detail: impl Into<String>) -> FetchError {
 /// `connect_timeout`, every read too (as keepalived). `keep_body`: how much of the body to
 /// keep in the response (for `genhash --verbose`).
 pub async fn fetch(
-    http: &HttpProbe,
-    url: &UrlCheck,
+    target: &Target<'_>,
+    url: &HttpUrl,
+    regex: Option<&RegexCheck>,
     digest: bool,
     keep_body: usize,
 ) -> Result<Response, FetchError> {
-    let timeout = http.conn.timeout;
-    let stream = match tcp_connect(&http.conn).await {
+    let timeout = target.conn.timeout;
+    let stream = match tcp_connect(target.conn).await {
         Ok(s) => s,
         Err(ConnectError::Local(e)) => return Err(FetchError::Local(e)),
         Err(ConnectError::Timeout(_)) => {
@@ -160,19 +202,16 @@ pub async fn fetch(
     };
     let request = request::get(
         &url.path,
-        http.protocol,
+        target.check.protocol,
         url.virtualhost.as_deref(),
-        http.conn.dst,
+        target.conn.dst,
     );
-    match &http.tls {
-        None => {
-            let reader = ResponseReader::new(digest, url.regex.as_ref()).keep_body(keep_body);
-            exchange(stream, request.as_bytes(), reader, timeout, false, false).await
-        }
+    let reader = ResponseReader::new(digest, regex).keep_body(keep_body);
+    match target.tls {
+        None => exchange(stream, request.as_bytes(), reader, timeout, false, false).await,
         Some(tls) => {
             let (config, name) = tls
-                .client
-                .for_connection(http.conn.dst.ip(), url.sni.as_deref())
+                .for_connection(target.conn.dst.ip(), target.sni(url))
                 .map_err(FetchError::Local)?;
             let connector = tokio_rustls::TlsConnector::from(config);
             let stream = match tokio::time::timeout(timeout, connector.connect(name, stream)).await
@@ -191,8 +230,7 @@ pub async fn fetch(
                 }
                 Ok(Ok(s)) => s,
             };
-            let close_notify = tls.tls_compliant || url.tls_compliant;
-            let reader = ResponseReader::new(digest, url.regex.as_ref()).keep_body(keep_body);
+            let close_notify = target.check.tls_compliant || url.tls_compliant;
             exchange(
                 stream,
                 request.as_bytes(),

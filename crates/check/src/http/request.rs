@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use crate::spec::HttpProtocol;
+use baton_conf::HttpProtocol;
 
 /// `GET <path> HTTP/1.x`, keepalived's User-Agent, `Connection: close` for `1.0C` and
 /// `1.1`, and a Host header: the virtual host if one is set, else the address and port

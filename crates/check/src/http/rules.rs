@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use crate::retry::{Names, Standing, Step};
-use crate::spec::Timing;
+use baton_conf::Checker;
 
 /// A checker's place among its urls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub struct UrlStanding {
 }
 
 impl UrlStanding {
-    pub fn new(timing: &Timing, urls: usize) -> UrlStanding {
+    pub fn new(timing: &Checker, urls: usize) -> UrlStanding {
         UrlStanding {
             st: Standing::new(timing),
             url_it: 0,
@@ -40,7 +40,7 @@ impl UrlStanding {
     /// passed ("HTTP status code", "MD5 digest", "Regex match").
     pub fn passed(
         &mut self,
-        timing: &Timing,
+        timing: &Checker,
         fast_recovery: bool,
         names: Names<'_>,
         what: &str,
@@ -84,7 +84,7 @@ impl UrlStanding {
     /// to", "Timeout connecting", ...), `keyword` HTTP or SSL.
     pub fn failed(
         &mut self,
-        timing: &Timing,
+        timing: &Checker,
         fast_recovery: bool,
         names: Names<'_>,
         keyword: &str,
@@ -144,22 +144,15 @@ mod tests {
         vs: "[10.0.0.10]:tcp:80",
     };
 
-    fn timing(retry: u32) -> Timing {
-        Timing {
-            delay_loop: Duration::from_secs(6),
-            warmup: Duration::ZERO,
-            retry,
-            delay_before_retry: Duration::from_secs(3),
-            alpha: false,
-            log_all_failures: false,
-        }
+    fn timing(retry: u32) -> Checker {
+        crate::retry::test_checker(retry, false, Duration::from_secs(6), Duration::from_secs(3))
     }
 
-    fn pass(u: &mut UrlStanding, t: &Timing) -> Step {
+    fn pass(u: &mut UrlStanding, t: &Checker) -> Step {
         u.passed(t, false, N, "HTTP status code", "/")
     }
 
-    fn fail(u: &mut UrlStanding, t: &Timing) -> Step {
+    fn fail(u: &mut UrlStanding, t: &Checker) -> Step {
         u.failed(t, false, N, "HTTP", "HTTP status code error to")
     }
 
