@@ -43,6 +43,8 @@ pub enum Ready {
 /// A url's `regex` with its companions, compiled.
 #[derive(Debug, Clone)]
 pub struct RegexCheck {
+    /// The pattern as configured, for log lines.
+    pub pattern: String,
     pub regex: regex::bytes::Regex,
     /// Fail when the regex matches rather than when it does not.
     pub no_match: bool,
@@ -106,6 +108,7 @@ pub fn compile_regex(url: &HttpUrl) -> Result<Option<RegexCheck>, String> {
             )
         })?;
     Ok(Some(RegexCheck {
+        pattern: r.pattern.clone(),
         regex,
         no_match: r.no_match,
         min_offset: r.min_offset,

@@ -140,9 +140,9 @@ pub fn judge(url: &HttpUrl, regex: Option<&RegexCheck>, response: &Response) -> 
     if let Some(re) = regex {
         if response.regex_matched == re.no_match {
             let detail = if re.no_match {
-                format!("body matches regex '{}'", re.regex.as_str())
+                format!("body matches regex '{}'", re.pattern)
             } else {
-                format!("body does not match regex '{}'", re.regex.as_str())
+                format!("body does not match regex '{}'", re.pattern)
             };
             return failure("Regex match failed", detail);
         }

@@ -258,6 +258,7 @@ mod tests {
 
     fn regex(pattern: &str, min: usize, max: Option<usize>, no_match: bool) -> RegexCheck {
         RegexCheck {
+            pattern: pattern.into(),
             regex: regex::bytes::Regex::new(pattern).unwrap(),
             no_match,
             min_offset: min,
