@@ -32,7 +32,8 @@ const UNREACHABLE_V6: u8 = 1;
 /// What one probe found.
 #[derive(Debug)]
 pub enum PingResult {
-    Answered(Duration),
+    /// Answered after this long, on a ping socket (`true`) or a raw one.
+    Answered(Duration, bool),
     Failed(String),
     /// No ICMP socket could be had: no verdict.
     Local(String),
@@ -103,7 +104,7 @@ pub async fn probe(conn: &Connection, seq: u16) -> PingResult {
             packet
         };
         match classify(icmp, v6, (kind == Kind::Raw).then_some(id), seq) {
-            Echo::Ours => return PingResult::Answered(start.elapsed()),
+            Echo::Ours => return PingResult::Answered(start.elapsed(), kind == Kind::Ping),
             Echo::Unreachable(code) => {
                 return PingResult::Failed(format!("destination unreachable (code {code})"));
             }

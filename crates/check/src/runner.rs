@@ -103,7 +103,10 @@ pub(crate) async fn run(spec: CheckerSpec, env: Arc<Env>, rep: Reporter, seed: O
         CheckKind::Ping => {
             layer4(timing, ICMP_WORDS, &rep, seed, |seq| async move {
                 match ping::probe(conn, seq).await {
-                    ping::PingResult::Answered(rtt) => L4::Passed(format!("echo reply in {rtt:?}")),
+                    ping::PingResult::Answered(rtt, ping_socket) => L4::Passed(format!(
+                        "echo reply in {rtt:?} ({} socket)",
+                        if ping_socket { "ping" } else { "raw ICMP" }
+                    )),
                     ping::PingResult::Failed(detail) => L4::Failed {
                         quiet: if detail.starts_with("no echo reply") {
                             "ICMP connection to address {rs} timeout."
