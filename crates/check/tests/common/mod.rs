@@ -88,6 +88,8 @@ pub struct Run {
     rx: mpsc::Receiver<Verdict>,
     pub checkers: Option<Checkers>,
     pub seen: Vec<(Instant, Verdict)>,
+    /// Verdicts received while waiting for another, not yet asked for.
+    pending: std::collections::VecDeque<Verdict>,
 }
 
 impl Run {
@@ -109,6 +111,7 @@ impl Run {
             rx,
             checkers: Some(checkers),
             seen: Vec::new(),
+            pending: Default::default(),
         }
     }
 
@@ -125,6 +128,7 @@ impl Run {
             rx,
             checkers: Some(checkers),
             seen: Vec::new(),
+            pending: Default::default(),
         }
     }
 
@@ -143,19 +147,23 @@ impl Run {
         }
     }
 
-    /// Wait up to `within` for a verdict matching `pred`; panics listing what came.
+    /// Wait up to `within` for a verdict matching `pred` (verdicts that came earlier and
+    /// were not asked for count first); panics listing what came.
     pub fn wait_for(
         &mut self,
         what: &str,
         within: Duration,
         pred: impl Fn(&Verdict) -> bool,
     ) -> Verdict {
+        if let Some(i) = self.pending.iter().position(&pred) {
+            return self.pending.remove(i).unwrap();
+        }
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.next(left) {
                 Some(v) if pred(&v) => return v,
-                Some(_) => continue,
+                Some(v) => self.pending.push_back(v),
                 None => panic!(
                     "no verdict '{what}' within {within:?}; seen:\n{}",
                     self.seen
