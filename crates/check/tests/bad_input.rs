@@ -1,6 +1,7 @@
 //! Bad checker configuration: the configuration names every problem where it was written
 //! (file:line:col), a checker the engines cannot run is removed with the reason, and every
 //! other checker runs. The real server is on loopback: nothing leaves the machine.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

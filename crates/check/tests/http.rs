@@ -2,6 +2,7 @@
 //! digests, regexes, virtual hosts, HTTP/1.1, TLS with and without SNI; failure on the
 //! right condition and recovery; keepalived's retry timing on the wire; and `genhash`
 //! printing the same digest as Debian's keepalived `genhash` for the same pages.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

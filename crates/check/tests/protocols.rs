@@ -1,6 +1,7 @@
 //! DNS_CHECK against dnsmasq, SMTP_CHECK against OpenSMTPD, UDP_CHECK against a UDP echo
 //! and PING_CHECK against a host, all in namespaces: each passes, fails on the right
 //! condition, and recovers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! MISC_CHECK (exit codes, misc_dynamic weights, a script that hangs, one that prints
 //! megabytes, an insecure one) and FILE_CHECK (inotify), run by the real checker thread.
 //! Nothing here needs the network: the checks are local.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -206,7 +207,7 @@ fn insecure_misc_script_is_refused_and_the_rest_runs() {
     let bad = script(dir.path(), "bad.sh", "exit 0");
     let good_dir = tempfile::tempdir().unwrap();
     let good = script(good_dir.path(), "good.sh", "exit 0");
-    let text = format!("global_defs {{\n enable_script_security\n script_user root\n}}\n")
+    let text = "global_defs {\n enable_script_security\n script_user root\n}\n".to_string()
         + &vs(0, &format!("MISC_CHECK {{\n misc_path {bad}\n}}"))
         + &vs(1, &format!("MISC_CHECK {{\n misc_path {good}\n}}"));
     // The configuration says so where the script is named ...

@@ -1,5 +1,6 @@
 //! TCP_CHECK against nginx on a real server in a namespace: up, refused, timed out, and
 //! back, with keepalived's retry timing read from the wire.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
