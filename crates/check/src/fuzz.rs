@@ -19,18 +19,19 @@ pub fn http_response(data: &[u8]) -> bool {
     let Some((&split, response)) = data.split_first() else {
         return false;
     };
-    let regex = RegexCheck {
+    static REGEX: std::sync::OnceLock<RegexCheck> = std::sync::OnceLock::new();
+    let regex = REGEX.get_or_init(|| RegexCheck {
         pattern: "ok|ready".into(),
         regex: regex::bytes::Regex::new("(?-u)ok|ready").expect("a fixed pattern"),
         no_match: false,
         min_offset: 0,
         max_offset: None,
-    };
-    let whole = read(&[response], &regex);
+    });
+    let whole = read(&[response], regex);
     let at = usize::from(split) % (response.len() + 1);
-    let parts = read(&[&response[..at], &response[at..]], &regex);
+    let parts = read(&[&response[..at], &response[at..]], regex);
     let bytewise: Vec<&[u8]> = response.chunks(1).collect();
-    let bytes = read(&bytewise, &regex);
+    let bytes = read(&bytewise, regex);
     assert_eq!(whole, parts, "same response, other split");
     assert_eq!(whole, bytes, "same response, byte by byte");
     let Some(r) = whole else {
