@@ -161,6 +161,8 @@ impl Drop for Checkers {
 /// A checker task and what identifies it across reloads.
 struct Running {
     spec: CheckerSpec,
+    /// [`probe_of`] the spec, computed once.
+    probe: CheckKind,
     id: Arc<Mutex<CheckerId>>,
     status: Arc<Mutex<CheckerStatus>>,
     abort: tokio::task::AbortHandle,
@@ -236,32 +238,53 @@ fn target(spec: &CheckerSpec) -> String {
 }
 
 /// keepalived's timing of a checker: what may change without it being another checker.
+/// `misc_timeout` is timing too: unset, it follows `delay_loop`.
 fn same_timing(a: &Checker, b: &Checker) -> bool {
-    (
-        a.alpha,
-        a.delay_loop,
-        a.warmup,
-        a.retry,
-        a.delay_before_retry,
-        a.log_all_failures,
-    ) == (
-        b.alpha,
-        b.delay_loop,
-        b.warmup,
-        b.retry,
-        b.delay_before_retry,
-        b.log_all_failures,
-    )
+    let timing = |c: &Checker| {
+        (
+            c.alpha,
+            c.delay_loop,
+            c.warmup,
+            c.retry,
+            c.delay_before_retry,
+            c.log_all_failures,
+            match &c.kind {
+                CheckKind::Misc(m) => Some(m.timeout),
+                _ => None,
+            },
+        )
+    };
+    timing(a) == timing(b)
+}
+
+/// What a checker probes, without where it was written or when it runs: a checker that
+/// moved in the file, or whose `misc_timeout` followed a new `delay_loop`, is the same
+/// checker.
+fn probe_of(kind: &CheckKind) -> CheckKind {
+    let mut probe = kind.clone();
+    match &mut probe {
+        CheckKind::Misc(m) => {
+            m.timeout = std::time::Duration::ZERO;
+            m.command.span = Default::default();
+        }
+        CheckKind::Http(h) => {
+            for url in &mut h.urls {
+                url.span = Default::default();
+            }
+        }
+        _ => {}
+    }
+    probe
 }
 
 /// Same check of the same server: keepalived's `compare` functions (what is probed and
 /// how, not when).
-fn same_check(a: &CheckerSpec, b: &CheckerSpec) -> bool {
-    a.server == b.server
-        && a.virtual_server == b.virtual_server
-        && a.checker.connection == b.checker.connection
-        && a.checker.kind == b.checker.kind
-        && a.ready == b.ready
+fn same_check(a: &Running, b: &CheckerSpec, probe: &CheckKind) -> bool {
+    a.spec.server == b.server
+        && a.spec.virtual_server == b.virtual_server
+        && a.spec.checker.connection == b.checker.connection
+        && a.probe == *probe
+        && a.spec.ready == b.ready
 }
 
 fn apply(state: &mut State, plan: Plan) {
@@ -274,23 +297,21 @@ fn apply(state: &mut State, plan: Plan) {
             files.push(spec);
             continue;
         }
-        let found = old.iter().position(|r| same_check(&r.spec, &spec));
+        let probe = probe_of(&spec.checker.kind);
+        let found = old.iter().position(|r| same_check(r, &spec, &probe));
         match found {
             Some(i) if same_timing(&old[i].spec.checker, &spec.checker) => {
                 let r = old.swap_remove(i);
                 *lock(&r.id) = spec.id;
                 lock(&r.status).id = spec.id;
-                state.running.push(Running { spec, ..r });
+                state.running.push(Running { spec, probe, ..r });
                 kept += 1;
             }
             Some(i) => {
                 let r = old.swap_remove(i);
                 r.abort.abort();
-                let seed = lock(&r.status).state.map(|s| Seed {
-                    is_up: s.is_up(),
-                    has_run: true,
-                });
-                start(state, spec, &plan.env, seed);
+                let previous = lock(&r.status).clone();
+                start(state, spec, &plan.env, Some(previous));
                 started += 1;
             }
             None => {
@@ -317,8 +338,26 @@ fn apply(state: &mut State, plan: Plan) {
     plan.env.policy.log_summary();
 }
 
-fn start(state: &mut State, spec: CheckerSpec, env: &Arc<Env>, seed: Option<Seed>) {
-    let status = status_of(&spec);
+/// Start `spec`'s task; a checker restarted for new timing carries its `previous` state
+/// (keepalived migrates it) and its counters, so status does not forget them.
+fn start(state: &mut State, spec: CheckerSpec, env: &Arc<Env>, previous: Option<CheckerStatus>) {
+    let mut status = status_of(&spec);
+    let mut seed = None;
+    if let Some(p) = previous {
+        seed = p.state.map(|s| Seed {
+            is_up: s.is_up(),
+            has_run: true,
+        });
+        status = CheckerStatus {
+            state: p.state,
+            since: p.since,
+            reason: p.reason,
+            last_probe: p.last_probe,
+            probes: p.probes,
+            failures: p.failures,
+            ..status
+        };
+    }
     let (reporter, id, status) = Reporter::new(status, state.verdicts.clone());
     let span = tracing::info_span!(
         "checker",
@@ -330,6 +369,7 @@ fn start(state: &mut State, spec: CheckerSpec, env: &Arc<Env>, seed: Option<Seed
         .tasks
         .spawn(tracing::Instrument::instrument(task, span));
     state.running.push(Running {
+        probe: probe_of(&spec.checker.kind),
         spec,
         id,
         status,

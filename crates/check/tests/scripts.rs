@@ -293,3 +293,47 @@ fn file_check_follows_the_file() {
     });
     run.stop();
 }
+
+/// A reload keeps checkers that compare equal (no new verdict), restarts one whose timing
+/// changed from the state it had (no new verdict either), stops removed ones and starts
+/// new ones.
+#[test]
+fn reload_keeps_what_compares_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = script(dir.path(), "ok.sh", "exit 0");
+    let other = script(dir.path(), "other.sh", "exit 0");
+    let a = vs(0, &format!("MISC_CHECK {{\n misc_path {ok}\n}}"));
+    let b = vs(1, &format!("MISC_CHECK {{\n misc_path {other}\n}}"));
+    let mut run = Run::start_here(&load(&(a.clone() + &b)));
+    wait_case(&mut run, 0, Duration::from_secs(3), CheckState::is_up);
+    wait_case(&mut run, 1, Duration::from_secs(3), CheckState::is_up);
+    let options = common::options();
+    let checkers = run.checkers.as_ref().unwrap();
+
+    // The same configuration, moved down a line: nothing is said again.
+    let moved = format!("\n{a}{b}");
+    checkers.reload_config(&load(&moved), &options).unwrap();
+    run.quiet_for(Duration::from_millis(2500));
+
+    // The first checker's timing changes and the second goes: still nothing said, one
+    // checker left.
+    let slower = a.replace("delay_loop 1", "delay_loop 2");
+    let checkers = run.checkers.as_ref().unwrap();
+    checkers.reload_config(&load(&slower), &options).unwrap();
+    run.quiet_for(Duration::from_millis(2500));
+    let status = run.checkers.as_ref().unwrap().status();
+    assert_eq!(status.len(), 1, "{status:#?}");
+    assert!(status[0].state.is_some_and(|s| s.is_up()));
+
+    // A new checker is started and judged.
+    let third = vs(
+        1,
+        &format!("MISC_CHECK {{\n misc_path {other}\n misc_dynamic\n}}"),
+    );
+    let checkers = run.checkers.as_ref().unwrap();
+    checkers
+        .reload_config(&load(&(slower + &third)), &options)
+        .unwrap();
+    wait_case(&mut run, 1, Duration::from_secs(3), CheckState::is_up);
+    run.stop();
+}
