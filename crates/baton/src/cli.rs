@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::check::CheckOptions;
-use crate::logging::Facility;
+use crate::north::check::CheckOptions;
+use crate::north::logging::Facility;
 
 /// keepalived's default configuration file.
 pub const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
@@ -96,7 +96,7 @@ pub enum Command {
     /// Run the daemon (the default when no subcommand is given).
     Run,
     /// Check the configuration and exit with keepalived's `-t` codes.
-    #[command(after_help = crate::check::EXIT_CODES)]
+    #[command(after_help = crate::north::check::EXIT_CODES)]
     Check(CheckArgs),
     /// Ask a running daemon for the state of its instances.
     Status(StatusArgs),
@@ -421,7 +421,7 @@ mod tests {
         let mut cli = Cli::command();
         let check = cli.find_subcommand_mut("check").unwrap();
         let help = check.render_long_help().to_string();
-        assert!(help.contains(crate::check::EXIT_CODES), "{help}");
+        assert!(help.contains(crate::north::check::EXIT_CODES), "{help}");
         assert!(help.contains("4  the configuration has errors"), "{help}");
     }
 }

@@ -14,13 +14,13 @@ fn main() -> ExitCode {
                 eprintln!("baton: cannot write the report to {}: {e}", path.display());
                 return ExitCode::from(2);
             }
-            baton::check::run(&options)
+            baton::north::check::run(&options)
         }
         Action::Run(options) => baton::daemon::run(options),
         Action::Status {
             control_socket,
             json,
-        } => baton::status::run(&control_socket, json),
+        } => baton::north::status::run(&control_socket, json),
         Action::Demo(args) => demo::run(&args),
         Action::DemoService(args) => demo::service::run(&args),
     }

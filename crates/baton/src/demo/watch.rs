@@ -14,8 +14,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use baton::control::{self, Request};
-use baton::netlink::{Monitor, NetEvent, Netlink};
+use baton::north::control::{self, Request};
+use baton::south::netlink::{Monitor, NetEvent, Netlink};
 use baton_lab::Host;
 use serde_json::Value;
 

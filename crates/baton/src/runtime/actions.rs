@@ -10,7 +10,7 @@ use baton_conf::{VirtualAddress, VirtualRoute, VirtualRule};
 use baton_vrrp::{Action, Destination, InstanceId, Level, LogLine, SendAdvert};
 
 use super::Daemon;
-use crate::netlink::{RouteSpec, RuleSpec};
+use crate::south::netlink::{RouteSpec, RuleSpec};
 
 /// The action capacity kept between batches: a steady-state batch (an advert or two, a
 /// timer's worth) fits many times over.
@@ -33,7 +33,7 @@ impl Daemon {
         self.actions = actions;
         self.announce.flush(self.clock.now(), &self.ifaces);
         if std::mem::take(&mut self.states_changed) && self.ready {
-            crate::notify_systemd::status(&self.summary());
+            crate::north::notify_systemd::status(&self.summary());
         }
     }
 

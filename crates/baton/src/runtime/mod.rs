@@ -21,11 +21,8 @@
 
 mod actions;
 mod alarm;
-pub mod announce;
 pub mod clock;
 mod heap;
-pub mod links;
-pub mod sockets;
 mod status;
 pub mod tracking;
 
@@ -42,15 +39,15 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cli::RunOptions;
-use crate::config::{ConfigSource, Reload};
-use crate::control::ControlServer;
-use crate::netlink::{Monitor, NetEvent, Netlink};
-use crate::notify_systemd::{self, Lifecycle};
-use crate::vrrp_socket::Datagram;
-use announce::Announcements;
+use crate::north::config::{ConfigSource, Reload};
+use crate::north::control::ControlServer;
+use crate::north::notify_systemd::{self, Lifecycle};
+use crate::south::announce::Announcements;
+use crate::south::links::{self, Interfaces, LinkInput};
+use crate::south::netlink::{Monitor, NetEvent, Netlink};
+use crate::south::sockets::Sockets;
+use crate::south::vrrp_socket::Datagram;
 use clock::Clock;
-use links::{Interfaces, LinkInput};
-use sockets::Sockets;
 use tracking::Tracking;
 
 /// keepalived's exit code for "could not initialise".
@@ -189,7 +186,7 @@ async fn next_net_event(monitor: &mut Option<Monitor>) -> Option<NetEvent> {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Netlink(#[from] crate::netlink::NetlinkError),
+    Netlink(#[from] crate::south::netlink::NetlinkError),
 }
 
 impl Daemon {
@@ -414,7 +411,7 @@ impl Daemon {
             let links = self.netlink.links().await?;
             let addrs = self.netlink.addresses(None).await?;
             monitor.set_known(&links);
-            Ok::<_, crate::netlink::NetlinkError>((monitor, links, addrs))
+            Ok::<_, crate::south::netlink::NetlinkError>((monitor, links, addrs))
         };
         let (monitor, links, addrs) = match fresh.await {
             Ok(f) => f,

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use baton::netlink::{Monitor, NetEvent, Netlink, RouteSpec, RuleSpec};
+use baton::south::netlink::{Monitor, NetEvent, Netlink, RouteSpec, RuleSpec};
 use baton_conf::{Broadcast, RouteKind, Scope, VirtualAddress};
 use baton_wire::Family;
 use serde_json::Value;
@@ -387,16 +387,19 @@ fn primary_address_is_the_first_ipv4_and_the_link_local_ipv6() {
                 .unwrap();
             assert!(sec.secondary);
             assert_eq!(
-                baton::netlink::primary_address(&addrs, idx, false),
+                baton::south::netlink::primary_address(&addrs, idx, false),
                 Some("10.5.0.1".parse().unwrap())
             );
             assert_eq!(
-                baton::netlink::primary_address(&addrs, idx, true),
+                baton::south::netlink::primary_address(&addrs, idx, true),
                 Some(IpAddr::V6(ll))
             );
             // An interface without IPv4 has no IPv4 source: the core must treat it as FAULT.
             let peer = nl.ifindex("d0p").await.unwrap();
-            assert_eq!(baton::netlink::primary_address(&addrs, peer, false), None);
+            assert_eq!(
+                baton::south::netlink::primary_address(&addrs, peer, false),
+                None
+            );
         });
     });
 }

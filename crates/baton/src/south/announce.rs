@@ -12,7 +12,7 @@ use baton_vrrp::Instant;
 use serde::Serialize;
 
 use super::links::Interfaces;
-use crate::garp::{Announcer, ipv6_forwarding};
+use crate::south::garp::{Announcer, ipv6_forwarding};
 
 /// Frames waiting on one interface for one family.
 #[derive(Debug, Default)]

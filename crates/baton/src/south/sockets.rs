@@ -13,7 +13,7 @@ use baton_wire::{Family, VRRP_TTL};
 use serde::Serialize;
 
 use super::links::Interfaces;
-use crate::vrrp_socket::{Datagram, RecvError, VrrpSocket};
+use crate::south::vrrp_socket::{Datagram, RecvError, VrrpSocket};
 
 /// Datagrams that never became an advert, by reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use baton_vrrp::{Environment, InterfaceFacts};
 
-use crate::netlink::{InterfaceAddress, Link, NetEvent};
+use crate::south::netlink::{InterfaceAddress, Link, NetEvent};
 
 /// A link or address change, owned, for `Input::LinkUp/LinkDown/AddressAdded/AddressRemoved`.
 #[derive(Debug, Clone, PartialEq, Eq)]

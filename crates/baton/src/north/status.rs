@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use crate::control::{self, Request};
+use crate::north::control::{self, Request};
 
 /// Run the client: print the daemon's answer and exit 0, or explain and exit 1.
 pub fn run(control_socket: &Path, json: bool) -> ExitCode {
