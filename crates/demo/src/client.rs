@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use baton_lab::Host;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::{MissedTickBehavior, timeout};
 
@@ -324,7 +323,7 @@ fn request_loop(
         .enable_all()
         .build()
         .context("starting the client's runtime")?;
-    let request: Arc<[u8]> = http::request(&target.ip().to_string()).into_bytes().into();
+    let host: Arc<str> = target.ip().to_string().into();
     rt.block_on(async {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let mut tick = tokio::time::interval(Duration::from_secs(1) / rate.max(1));
@@ -332,11 +331,11 @@ fn request_loop(
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         while !shared.stop.load(Ordering::SeqCst) {
             tick.tick().await;
-            let (shared, request, in_flight) = (shared.clone(), request.clone(), in_flight.clone());
+            let (shared, host, in_flight) = (shared.clone(), host.clone(), in_flight.clone());
             in_flight.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 let start = Instant::now();
-                let outcome = one_request(target, &request, limit).await;
+                let outcome = one_request(target, &host, limit).await;
                 let record = Record {
                     start,
                     end: Instant::now(),
@@ -367,45 +366,48 @@ fn request_loop(
 }
 
 /// One GET on a fresh connection, bounded by `limit` in all.
-async fn one_request(target: SocketAddr, request: &[u8], limit: Duration) -> Outcome {
+async fn one_request(target: SocketAddr, host: &str, limit: Duration) -> Outcome {
     let attempt = async {
-        let mut conn = TcpStream::connect(target).await?;
-        conn.write_all(request).await?;
-        http::read_to_close(&mut conn, http::MAX_RESPONSE).await
+        let conn = TcpStream::connect(target).await.map_err(http::Error::Io)?;
+        http::get(conn, host).await
     };
     match timeout(limit, attempt).await {
         Err(_) => Outcome::Failed(Failure::Timeout),
-        Ok(Err(e)) => Outcome::Failed(Failure::of(&e)),
-        // Closed without a byte of answer: the server died with the request.
-        Ok(Ok(bytes)) if bytes.is_empty() => Outcome::Failed(Failure::Reset),
-        Ok(Ok(bytes)) => match http::parse_response(&bytes) {
-            Some(r) if r.status == 200 => Outcome::Ok {
-                lb: Served::from_header(r.lb.as_deref()),
-                backend: match r.body.trim() {
-                    "backend 1" => 1,
-                    "backend 2" => 2,
-                    _ => 0,
-                },
+        Ok(Err(http::Error::Io(e))) => Outcome::Failed(Failure::of(&e)),
+        // Closed without a whole answer: the server died with the request.
+        Ok(Err(http::Error::Closed)) => Outcome::Failed(Failure::Reset),
+        Ok(Err(http::Error::Garbled(_))) => Outcome::Failed(Failure::BadAnswer),
+        Ok(Ok(r)) if r.status == 200 => Outcome::Ok {
+            lb: Served::from_header(r.lb.as_deref()),
+            backend: match r.body.trim() {
+                "backend 1" => 1,
+                "backend 2" => 2,
+                _ => 0,
             },
-            _ => Outcome::Failed(Failure::BadAnswer),
         },
+        Ok(Ok(_)) => Outcome::Failed(Failure::BadAnswer),
     }
 }
 
-/// One blocking GET from `host` to `target`, for checking the services before the demo
-/// starts.
+/// One GET from `host` to `target`, for checking the services before the demo starts.
 pub fn get_once(host: &Host, target: SocketAddr, limit: Duration) -> Result<http::Response> {
-    use std::io::{Read, Write};
-    let request = http::request(&target.ip().to_string());
-    let bytes = host.in_netns(|| -> std::io::Result<Vec<u8>> {
-        let mut conn = std::net::TcpStream::connect_timeout(&target, limit)?;
-        conn.set_read_timeout(Some(limit))?;
-        conn.write_all(request.as_bytes())?;
-        let mut out = Vec::new();
-        conn.take(http::MAX_RESPONSE as u64).read_to_end(&mut out)?;
-        Ok(out)
+    let answer = host.in_netns(|| -> Result<http::Response> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting a runtime for the check")?;
+        rt.block_on(async {
+            let attempt = async {
+                let conn = TcpStream::connect(target).await.map_err(http::Error::Io)?;
+                http::get(conn, &target.ip().to_string()).await
+            };
+            match timeout(limit, attempt).await {
+                Err(_) => anyhow::bail!("no answer from {target} within {limit:?}"),
+                Ok(r) => r.with_context(|| format!("asking {target}")),
+            }
+        })
     })??;
-    http::parse_response(&bytes).with_context(|| format!("a garbled answer from {target}"))
+    Ok(answer)
 }
 
 #[cfg(test)]
@@ -462,14 +464,21 @@ mod tests {
             let (mut c, _) = l.accept().await.unwrap();
             // Nothing listens on the port once this answer is on its way.
             drop(l);
-            let _ = http::read_head(&mut c).await.unwrap();
-            let answer =
-                http::add_header(&http::ok_response("backend 2\n"), http::LB_HEADER, "lb1")
-                    .unwrap();
-            c.write_all(&answer).await.unwrap();
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                c.read_exact(&mut byte).await.unwrap();
+                head.push(byte[0]);
+            }
+            c.write_all(
+                b"HTTP/1.1 200 OK\r\nX-LB: lb1\r\nContent-Length: 10\r\nConnection: close\r\n\r\nbackend 2\n",
+            )
+            .await
+            .unwrap();
         });
-        let req = http::request("vip").into_bytes();
-        let o = one_request(addr, &req, Duration::from_secs(2)).await;
+        let req = "vip";
+        let o = one_request(addr, req, Duration::from_secs(2)).await;
         assert_eq!(
             o,
             Outcome::Ok {
@@ -477,7 +486,7 @@ mod tests {
                 backend: 2
             }
         );
-        let o = one_request(addr, &req, Duration::from_secs(2)).await;
+        let o = one_request(addr, req, Duration::from_secs(2)).await;
         assert_eq!(o, Outcome::Failed(Failure::Refused));
     }
 }

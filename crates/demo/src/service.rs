@@ -1,4 +1,4 @@
-//! The demo's built-in HTTP services, run inside its lab hosts as `baton demo-service …`:
+//! The demo's built-in HTTP services, run inside its lab hosts as `baton-demo service …`:
 //!
 //! * `backend`: the post's tomcat, reduced to answering every request with its name
 //!   (`backend 1`, `backend 2`);
@@ -9,6 +9,7 @@
 //! With `--daemon` the service goes to the background once it listens, the way nginx does,
 //! so the post's check script can restart it and test for it right after.
 
+use std::convert::Infallible;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Command, ExitCode, Stdio};
@@ -17,11 +18,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use baton::cli::{DemoRole, DemoServiceArgs};
-use tokio::io::AsyncWriteExt;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{CONNECTION, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 
+use super::cli::{Role, ServiceArgs};
 use super::http;
 
 /// How long a client gets to send its request head.
@@ -33,8 +41,8 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 /// What a service prints on standard output once it listens (read by `--daemon`'s parent).
 const READY: &str = "listening";
 
-/// `baton demo-service`: run the service until killed.
-pub fn run(args: &DemoServiceArgs) -> ExitCode {
+/// `baton-demo service`: run the service until killed.
+pub fn run(args: &ServiceArgs) -> ExitCode {
     let result = if args.daemon {
         daemonize(args)
     } else {
@@ -43,7 +51,7 @@ pub fn run(args: &DemoServiceArgs) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "baton demo-service: {e:#}");
+            let _ = writeln!(std::io::stderr(), "baton-demo service: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -52,7 +60,7 @@ pub fn run(args: &DemoServiceArgs) -> ExitCode {
 /// Start the same service again without `--daemon`, in its own process group (so the
 /// check script's process group can be killed without it), wait until it listens, and
 /// leave it running.
-fn daemonize(args: &DemoServiceArgs) -> Result<()> {
+fn daemonize(args: &ServiceArgs) -> Result<()> {
     // argv[0] as invoked, not /proc/self/exe: started through a link called `nginx`, the
     // service keeps that name, which is what the post's `ps -C nginx` looks for.
     let me = std::env::args_os()
@@ -61,10 +69,10 @@ fn daemonize(args: &DemoServiceArgs) -> Result<()> {
         .map_or_else(std::env::current_exe, |a| Ok(a.into()))
         .context("finding my own executable")?;
     let mut cmd = Command::new(me);
-    cmd.arg("demo-service")
+    cmd.arg("service")
         .arg(match args.role {
-            DemoRole::Backend => "backend",
-            DemoRole::Proxy => "proxy",
+            Role::Backend => "backend",
+            Role::Proxy => "proxy",
         })
         .arg("--listen")
         .arg(args.listen.to_string())
@@ -94,7 +102,7 @@ fn daemonize(args: &DemoServiceArgs) -> Result<()> {
     Ok(())
 }
 
-fn serve(args: &DemoServiceArgs) -> Result<()> {
+fn serve(args: &ServiceArgs) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -107,8 +115,8 @@ fn serve(args: &DemoServiceArgs) -> Result<()> {
         let _ = writeln!(std::io::stdout(), "{READY}");
         let _ = std::io::stdout().flush();
         match args.role {
-            DemoRole::Backend => backend(listener, args.name.clone()).await,
-            DemoRole::Proxy => {
+            Role::Backend => backend(listener, args.name.clone()).await,
+            Role::Proxy => {
                 if args.upstreams.is_empty() {
                     bail!("a proxy needs at least one --upstream");
                 }
@@ -118,84 +126,112 @@ fn serve(args: &DemoServiceArgs) -> Result<()> {
     })
 }
 
+/// Serve one connection with `handle`, giving the client [`HEAD_TIMEOUT`] for its request.
+fn serve_connection<F, Fut>(conn: TcpStream, handle: F)
+where
+    F: Fn(Request<Incoming>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let service = service_fn(move |req| {
+            let answer = handle(req);
+            async move { Ok::<_, Infallible>(answer.await) }
+        });
+        let _ = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEAD_TIMEOUT)
+            .serve_connection(TokioIo::new(conn), service)
+            .await;
+    });
+}
+
 /// Answer every request with the backend's name.
 async fn backend(listener: TcpListener, name: String) -> Result<()> {
-    let answer: Arc<[u8]> = http::ok_response(&format!("{name}\n")).into();
+    let body: Arc<str> = format!("{name}\n").into();
     loop {
-        let (mut conn, _) = listener.accept().await.context("accepting")?;
-        let answer = answer.clone();
-        tokio::spawn(async move {
-            if let Ok(Ok(_)) = timeout(HEAD_TIMEOUT, http::read_head(&mut conn)).await {
-                let _ = conn.write_all(&answer).await;
-                let _ = conn.shutdown().await;
-            }
+        let (conn, _) = listener.accept().await.context("accepting")?;
+        let body = body.clone();
+        serve_connection(conn, move |_req| {
+            let body = body.to_string();
+            async move { http::answer(StatusCode::OK, body, None) }
         });
     }
 }
 
-/// Forward every request to the backends, round robin, the next one when one fails.
+/// Forward every request to the backends, round robin, the next one when one fails, and
+/// name this balancer in `X-LB` (nginx's `add_header`).
 async fn proxy(listener: TcpListener, name: String, upstreams: Vec<SocketAddr>) -> Result<()> {
     let name: Arc<str> = name.into();
     let upstreams: Arc<[SocketAddr]> = upstreams.into();
     let next = Arc::new(AtomicUsize::new(0));
     loop {
-        let (mut conn, _) = listener.accept().await.context("accepting")?;
+        let (conn, _) = listener.accept().await.context("accepting")?;
         let (name, upstreams, next) = (name.clone(), upstreams.clone(), next.clone());
-        tokio::spawn(async move {
-            let Ok(Ok((head, _))) = timeout(HEAD_TIMEOUT, http::read_head(&mut conn)).await else {
-                return;
-            };
-            let Some(head) = http::forwardable_head(&head) else {
-                let _ = conn
-                    .write_all(&http::error_response(400, "Bad Request", &name))
-                    .await;
-                return;
-            };
-            let first = next.fetch_add(1, Ordering::Relaxed);
-            let mut answer = None;
-            for i in 0..upstreams.len() {
-                let upstream = upstreams[(first + i) % upstreams.len()];
-                if let Some(a) = ask(upstream, &head).await {
-                    answer = http::add_header(&a, http::LB_HEADER, &name);
-                    break;
-                }
-            }
-            let answer = answer.unwrap_or_else(|| http::error_response(502, "Bad Gateway", &name));
-            let _ = conn.write_all(&answer).await;
-            let _ = conn.shutdown().await;
+        serve_connection(conn, move |req| {
+            let (name, upstreams, next) = (name.clone(), upstreams.clone(), next.clone());
+            async move { forward(req, &name, &upstreams, &next).await }
         });
     }
 }
 
+async fn forward(
+    req: Request<Incoming>,
+    name: &str,
+    upstreams: &[SocketAddr],
+    next: &AtomicUsize,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = http::read_body(body).await else {
+        return http::answer(
+            StatusCode::BAD_REQUEST,
+            "400 Bad Request\n".into(),
+            Some(name),
+        );
+    };
+    let first = next.fetch_add(1, Ordering::Relaxed);
+    for i in 0..upstreams.len() {
+        let upstream = upstreams[(first + i) % upstreams.len()];
+        let mut request = Request::from_parts(parts.clone(), Full::new(body.clone()));
+        // One request per upstream connection, as nginx's default proxy_http_version 1.0.
+        request.headers_mut().remove("keep-alive");
+        request
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        if let Some(answer) = ask(upstream, request).await {
+            let (mut parts, body) = answer.into_parts();
+            parts.headers.remove(CONNECTION);
+            if let Ok(v) = HeaderValue::from_str(name) {
+                parts.headers.insert(http::LB_HEADER, v);
+            }
+            return Response::from_parts(parts, Full::new(body));
+        }
+    }
+    http::answer(
+        StatusCode::BAD_GATEWAY,
+        "502 Bad Gateway\n".into(),
+        Some(name),
+    )
+}
+
 /// One request to one backend: its whole answer, or `None` if it did not give one in time.
-async fn ask(upstream: SocketAddr, head: &[u8]) -> Option<Vec<u8>> {
-    let mut conn = timeout(CONNECT_TIMEOUT, TcpStream::connect(upstream))
+async fn ask(upstream: SocketAddr, request: Request<Full<Bytes>>) -> Option<Response<Bytes>> {
+    let conn = timeout(CONNECT_TIMEOUT, TcpStream::connect(upstream))
         .await
         .ok()?
         .ok()?;
-    conn.write_all(head).await.ok()?;
-    let answer = timeout(
-        ANSWER_TIMEOUT,
-        http::read_to_close(&mut conn, http::MAX_RESPONSE),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    http::parse_response(&answer).map(|_| answer)
+    timeout(ANSWER_TIMEOUT, http::send(conn, request))
+        .await
+        .ok()?
+        .ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncWriteExt;
 
     async fn get(addr: SocketAddr) -> http::Response {
-        let mut c = TcpStream::connect(addr).await.unwrap();
-        c.write_all(http::request("vip").as_bytes()).await.unwrap();
-        let bytes = http::read_to_close(&mut c, http::MAX_RESPONSE)
-            .await
-            .unwrap();
-        http::parse_response(&bytes).unwrap()
+        let c = TcpStream::connect(addr).await.unwrap();
+        http::get(c, "vip").await.unwrap()
     }
 
     /// On loopback: two backends behind the proxy answer in turn, each answer names the

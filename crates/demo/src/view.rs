@@ -363,7 +363,7 @@ pub fn line(f: &Frame) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::client::{Failure, Outcome, Served};
+    use crate::client::{Failure, Outcome, Served};
 
     fn node(name: &'static str, state: &str, prio: u64, vip: bool) -> NodeRow {
         NodeRow {

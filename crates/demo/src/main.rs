@@ -15,19 +15,24 @@
 //!   failed; exit status 0 only if every step behaved.
 //!
 //! Everything runs inside namespaces the demo creates (traffic never leaves them) and is
-//! removed when it ends, however it ends. Needs root.
+//! removed when it ends, however it ends. Needs root; on a fresh Debian it installs the few
+//! packages it runs (`packages`).
 //!
-//! The daemon's own code never loads any of this: `baton demo` is the one place the binary
-//! uses the lab.
+//! This is its own program, `baton-demo`, beside the daemon: `baton demo` runs it, and the
+//! load balancers run the real `baton` binary (`--baton`, else the one beside this program).
+//! The daemon links none of it, nor the lab.
+#![forbid(unsafe_code)]
 
 mod cleanup;
+mod cli;
 mod client;
 mod http;
 mod interactive;
 mod live;
+mod packages;
 mod script;
 mod seed;
-pub mod service;
+mod service;
 mod summary;
 mod system;
 mod terminal;
@@ -40,7 +45,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use baton::cli::DemoArgs;
+use clap::Parser;
+use cli::{Cli, Command, DemoArgs};
 
 use live::Live;
 use system::{System, VIP};
@@ -50,9 +56,6 @@ use watch::VipWatch;
 
 /// How long a client request may take before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(300);
-/// What the demo runs besides baton: `ip` builds the lab, `nft` is the post's firewall, and
-/// the post's check script needs bash, `ps` and `killall`.
-const TOOLS: &[&str] = &["ip", "nft", "bash", "ps", "killall"];
 
 /// How the demo ended.
 enum Ending {
@@ -62,8 +65,16 @@ enum Ending {
     Stopped,
 }
 
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Service(args)) => service::run(&args),
+        None => run(&cli.demo),
+    }
+}
+
 /// `baton demo`.
-pub fn run(args: &DemoArgs) -> ExitCode {
+fn run(args: &DemoArgs) -> ExitCode {
     if !nix::unistd::geteuid().is_root() {
         eprintln!(
             "baton demo: needs root — it builds network namespaces, veth cables, a bridge and \
@@ -71,8 +82,15 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    if let Err(e) = baton_lab::require_tools(TOOLS) {
-        eprintln!("baton demo: {e}");
+    let baton = match system::find_baton(args.baton.as_deref()) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("baton demo: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(e) = packages::ensure(!args.no_install) {
+        eprintln!("baton demo: {e:#}");
         return ExitCode::from(1);
     }
     if let Err(e) = cleanup::catch_signals() {
@@ -80,7 +98,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         return ExitCode::from(1);
     }
     cleanup::install_panic_hook();
-    let result = demo(args);
+    let result = demo(args, &baton);
     // Whatever happened above, nothing stays behind.
     terminal::restore();
     if let Some(lab) = cleanup::take_lab() {
@@ -105,10 +123,11 @@ pub fn run(args: &DemoArgs) -> ExitCode {
     }
 }
 
-fn demo(args: &DemoArgs) -> Result<Ending> {
+fn demo(args: &DemoArgs, baton: &std::path::Path) -> Result<Ending> {
     let proxy = system::choose_proxy(args.proxy)?;
     println!("baton demo: building the seed's system in network namespaces");
-    let sys = System::build(proxy, &mut |s| println!("  {s}"))?;
+    println!("  baton: {}", baton.display());
+    let sys = System::build(proxy, baton, &mut |s| println!("  {s}"))?;
     let timers = Timers::from_configs(&sys.lbs[0].config, &sys.lbs[1].config)?;
     let vip = VipWatch::start([&sys.lbs[0].host, &sys.lbs[1].host], IpAddr::V4(VIP))
         .context("watching the VIP")?;
@@ -143,51 +162,5 @@ fn demo(args: &DemoArgs) -> Result<Ending> {
             Ok(Ending::Stopped)
         }
         Err(e) => Err(e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use baton::cli::{Action, Cli, DemoProxy, DemoRole};
-    use clap::Parser;
-
-    #[test]
-    fn demo_and_its_services_parse() {
-        match Cli::try_parse_from(["baton", "demo", "--script", "--rate", "50"])
-            .unwrap()
-            .action()
-        {
-            Action::Demo(a) => {
-                assert!(a.script);
-                assert_eq!(a.rate, 50);
-                assert_eq!(a.proxy, DemoProxy::Auto);
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(Cli::try_parse_from(["baton", "demo", "--rate", "0"]).is_err());
-        match Cli::try_parse_from([
-            "baton",
-            "demo-service",
-            "proxy",
-            "--listen",
-            "0.0.0.0:80",
-            "--name",
-            "lb1",
-            "--upstream",
-            "192.168.5.21:8080",
-            "--upstream",
-            "192.168.5.22:8080",
-            "--daemon",
-        ])
-        .unwrap()
-        .action()
-        {
-            Action::DemoService(a) => {
-                assert_eq!(a.role, DemoRole::Proxy);
-                assert_eq!(a.upstreams.len(), 2);
-                assert!(a.daemon);
-            }
-            other => panic!("{other:?}"),
-        }
     }
 }

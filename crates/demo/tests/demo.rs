@@ -1,4 +1,5 @@
-//! End to end: the seed's whole system, through the real binary's `baton demo --script`.
+//! End to end: the seed's whole system, through the real binary's `baton demo --script`
+//! (which runs `baton-demo` beside it, which runs that `baton` on the load balancers).
 //! A client sends a steady, bounded stream of HTTP requests (200 a second, for the script's
 //! ~20 s) through the VIP while nginx is killed on the master and, separately, the master's
 //! baton is SIGKILLed; the VIP must end on lb2 each time, and the requests that failed must
@@ -6,10 +7,31 @@
 //! builds network namespaces); prints the counts.
 #![allow(clippy::unwrap_used)]
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-const BATON: &str = env!("CARGO_BIN_EXE_baton");
+/// The `baton` binary beside `baton-demo`, built now if it is missing or stale: cargo builds
+/// a package's own binaries for its tests, not another package's (a no-op after
+/// `cargo test --workspace`, which built both).
+fn baton() -> &'static Path {
+    static BATON: OnceLock<PathBuf> = OnceLock::new();
+    BATON.get_or_init(|| {
+        let demo = Path::new(env!("CARGO_BIN_EXE_baton-demo"));
+        let dir = demo.parent().unwrap();
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--quiet", "-p", "baton", "--bin", "baton"]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().unwrap();
+        assert!(status.success(), "building baton: {status}");
+        let baton = dir.join("baton");
+        assert!(baton.is_file(), "no {}", baton.display());
+        baton
+    })
+}
 /// Requests per second the test asks the demo's client for.
 const RATE: u64 = 200;
 
@@ -86,7 +108,7 @@ fn vip_after(detail: &str, lb: &str) -> Duration {
 }
 
 fn run_demo(extra: &[&str]) -> (bool, String) {
-    let out = Command::new(BATON)
+    let out = Command::new(baton())
         .args(["demo", "--script", "--rate", &RATE.to_string()])
         .args(extra)
         .output()
@@ -217,7 +239,7 @@ fn without_root_the_demo_says_so() {
             return;
         };
         use std::os::unix::process::CommandExt;
-        let out = match Command::new(BATON)
+        let out = match Command::new(baton())
             .args(["demo", "--script"])
             .uid(nobody.uid.as_raw())
             .gid(nobody.gid.as_raw())
@@ -225,7 +247,7 @@ fn without_root_the_demo_says_so() {
         {
             Ok(out) => out,
             Err(e) => {
-                eprintln!("skipping: nobody cannot run {BATON}: {e}");
+                eprintln!("skipping: nobody cannot run {}: {e}", baton().display());
                 return;
             }
         };
@@ -234,7 +256,7 @@ fn without_root_the_demo_says_so() {
         assert!(err.contains("needs root"), "{err}");
         return;
     }
-    let out = Command::new(BATON)
+    let out = Command::new(baton())
         .args(["demo", "--script"])
         .output()
         .unwrap();

@@ -23,6 +23,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use baton_conf::Config;
 use baton_lab::{Fault, Host, HostSpec, Lab, Proc, Signal};
 
+use super::cli::DemoProxy;
 use super::{cleanup, client, seed, watch};
 
 pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 168, 5, 10);
@@ -44,7 +45,7 @@ pub const HTTP_PORT: u16 = 80;
 pub enum Proxy {
     /// Debian's nginx, at this path, this version.
     Nginx { path: PathBuf, version: String },
-    /// The built-in one (`baton demo-service proxy`), started through a link called `nginx`
+    /// The built-in one (`baton-demo service proxy`), started through a link called `nginx`
     /// so the post's `ps -C nginx` and baton's process tracker see it as nginx. `forced`
     /// when asked for although nginx is installed.
     Builtin { forced: bool },
@@ -97,9 +98,26 @@ pub struct System {
     firewall: Option<(usize, Fault)>,
 }
 
+/// The baton binary the load balancers run: `explicit` (`--baton`, which `baton demo`
+/// sets to itself), else the `baton` beside this program (both are built into the same
+/// `target/…/`), else the one on PATH.
+pub fn find_baton(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        return baton_lab::which(&p.to_string_lossy())
+            .with_context(|| format!("{} is not an executable file", p.display()));
+    }
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|me| me.parent().map(|d| d.join("baton")))
+        .filter(|p| p.is_file());
+    beside.or_else(|| baton_lab::which("baton")).context(
+        "no baton binary beside baton-demo or on PATH: build both (cargo build --release) \
+         and run target/release/baton demo, or pass --baton PATH",
+    )
+}
+
 /// Find the proxy to use.
-pub fn choose_proxy(choice: baton::cli::DemoProxy) -> Result<Proxy> {
-    use baton::cli::DemoProxy;
+pub fn choose_proxy(choice: DemoProxy) -> Result<Proxy> {
     let nginx = baton_lab::which("nginx");
     match (choice, nginx) {
         (DemoProxy::Builtin, found) => Ok(Proxy::Builtin {
@@ -137,7 +155,7 @@ fn add_host(spec: HostSpec) -> Result<Host> {
 impl System {
     /// Build the lab, start the backends and proxies and check them, then start baton on
     /// both load balancers. `say` reports progress.
-    pub fn build(proxy: Proxy, say: &mut dyn FnMut(String)) -> Result<System> {
+    pub fn build(proxy: Proxy, baton: &Path, say: &mut dyn FnMut(String)) -> Result<System> {
         let lab = Lab::new("demo").context("creating the lab")?;
         let lab_id = lab.id().to_string();
         cleanup::keep_lab(lab);
@@ -153,14 +171,14 @@ impl System {
                     .addr(format!("{addr}/24")),
             )?);
         }
-        let me = std::env::current_exe().context("finding the baton binary")?;
+        let me = std::env::current_exe().context("finding the demo's own program")?;
         for (i, backend) in BACKENDS.iter().enumerate() {
             let host = add_host(
                 HostSpec::new(format!("tomcat{}", i + 1)).addr(format!("{}/24", backend.ip())),
             )?;
             host.spawn(
                 Command::new(&me)
-                    .args(["demo-service", "backend", "--listen"])
+                    .args(["service", "backend", "--listen"])
                     .arg(backend.to_string())
                     .arg("--name")
                     .arg(format!("backend {}", i + 1)),
@@ -174,7 +192,7 @@ impl System {
 
         let mut lbs = Vec::new();
         for (i, host) in hosts.into_iter().enumerate() {
-            lbs.push(Lb::prepare(i, host, &proxy, &me)?);
+            lbs.push(Lb::prepare(i, host, &proxy, baton, &me)?);
         }
         let Ok(lbs) = <[Lb; 2]>::try_from(lbs) else {
             bail!("expected two load balancers");
@@ -370,7 +388,7 @@ impl Lb {
     /// Write the load balancer's files: the seed's configuration with the health checks, the
     /// post's check script, the proxy's configuration, and the links `keepalived` (to baton)
     /// and, for the built-in proxy, `nginx`.
-    fn prepare(i: usize, host: Host, proxy: &Proxy, me: &Path) -> Result<Lb> {
+    fn prepare(i: usize, host: Host, proxy: &Proxy, baton: &Path, me: &Path) -> Result<Lb> {
         let name = if i == 0 { "lb1" } else { "lb2" };
         let dir = host.dir().to_path_buf();
         let link = |target: &Path, name: &str| -> Result<PathBuf> {
@@ -379,7 +397,7 @@ impl Lb {
                 .with_context(|| format!("linking {}", path.display()))?;
             Ok(path)
         };
-        link(me, "keepalived")?;
+        link(baton, "keepalived")?;
         let proxy_start: Vec<String> = match proxy {
             Proxy::Nginx { path, .. } => {
                 host.write_file("nginx.conf", seed::nginx_conf(name, &dir, &BACKENDS))?;
@@ -394,7 +412,7 @@ impl Lb {
                 let nginx = link(me, "nginx")?;
                 let mut argv = vec![
                     nginx.display().to_string(),
-                    "demo-service".into(),
+                    "service".into(),
                     "proxy".into(),
                     "--daemon".into(),
                     "--listen".into(),

@@ -11,12 +11,11 @@ use anyhow::{Context, Result, bail};
 use baton_conf::{Config, FakeHost, FakeScript, LoadOptions};
 
 /// The seed's master (192.168.5.11, priority 200) and backup (192.168.5.12, priority 100).
-pub const MASTER_CONF: &str = include_str!("../../../conf/tests/fixtures/seed/master.conf");
-pub const BACKUP_CONF: &str = include_str!("../../../conf/tests/fixtures/seed/backup.conf");
+pub const MASTER_CONF: &str = include_str!("../seed/master.conf");
+pub const BACKUP_CONF: &str = include_str!("../seed/backup.conf");
 /// The post's `vrrp_script check_nginx` block and the `track_script` block it adds to the
 /// instance, verbatim.
-const CHECK_NGINX_SNIPPET: &str =
-    include_str!("../../../conf/tests/fixtures/seed/check_nginx.snippet");
+const CHECK_NGINX_SNIPPET: &str = include_str!("../seed/check_nginx.snippet");
 /// The path the post's `vrrp_script` names (not the file it created: the post's own bug).
 const SEED_SCRIPT_PATH: &str = "/usr/local/keepalived/check_nginx.sh";
 
@@ -260,5 +259,20 @@ mod tests {
             nginx_start(Path::new("/usr/sbin/nginx"), Path::new("/d")),
             "/usr/sbin/nginx -e /d/nginx-error.log -c /d/nginx.conf"
         );
+    }
+
+    /// The demo's copy of the seed is the parser's fixture, byte for byte.
+    #[test]
+    fn the_seed_files_are_the_parsers_fixtures() {
+        let fixtures =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/tests/fixtures/seed");
+        for (file, ours) in [
+            ("master.conf", MASTER_CONF),
+            ("backup.conf", BACKUP_CONF),
+            ("check_nginx.snippet", CHECK_NGINX_SNIPPET),
+        ] {
+            let theirs = std::fs::read_to_string(fixtures.join(file)).unwrap();
+            assert_eq!(ours, theirs, "{file} differs from the parser's fixture");
+        }
     }
 }

@@ -131,8 +131,8 @@ pub fn render(steps: &[StepResult], totals: &Tally, rate: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::client::{Failure, Outcome, Served};
-    use crate::demo::timers::Estimate;
+    use crate::client::{Failure, Outcome, Served};
+    use crate::timers::Estimate;
     use std::time::{Duration, Instant};
 
     fn step(

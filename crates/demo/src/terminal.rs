@@ -1,5 +1,4 @@
-//! The terminal, by hand with termios and ANSI sequences (no terminal library in the daemon's
-//! binary): keys without Enter or echo, the alternate screen so the live view redraws in place
+//! The terminal, with termios and ANSI sequences: keys without Enter or echo, the alternate screen so the live view redraws in place
 //! and the shell's scrollback is left as it was, and a restore that runs on every way out.
 
 use std::io::{IsTerminal, Write};
@@ -53,19 +52,11 @@ impl Terminal {
 
     /// Rows and columns of the terminal (a classic 24×80 when it cannot tell).
     pub fn size(&self) -> (usize, usize) {
-        let mut ws = libc::winsize {
-            ws_row: 0,
-            ws_col: 0,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: TIOCGWINSZ writes one `winsize` into the struct passed, which lives for the
-        // call; a failure leaves it zeroed.
-        let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
-        if rc == 0 && ws.ws_row > 0 && ws.ws_col > 0 {
-            (usize::from(ws.ws_row), usize::from(ws.ws_col))
-        } else {
-            (24, 80)
+        match terminal_size::terminal_size_of(std::io::stdout()) {
+            Some((terminal_size::Width(w), terminal_size::Height(h))) if w > 0 && h > 0 => {
+                (usize::from(h), usize::from(w))
+            }
+            _ => (24, 80),
         }
     }
 

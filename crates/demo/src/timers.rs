@@ -173,7 +173,7 @@ impl Timers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::seed;
+    use crate::seed;
     use std::path::Path;
 
     fn timers() -> Timers {
