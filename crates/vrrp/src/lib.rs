@@ -99,12 +99,12 @@ pub mod tracking;
 
 pub use action::{
     Action, AddressKind, Destination, FifoLine, InstanceId, Level, LogLine, LogText, NotifyArgs,
-    NotifyState, SendAdvert, Transition,
+    NotifyState, NotifyTarget, SendAdvert, Transition,
 };
 pub use counters::{Counters, DropReason};
 pub use environment::{Environment, InterfaceFacts};
 pub use input::{Input, ReceivedAdvert};
-pub use instance::{FaultReason, Instance, State};
+pub use instance::{FaultReason, Instance, State, notify_actions};
 pub use mismatch::{Mismatch, MismatchField};
 pub use node::Node;
 pub use node::trackers::TrackerStatus;

@@ -65,10 +65,12 @@ impl Daemon {
                 self.announce
                     .enqueue(&addrs, repeat, spacing_arp, spacing_na);
             }
-            // The core follows the commands of a notification with exactly one FIFO line;
-            // the notifier runs those commands when it gets that line (see Tracking::notify).
-            Action::RunNotify { .. } => {}
-            Action::WriteFifo(line) => self.tracking.notify(&line),
+            Action::RunNotify {
+                target,
+                command,
+                args,
+            } => self.tracking.run_notify(&target, &command, args.as_ref()),
+            Action::WriteFifo(line) => self.tracking.write_fifo(&line),
             Action::Log(line) => log(&line),
             Action::StateChanged { .. } => self.states_changed = true,
         }

@@ -13,12 +13,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use baton_conf::Command;
 use baton_conf::{Config, Tracking as TrackRefs};
 use baton_track::{
-    Notifier, NotifyEvent, NotifyRequest, NotifyTarget, ScriptOutcome, ScriptPolicy, TrackEvent,
-    TrackOptions,
+    Notifier, NotifyTarget as TrackTarget, ScriptOutcome, ScriptPolicy, TrackEvent, TrackOptions,
 };
-use baton_vrrp::{FifoLine, NotifyState, ScriptResult};
+use baton_vrrp::{FifoLine, NotifyArgs, NotifyTarget, ScriptResult};
 use tokio::sync::mpsc;
 
 /// How long start waits for the first process counts and file values.
@@ -200,32 +200,28 @@ impl Tracking {
         policy.log_summary();
     }
 
-    /// A notification the core asked for. The core emits one FIFO line per notification,
-    /// after the commands it names; the notifier writes that line and runs the same commands
-    /// (the state's own script, then `notify` with `INSTANCE|GROUP name STATE priority`),
-    /// checked once at start and run in order per instance or group, as keepalived does.
-    pub fn notify(&mut self, line: &FifoLine) {
+    /// Run a notify command the core asked for, as it asked (see `Action::RunNotify`).
+    pub fn run_notify(
+        &mut self,
+        target: &NotifyTarget,
+        command: &Command,
+        args: Option<&NotifyArgs>,
+    ) {
         let Some(n) = &mut self.notifier else { return };
-        let event = match line.state {
-            NotifyState::Master => NotifyEvent::Master,
-            NotifyState::Backup => NotifyEvent::Backup,
-            NotifyState::Fault => NotifyEvent::Fault,
-            NotifyState::Stop => NotifyEvent::Stop,
-            NotifyState::Deleted => NotifyEvent::Deleted,
-            NotifyState::MasterRxLowerPri => NotifyEvent::MasterRxLowerPri,
-            NotifyState::MasterPriority => NotifyEvent::MasterPriority,
-            NotifyState::BackupPriority => NotifyEvent::BackupPriority,
-        };
-        let target = if line.group {
-            NotifyTarget::Group(line.name.clone())
+        let target = if target.group {
+            TrackTarget::Group(target.name.clone())
         } else {
-            NotifyTarget::Instance(line.name.clone())
+            TrackTarget::Instance(target.name.clone())
         };
-        n.notify(NotifyRequest {
-            target,
-            event,
-            priority: line.priority,
-        });
+        let args = args.map(|a| a.words().to_vec()).unwrap_or_default();
+        n.run(target, command, args);
+    }
+
+    /// Write the core's line to the notify FIFOs.
+    pub fn write_fifo(&mut self, line: &FifoLine) {
+        if let Some(n) = &mut self.notifier {
+            n.write_fifo(&line.to_string());
+        }
     }
 
     /// Stop trackers and let queued notifications (STOP) finish.
