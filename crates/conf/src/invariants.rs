@@ -87,8 +87,20 @@ pub(crate) fn check(c: &Config) -> Result<(), String> {
         {
             return Err(format!("{n}: nopreempt/preempt_delay with state MASTER"));
         }
+        if i.is_owner() && !i.accept {
+            return Err(format!("{n}: owner without accept"));
+        }
+        if i.nopreempt && !i.preempt_delay.is_zero() {
+            return Err(format!("{n}: preempt_delay with nopreempt"));
+        }
+        if i.notify.priority_changes.is_none() {
+            return Err(format!("{n}: notify_priority_changes not resolved"));
+        }
         if i.strict
             && (i.fast_handover
+                || !i.owner_ignore_adverts
+                || i.garp.lower_prio_repeat != 0
+                || i.vmac_xmit_base
                 || i.down_timer_adverts != 3
                 || !i.unicast_peers.is_empty()
                 || i.auth.is_some()

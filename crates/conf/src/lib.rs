@@ -199,6 +199,7 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
         checks::track_groups(&mut cx, std::mem::take(&mut raw.track_groups), &instances);
 
     let mut config = Config {
+        sealed: Default::default(),
         global,
         scripts: raw.scripts,
         track_processes: raw.track_processes,

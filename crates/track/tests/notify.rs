@@ -19,7 +19,7 @@ use common::*;
 const SECOND: Duration = Duration::from_secs(1);
 
 fn base_config() -> Config {
-    let mut config = Config::default();
+    let mut config = Config::build(|_| {});
     config
         .instances
         .push(VrrpInstance::new("VI_1", 51, Family::Ipv4));

@@ -1,5 +1,5 @@
 //! The VRRP sockets of a running configuration: one per interface and address family that
-//! some instance uses, joined to every multicast group the instances there advertise to, and
+//! some instance of the core uses (the core's own table, [`Node::segments`]), joined to every multicast group the instances there advertise to, and
 //! counters for what arrived and what could not be parsed (the core counts what it drops;
 //! bytes that never became an advert are counted here).
 
@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use baton_conf::Config;
+use baton_vrrp::Node;
 use baton_wire::{Family, VRRP_TTL};
 use serde::Serialize;
 
@@ -203,46 +203,22 @@ pub struct Sockets {
     next: usize,
 }
 
-/// `(interface, family)` → multicast groups and the number of instances, from the
-/// configuration. Instances without an interface (unicast, every VIP with its own `dev`)
-/// share an unbound socket named `""`.
-fn wanted(config: &Config) -> Vec<(Arc<str>, Family, Vec<IpAddr>, usize)> {
-    let mut out: Vec<(Arc<str>, Family, Vec<IpAddr>, usize)> = Vec::new();
-    for i in &config.instances {
-        let ifname = i.interface.as_deref().unwrap_or("");
-        let pos = match out
-            .iter()
-            .position(|(n, f, _, _)| &**n == ifname && *f == i.family)
-        {
-            Some(p) => p,
-            None => {
-                out.push((Arc::from(ifname), i.family, Vec::new(), 0));
-                out.len() - 1
-            }
-        };
-        out[pos].3 += 1;
-        if i.unicast_peers.is_empty() && !out[pos].2.contains(&i.mcast_group) {
-            out[pos].2.push(i.mcast_group);
-        }
-    }
-    out
-}
-
 impl Sockets {
-    /// The endpoints `config` needs, none open yet.
-    pub fn plan(config: &Config) -> Sockets {
+    /// The endpoints the core's instances need, none open yet.
+    pub fn plan(node: &Node) -> Sockets {
         let mut s = Sockets::default();
-        s.replan(config);
+        s.replan(node);
         s
     }
 
     /// Follow a new configuration: endpoints still needed keep their socket and counters
     /// (an instance that stays master must not miss a beat), groups no longer used are
     /// left, endpoints no longer used are closed.
-    pub fn replan(&mut self, config: &Config) {
-        let wanted = wanted(config);
-        let mut kept = Vec::with_capacity(wanted.len());
-        for (ifname, family, groups, instances) in wanted {
+    pub fn replan(&mut self, node: &Node) {
+        let mut kept = Vec::new();
+        for seg in node.segments() {
+            let (ifname, family) = (seg.interface.clone(), seg.family);
+            let groups = seg.groups.to_vec();
             let mut ep = match self
                 .endpoints
                 .iter()
@@ -262,7 +238,7 @@ impl Sockets {
                 }
             }
             ep.groups = groups;
-            ep.instances = instances;
+            ep.instances = seg.instances;
             ep.reserve_receive_room();
             kept.push(ep);
         }
@@ -369,58 +345,55 @@ mod tests {
         i
     }
 
+    fn node(instances: Vec<VrrpInstance>) -> Node {
+        let config = baton_conf::Config::build(|c| c.instances = instances);
+        Node::new(&config, baton_vrrp::Environment::new())
+    }
+
     #[test]
     fn one_endpoint_per_interface_and_family_with_each_group_once() {
-        let mut config = Config::default();
-        config
-            .instances
-            .push(instance("a", 1, Some("ens33"), Family::Ipv4));
-        config
-            .instances
-            .push(instance("b", 2, Some("ens33"), Family::Ipv4));
         let mut c = instance("c", 3, Some("ens33"), Family::Ipv4);
         c.mcast_group = "224.0.0.99".parse().unwrap();
-        config.instances.push(c);
-        config
-            .instances
-            .push(instance("d", 4, Some("ens33"), Family::Ipv6));
         let mut u = instance("u", 5, None, Family::Ipv4);
         u.unicast_peers.push(UnicastPeer {
             addr: "10.0.0.2".parse().unwrap(),
             min_ttl: None,
             max_ttl: None,
         });
-        config.instances.push(u);
-        let w = wanted(&config);
+        let s = Sockets::plan(&node(vec![
+            instance("a", 1, Some("ens33"), Family::Ipv4),
+            instance("b", 2, Some("ens33"), Family::Ipv4),
+            c,
+            instance("d", 4, Some("ens33"), Family::Ipv6),
+            u,
+        ]));
+        let w: Vec<&Endpoint> = s.endpoints.iter().collect();
         assert_eq!(w.len(), 3);
-        assert_eq!((&*w[0].0, w[0].1), ("ens33", Family::Ipv4));
+        assert_eq!((&*w[0].ifname, w[0].family), ("ens33", Family::Ipv4));
         assert_eq!(
-            w[0].2,
+            w[0].groups,
             vec![
                 "224.0.0.18".parse::<IpAddr>().unwrap(),
                 "224.0.0.99".parse().unwrap()
             ]
         );
-        assert_eq!(w[1].2, vec!["ff02::12".parse::<IpAddr>().unwrap()]);
+        assert_eq!(w[1].groups, vec!["ff02::12".parse::<IpAddr>().unwrap()]);
         // A unicast instance joins no group.
-        assert_eq!((&*w[2].0, w[2].1, w[2].2.len()), ("", Family::Ipv4, 0));
+        assert_eq!(
+            (&*w[2].ifname, w[2].family, w[2].groups.len()),
+            ("", Family::Ipv4, 0)
+        );
         // Instances behind each socket, which size its receive buffer.
-        assert_eq!((w[0].3, w[1].3, w[2].3), (3, 1, 1));
+        assert_eq!((w[0].instances, w[1].instances, w[2].instances), (3, 1, 1));
     }
 
     #[test]
     fn replanning_keeps_counters_of_endpoints_still_needed() {
-        let mut config = Config::default();
-        config
-            .instances
-            .push(instance("a", 1, Some("ens33"), Family::Ipv4));
-        config
-            .instances
-            .push(instance("b", 1, Some("eth1"), Family::Ipv4));
-        let mut s = Sockets::plan(&config);
+        let a = instance("a", 1, Some("ens33"), Family::Ipv4);
+        let b = instance("b", 1, Some("eth1"), Family::Ipv4);
+        let mut s = Sockets::plan(&node(vec![a.clone(), b]));
         s.find_mut("ens33", Family::Ipv4).unwrap().stats.received = 7;
-        config.instances.remove(1);
-        s.replan(&config);
+        s.replan(&node(vec![a]));
         assert_eq!(s.status().len(), 1);
         assert_eq!(s.find_mut("ens33", Family::Ipv4).unwrap().stats.received, 7);
         assert!(s.find_mut("eth1", Family::Ipv4).is_none());
