@@ -25,6 +25,8 @@
 //! assert_eq!(config.instances[0].priority, 200);
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod checks;
 pub mod diag;
 pub mod host;

@@ -79,6 +79,7 @@
 //!   left alone as in keepalived.
 //! * **Two owners on one segment**: the one with the lower address backs off to 254 until
 //!   it is the only master again; the higher one stays owner.
+#![forbid(unsafe_code)]
 
 pub mod action;
 mod advert_check;

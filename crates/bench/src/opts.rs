@@ -56,7 +56,7 @@ usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N
              target/bench/PERFORMANCE.quick.md for --quick)
 ";
 
-/// The repository root (this example lives in crates/lab/examples/bench).
+/// The repository root (this program lives in crates/bench).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -71,7 +71,7 @@ impl Options {
     pub fn parse(args: Vec<String>) -> Result<Option<Options>> {
         // bench/run says how it was called; run directly, the runner's own arguments.
         let command = std::env::var("BENCH_COMMAND").unwrap_or_else(|_| {
-            std::iter::once("target/release/examples/bench".to_string())
+            std::iter::once("target/release/baton-bench".to_string())
                 .chain(args.iter().cloned())
                 .collect::<Vec<_>>()
                 .join(" ")
