@@ -769,3 +769,58 @@ impl VirtualAddress {
         }
     }
 }
+
+impl VirtualRoute {
+    /// A plain unicast route to `dst/dst_len` in the main table, as `virtual_routes` writes
+    /// `DST/LEN` alone.
+    pub fn new(dst: IpAddr, dst_len: u8) -> VirtualRoute {
+        VirtualRoute {
+            dst,
+            dst_len,
+            src: None,
+            via: None,
+            dev: None,
+            scope: None,
+            table: None,
+            metric: None,
+            kind: RouteKind::Unicast,
+            onlink: false,
+            no_track: false,
+            nexthops: Vec::new(),
+            protocol: None,
+            tos: None,
+            mtu: None,
+            append: false,
+            track_group: None,
+            span: Span::default(),
+        }
+    }
+}
+
+impl VirtualRule {
+    /// A rule of `family` that looks up `table`.
+    pub fn new(family: Family, table: u32) -> VirtualRule {
+        VirtualRule {
+            family,
+            from: None,
+            to: None,
+            table: Some(table),
+            iif: None,
+            oif: None,
+            fwmark: None,
+            tos: None,
+            preference: None,
+            goto: None,
+            l3mdev: false,
+            ip_proto: None,
+            sport: None,
+            dport: None,
+            uidrange: None,
+            suppress_prefixlength: None,
+            action: None,
+            no_track: false,
+            track_group: None,
+            span: Span::default(),
+        }
+    }
+}

@@ -10,7 +10,6 @@ use baton_conf::{VirtualAddress, VirtualRoute, VirtualRule};
 use baton_vrrp::{Action, Destination, InstanceId, Level, LogLine, SendAdvert};
 
 use super::Daemon;
-use crate::south::netlink::{RouteSpec, RuleSpec};
 
 /// The action capacity kept between batches: a steady-state batch (an advert or two, a
 /// timer's worth) fits many times over.
@@ -134,11 +133,10 @@ impl Daemon {
     }
 
     async fn route(&mut self, route: &VirtualRoute, add: bool) {
-        let spec = RouteSpec::from(route);
         let r = if add {
-            self.netlink.add_route(&spec).await
+            self.netlink.add_route(route).await
         } else {
-            self.netlink.del_route(&spec).await
+            self.netlink.del_route(route).await
         };
         match r {
             Ok(()) => {}
@@ -149,11 +147,10 @@ impl Daemon {
     }
 
     async fn rule(&mut self, rule: &VirtualRule, add: bool) {
-        let spec = RuleSpec::from(rule);
         let r = if add {
-            self.netlink.add_rule(&spec).await
+            self.netlink.add_rule(rule).await
         } else {
-            self.netlink.del_rule(&spec).await
+            self.netlink.del_rule(rule).await
         };
         match r {
             Ok(()) => {}

@@ -18,7 +18,6 @@ use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
 
 pub use address::address_message;
 pub use monitor::{Monitor, NetEvent};
-pub use route::{RouteSpec, RuleSpec};
 
 /// Errors from the kernel or from a request we could not build.
 #[derive(Debug, thiserror::Error)]

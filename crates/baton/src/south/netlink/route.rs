@@ -1,6 +1,7 @@
 //! `virtual_routes` and `virtual_rules`: RTM_NEWROUTE/RTM_DELROUTE and
 //! RTM_NEWRULE/RTM_DELRULE, tagged with protocol `keepalived` (18) as keepalived tags them, so
-//! `ip route show proto keepalived` lists what a master installed.
+//! `ip route show proto keepalived` lists what a master installed. Messages are built from
+//! the configuration's own `VirtualRoute` and `VirtualRule`, as the core hands them over.
 
 use std::net::IpAddr;
 
@@ -20,7 +21,7 @@ use super::{Netlink, NetlinkError, Result};
 
 /// rtnetlink's builder refuses a prefix of the wrong family or length; its error type is not
 /// exported by name, hence the generic.
-fn invalid<E: std::fmt::Display>(r: &RouteSpec) -> impl Fn(E) -> NetlinkError + '_ {
+fn invalid<E: std::fmt::Display>(r: &VirtualRoute) -> impl Fn(E) -> NetlinkError + '_ {
     move |e| NetlinkError::Invalid(format!("route {}/{}: {e}", r.dst, r.dst_len))
 }
 
@@ -43,154 +44,10 @@ pub enum Op {
     Delete,
 }
 
-/// What netlink needs of a `virtual_routes` line. Kept apart from the configuration model so
-/// the kernel side can be exercised without a parsed configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteSpec {
-    pub dst: IpAddr,
-    pub dst_len: u8,
-    /// Preferred source (`src`).
-    pub src: Option<IpAddr>,
-    pub via: Option<IpAddr>,
-    pub dev: Option<String>,
-    pub scope: Option<Scope>,
-    pub table: Option<u32>,
-    pub metric: Option<u32>,
-    pub kind: RouteKind,
-    pub onlink: bool,
-    /// Further gateways (`or GATEWAY`, `nexthop …`): with any, the route is multipath and
-    /// `via`/`dev` form its first hop.
-    pub nexthops: Vec<Nexthop>,
-    /// Route protocol; keepalived's own (18) unless the line names one.
-    pub protocol: Option<u8>,
-    pub tos: Option<u8>,
-    pub mtu: Option<u32>,
-    /// `append` after routes to the same destination instead of keepalived's default prepend.
-    pub append: bool,
-}
-
-impl RouteSpec {
-    /// A plain unicast route to `dst/dst_len` in the main table.
-    pub fn new(dst: IpAddr, dst_len: u8) -> RouteSpec {
-        RouteSpec {
-            dst,
-            dst_len,
-            src: None,
-            via: None,
-            dev: None,
-            scope: None,
-            table: None,
-            metric: None,
-            kind: RouteKind::Unicast,
-            onlink: false,
-            nexthops: Vec::new(),
-            protocol: None,
-            tos: None,
-            mtu: None,
-            append: false,
-        }
-    }
-}
-
-impl From<&VirtualRoute> for RouteSpec {
-    fn from(r: &VirtualRoute) -> RouteSpec {
-        RouteSpec {
-            dst: r.dst,
-            dst_len: r.dst_len,
-            src: r.src,
-            via: r.via,
-            dev: r.dev.clone(),
-            scope: r.scope,
-            table: r.table,
-            metric: r.metric,
-            kind: r.kind,
-            onlink: r.onlink,
-            nexthops: r.nexthops.clone(),
-            protocol: r.protocol,
-            tos: r.tos,
-            mtu: r.mtu,
-            append: r.append,
-        }
-    }
-}
-
-/// What netlink needs of a `virtual_rules` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleSpec {
-    pub family: Family,
-    pub from: Option<(IpAddr, u8)>,
-    pub to: Option<(IpAddr, u8)>,
-    pub table: Option<u32>,
-    pub iif: Option<String>,
-    pub oif: Option<String>,
-    pub fwmark: Option<(u32, Option<u32>)>,
-    pub tos: Option<u8>,
-    pub preference: Option<u32>,
-    /// `goto N`: jump to the rule with that preference instead of a table lookup.
-    pub goto: Option<u32>,
-    pub l3mdev: bool,
-    pub ip_proto: Option<u8>,
-    pub sport: Option<(u16, u16)>,
-    pub dport: Option<(u16, u16)>,
-    pub uidrange: Option<(u32, u32)>,
-    pub suppress_prefixlength: Option<u32>,
-    /// `blackhole`, `unreachable`, `prohibit` instead of a table lookup.
-    pub action: Option<RouteKind>,
-}
-
-impl RuleSpec {
-    /// A rule of `family` that looks up `table`.
-    pub fn new(family: Family, table: u32) -> RuleSpec {
-        RuleSpec {
-            family,
-            from: None,
-            to: None,
-            table: Some(table),
-            iif: None,
-            oif: None,
-            fwmark: None,
-            tos: None,
-            preference: None,
-            goto: None,
-            l3mdev: false,
-            ip_proto: None,
-            sport: None,
-            dport: None,
-            uidrange: None,
-            suppress_prefixlength: None,
-            action: None,
-        }
-    }
-}
-
-impl From<&VirtualRule> for RuleSpec {
-    fn from(r: &VirtualRule) -> RuleSpec {
-        RuleSpec {
-            family: r.family,
-            from: r.from,
-            to: r.to,
-            table: r.table,
-            iif: r.iif.clone(),
-            oif: r.oif.clone(),
-            fwmark: r.fwmark,
-            tos: r.tos,
-            preference: r.preference,
-            goto: r.goto,
-            l3mdev: r.l3mdev,
-            ip_proto: r.ip_proto,
-            sport: r.sport,
-            dport: r.dport,
-            uidrange: r.uidrange,
-            suppress_prefixlength: r.suppress_prefixlength,
-            action: r.action,
-        }
-    }
-}
-
 /// The route message for `r`. `oif` is the index of `r.dev` and `hop_oifs` those of the
 /// nexthops' `dev`s (same order), resolved by the caller.
 pub fn route_message(
-    r: &RouteSpec,
+    r: &VirtualRoute,
     oif: Option<u32>,
     hop_oifs: &[Option<u32>],
     op: Op,
@@ -293,7 +150,7 @@ fn family_of(f: Family) -> AddressFamily {
 
 /// The rule message for `r` (`ip rule add|del …`). Without a table the rule looks up `main`,
 /// as `ip rule` does.
-pub fn rule_message(r: &RuleSpec) -> Result<RuleMessage> {
+pub fn rule_message(r: &VirtualRule) -> Result<RuleMessage> {
     let mut m = RuleMessage::default();
     m.header.family = family_of(r.family);
     m.header.action = match (r.action, r.goto) {
@@ -381,7 +238,7 @@ pub fn rule_message(r: &RuleSpec) -> Result<RuleMessage> {
 
 impl Netlink {
     /// Resolve a route's `dev`s (its own and its nexthops') to interface indexes.
-    async fn route_oifs(&self, r: &RouteSpec) -> Result<(Option<u32>, Vec<Option<u32>>)> {
+    async fn route_oifs(&self, r: &VirtualRoute) -> Result<(Option<u32>, Vec<Option<u32>>)> {
         let oif = match &r.dev {
             Some(d) => Some(self.ifindex(d).await?),
             None => None,
@@ -398,7 +255,7 @@ impl Netlink {
 
     /// Install a route: prepended to routes to the same destination as keepalived does, or
     /// appended with `append` (`ip route prepend|append`).
-    pub async fn add_route(&self, r: &RouteSpec) -> Result<()> {
+    pub async fn add_route(&self, r: &VirtualRoute) -> Result<()> {
         let (oif, hops) = self.route_oifs(r).await?;
         let m = route_message(r, oif, &hops, Op::Add)?;
         let mut flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
@@ -414,7 +271,7 @@ impl Netlink {
     }
 
     /// Remove a route (`ip route del`).
-    pub async fn del_route(&self, r: &RouteSpec) -> Result<()> {
+    pub async fn del_route(&self, r: &VirtualRoute) -> Result<()> {
         let (oif, hops) = self.route_oifs(r).await?;
         let m = route_message(r, oif, &hops, Op::Delete)?;
         self.request_ack(
@@ -426,7 +283,7 @@ impl Netlink {
     }
 
     /// Install a rule (`ip rule add`).
-    pub async fn add_rule(&self, r: &RuleSpec) -> Result<()> {
+    pub async fn add_rule(&self, r: &VirtualRule) -> Result<()> {
         let mut req = self.handle.rule().add();
         *req.message_mut() = rule_message(r)?;
         req.execute()
@@ -435,7 +292,7 @@ impl Netlink {
     }
 
     /// Remove a rule (`ip rule del`).
-    pub async fn del_rule(&self, r: &RuleSpec) -> Result<()> {
+    pub async fn del_rule(&self, r: &VirtualRule) -> Result<()> {
         self.handle
             .rule()
             .del(rule_message(r)?)
@@ -449,8 +306,8 @@ impl Netlink {
 mod tests {
     use super::*;
 
-    fn route(dst: &str, len: u8) -> RouteSpec {
-        RouteSpec::new(dst.parse().unwrap(), len)
+    fn route(dst: &str, len: u8) -> VirtualRoute {
+        VirtualRoute::new(dst.parse().unwrap(), len)
     }
 
     #[test]
@@ -493,7 +350,7 @@ mod tests {
 
     #[test]
     fn rule_with_a_prefix_of_the_other_family_is_refused() {
-        let mut r = RuleSpec::new(Family::Ipv4, 100);
+        let mut r = VirtualRule::new(Family::Ipv4, 100);
         r.from = Some(("fd00::".parse().unwrap(), 64));
         assert!(rule_message(&r).is_err());
         r.from = Some(("10.0.0.0".parse().unwrap(), 33));
