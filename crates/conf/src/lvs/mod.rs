@@ -16,7 +16,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use baton_wire::Family;
+/// The address family of a virtual server or group entry (baton-wire's, re-exported so
+/// users of the configuration can name it).
+pub use baton_wire::Family;
 use serde::Serialize;
 
 pub use checker::*;
@@ -448,7 +450,6 @@ pub enum VirtualServerKey {
     },
     Fwmark {
         mark: u32,
-        #[serde(serialize_with = "as_display")]
         family: FamilyKey,
     },
     Group {
@@ -458,7 +459,7 @@ pub enum VirtualServerKey {
 }
 
 /// [`Family`] with an order, for keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum FamilyKey {
     Ipv4,
     Ipv6,
