@@ -46,6 +46,9 @@
 //! Where baton differs from keepalived (each also said at the code):
 //! * a reloaded real server takes its new configured weight (keepalived keeps the old
 //!   effective weight until the next dynamic change);
+//! * a reload keeps an unchanged checker's state even before its first verdict
+//!   (keepalived's `migrate_checkers` takes such a checker as up, so a reload brings up a
+//!   server whose `alpha` checker has not passed yet);
 //! * a service whose real servers all weigh 0 (quorum 0) does not gain quorum with no
 //!   live weight, so it does not flap at every event;
 //! * SMTP_CHECK `host` blocks are separate checkers (see baton-conf).

@@ -215,7 +215,10 @@ impl Services {
                         used[i] = true;
                         let ocs = &orst.checkers[i];
                         let mut cs = CheckerState::initial(c);
-                        cs.is_up = if ocs.has_run { ocs.is_up } else { true };
+                        // keepalived's migrate_checkers takes a checker that has not run
+                        // as up, so a reload brings up a server whose alpha checker has
+                        // not yet passed; baton keeps the checker's state as it was.
+                        cs.is_up = ocs.is_up;
                         cs.has_run = ocs.has_run;
                         cs.cur_weight = ocs.cur_weight;
                         cs.last_status = ocs.last_status;
