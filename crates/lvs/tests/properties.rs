@@ -137,8 +137,10 @@ fn check(r: &Run) {
                 Some(real_weight(rst.effective_weight))
             );
         }
-        if st.sorry_alive && dest.is_some() {
-            assert_eq!(dest.unwrap().weight, 0);
+        if st.sorry_alive
+            && let Some(d) = dest
+        {
+            assert_eq!(d.weight, 0);
         }
         // Alive is all checkers up.
         assert_eq!(rst.alive, rst.failed_checkers() == 0);
