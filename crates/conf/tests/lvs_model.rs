@@ -301,3 +301,28 @@ fn the_dump_shows_virtual_servers() {
         serde_json::json!({"rs": {"vs": 0, "index": 1}, "index": 1})
     );
 }
+
+#[test]
+fn interfaces_of_the_lvs_half_are_checked_on_the_host() {
+    let (l, c) = load(
+        "global_defs {\n lvs_sync_daemon eth9 inst VI_1 id 4\n}\n\
+         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  192.0.2.10\n }\n}\n\
+         virtual_server 192.0.2.10 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n \
+         real_server 192.0.2.21 80 {\n  TCP_CHECK {\n   bind_if eth8\n  }\n }\n}\n",
+    );
+    let missing: Vec<String> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == baton_conf::Code::InterfaceMissing)
+        .map(|d| d.message.clone())
+        .collect();
+    assert_eq!(
+        missing,
+        [
+            "lvs_sync_daemon eth9 does not exist on this host (yet)",
+            "bind_if eth8 does not exist on this host (yet)"
+        ]
+    );
+    let s = c.lvs.global.sync_daemon.unwrap();
+    assert_eq!((s.sync_id, s.instance.as_deref()), (Some(4), Some("VI_1")));
+}
