@@ -58,10 +58,12 @@
 mod action;
 mod backend;
 mod input;
+mod quorum;
 mod reload;
 mod services;
 mod state;
 mod status;
+mod suspend;
 mod table;
 mod time;
 

@@ -546,3 +546,42 @@ fn reload_changes_the_scheduler_in_place() {
         other => panic!("{other:#?}"),
     }
 }
+
+/// A data plane in memory, as a backend sees the core.
+#[derive(Default)]
+struct Memory(baton_lvs::Table);
+
+impl baton_lvs::Backend for Memory {
+    type Error = String;
+    fn apply(&mut self, changes: &[Change]) -> Result<(), String> {
+        self.0.apply(changes);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_backend_applying_each_batch_holds_the_desired_table() {
+    use baton_lvs::Backend;
+    let mut r = Run::new(&vs(&format!(
+        " sorry_server 10.0.0.99 8080\n quorum 2\n{}{}",
+        rs("10.0.0.21", ""),
+        rs("10.0.0.22", "  inhibit_on_failure")
+    )));
+    let mut plane = Memory::default();
+    let mut feed = |out: Vec<Action>, plane: &mut Memory| {
+        for a in out {
+            if let Action::Apply(c) = a {
+                plane.apply(&c).unwrap();
+            }
+        }
+    };
+    feed(r.input(Input::Start), &mut plane);
+    feed(r.verdict(0, 0, 0, Verdict::Down), &mut plane);
+    feed(r.verdict(0, 1, 0, Verdict::Down), &mut plane);
+    feed(r.verdict(0, 0, 0, Verdict::Up), &mut plane);
+    assert_eq!(&plane.0, r.services.table());
+    // A backend that lost its state is brought back whole.
+    let mut fresh = Memory::default();
+    fresh.resync(r.services.table()).unwrap();
+    assert_eq!(&fresh.0, r.services.table());
+}
