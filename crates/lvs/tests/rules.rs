@@ -568,7 +568,7 @@ fn a_backend_applying_each_batch_holds_the_desired_table() {
         rs("10.0.0.22", "  inhibit_on_failure")
     )));
     let mut plane = Memory::default();
-    let mut feed = |out: Vec<Action>, plane: &mut Memory| {
+    let feed = |out: Vec<Action>, plane: &mut Memory| {
         for a in out {
             if let Action::Apply(c) = a {
                 plane.apply(&c).unwrap();
