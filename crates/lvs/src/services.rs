@@ -115,7 +115,8 @@ impl Services {
     }
 
     /// Process one input; what to do is appended to `out`, the table change first (so
-    /// notify scripts see the new table).
+    /// notify scripts see the new table). `now` is taken as every core takes it; no
+    /// decision of this one depends on it today.
     pub fn handle(&mut self, now: Instant, input: Input<'_>, out: &mut Vec<Action>) {
         let _ = now;
         match input {
