@@ -1,0 +1,12 @@
+//! baton's nftables tables, programmed over netlink: the LVS data plane.
+#![doc = include_str!("../README.md")]
+
+pub mod batch;
+mod error;
+pub mod expr;
+pub mod lvs;
+pub mod socket;
+pub mod table;
+
+pub use error::Error;
+pub use lvs::{Dataplane, Options, Report};
