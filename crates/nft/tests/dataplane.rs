@@ -8,6 +8,8 @@
 //! DR lab: everyone on one segment (10.3.0.0/24, fd03::/64), the virtual address on the
 //! real servers' loopback.
 
+#![allow(clippy::unwrap_used)] // a test: a failed setup step is a failed test
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
