@@ -1,4 +1,3 @@
-//! baton's nftables tables, programmed over netlink: the LVS data plane.
 #![doc = include_str!("../README.md")]
 
 pub mod batch;
