@@ -278,6 +278,19 @@ fn nat_rr_and_wrr_split_new_connections_by_weight() {
     );
     assert!(rules.contains("dnat ip to 10.2.0.13:8080"), "{rules}");
     assert!(rules.contains("ip daddr . meta l4proto . th dport vmap @vip4"));
+
+    // Persistence switched on changes the service's objects: it is rebuilt under the same
+    // names in one transaction, and keeps serving.
+    let mut vs = service(&format!("{VIP}:80"), servers([1, 2, 3]));
+    vs.persistence = Some(Persistence {
+        timeout: Duration::from_secs(30),
+        granularity: None,
+    });
+    apply_ok(&mut dp, &table(vec![vs]));
+    let pinned = count(&l.client, None, vip, 5);
+    println!("after switching persistence on: {pinned:?}");
+    assert_eq!(pinned.len(), 1);
+    assert!(ruleset(&l.director).contains("_pers"));
 }
 
 #[test]
