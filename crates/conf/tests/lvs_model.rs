@@ -214,8 +214,8 @@ fn forwarding_is_inherited_as_keepalived_copies_it() {
     let got: Vec<Forwarding> = vs.real_servers.iter().map(|r| r.forwarding).collect();
     assert_eq!(got, [tun, Forwarding::Dr, Forwarding::Nat]);
     assert_eq!(vs.sorry_server.as_ref().unwrap().forwarding, tun);
-    assert_eq!(tun.nftables_equivalent(), Forwarding::Dr);
-    // The tunnelled servers are said to be forwarded as DR.
+    assert!(!tun.nftables_supported() && Forwarding::Dr.nftables_supported());
+    // The tunnelled servers are said to keep the service out of the data plane.
     let unsupported = l
         .diagnostics
         .iter()

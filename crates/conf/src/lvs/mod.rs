@@ -344,14 +344,11 @@ pub enum Forwarding {
 }
 
 impl Forwarding {
-    /// What baton's nftables data plane does for this method: it cannot encapsulate, so a
-    /// tunnelled server is reached as with DR (it must then be on a local segment);
-    /// loading says so where the method is configured.
-    pub const fn nftables_equivalent(self) -> Forwarding {
-        match self {
-            Forwarding::Tun { .. } => Forwarding::Dr,
-            f => f,
-        }
+    /// Whether baton's nftables data plane can forward this way: it cannot encapsulate,
+    /// so a service with a tunnelled real or sorry server is left out of the data plane
+    /// (baton-nft reports it as invalid); loading says so where the method is configured.
+    pub const fn nftables_supported(self) -> bool {
+        !matches!(self, Forwarding::Tun { .. })
     }
 
     pub const fn name(self) -> &'static str {
