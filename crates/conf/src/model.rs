@@ -63,6 +63,9 @@ pub struct Config {
     pub linkbeat_interfaces: Vec<LinkbeatInterface>,
     /// `interface_up_down_delays { IF down [up] }`.
     pub interface_delays: Vec<InterfaceDelay>,
+    /// The virtual-server half: `virtual_server`, `virtual_server_group`, their checkers
+    /// and the LVS keywords of `global_defs`.
+    pub lvs: crate::lvs::Lvs,
 }
 
 impl Config {
