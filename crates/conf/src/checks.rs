@@ -408,6 +408,23 @@ pub(crate) struct Referenced {
 }
 
 impl Referenced {
+    /// Track files named by FILE_CHECKs are in use too.
+    pub fn add_file_checks(&mut self, vss: &[crate::parse::lvs::RawVirtualServer]) {
+        for vs in vss {
+            for rs in &vs.real_servers {
+                for c in &rs.checkers {
+                    if let crate::parse::lvs::checkers::RawKind::File {
+                        track_file: Some(f),
+                        ..
+                    } = &c.kind
+                    {
+                        self.files.insert(f.v.clone());
+                    }
+                }
+            }
+        }
+    }
+
     pub fn add(&mut self, t: &RawTracking) {
         self.scripts
             .extend(t.scripts.iter().map(|r| r.name.clone()));

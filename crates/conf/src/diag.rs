@@ -170,6 +170,25 @@ codes! {
     ScriptSecurity = "script-security", Warning;
     /// A vrrp_script or tracker defined but used by no instance or group.
     Unused = "unused", Warning;
+    // --- virtual servers and checkers ---
+    /// A setting keepalived needs was not given, and its default is used (scheduler,
+    /// forwarding method, protocol).
+    LvsDefaulted = "lvs-defaulted", Warning;
+    /// A value keepalived corrects as it loads (quorum above the total weight, hysteresis
+    /// not below quorum, ports that cannot apply, settings that conflict).
+    LvsAdjusted = "lvs-adjusted", Warning;
+    /// Something baton's nftables data plane cannot do, and what it does instead.
+    LvsUnsupported = "lvs-unsupported", Warning;
+    /// Address families of a virtual server, its group and its servers that do not match.
+    LvsFamilyMismatch = "lvs-family-mismatch", Error;
+    /// A virtual server without real servers (ignored, as keepalived does).
+    VsNoRealServers = "vs-no-real-servers", Error;
+    /// `virtual_server group NAME` with no such virtual_server_group.
+    VsGroupUndefined = "vs-group-undefined", Error;
+    /// The same real server twice in one virtual server.
+    RealServerDuplicate = "real-server-duplicate", Error;
+    /// A checker that cannot run (no url, no misc_path, no track_file…); it is dropped.
+    CheckerInvalid = "checker-invalid", Error;
     /// Nothing usable: no VRRP instance is left.
     NoInstances = "no-instances", Error;
 }

@@ -247,6 +247,8 @@ pub(crate) fn scripts(
         }
     }
 
+    lvs_scripts(cx, c, &checker, &g, &mut any_script, &mut first_script);
+
     if g.enable_script_security
         && any_script
         && g.script_user.is_none()
@@ -271,6 +273,59 @@ pub(crate) fn scripts(
             span,
             "scripts are configured but enable_script_security is not set in global_defs (keepalived -t exits 5 for this)",
         ));
+    }
+}
+
+/// The scripts of the LVS half: quorum_up/quorum_down, notify_up/notify_down, MISC_CHECK
+/// programs and the lvs_notify_fifo script, under the same rule as every other script. A
+/// MISC_CHECK that cannot run is removed, as keepalived does.
+fn lvs_scripts(
+    cx: &mut Cx<'_>,
+    c: &mut Config,
+    checker: &Checker<'_>,
+    g: &GlobalDefs,
+    any: &mut bool,
+    first: &mut Option<Span>,
+) {
+    let mut check = |cx: &mut Cx<'_>, slot: &mut Option<Command>, what: String| {
+        let Some(cmd) = slot.as_ref() else { return };
+        if checker.command(cx, g, cmd, &what, "", &[]) {
+            *any = true;
+            earliest(first, &cmd.span);
+        } else {
+            *slot = None;
+        }
+    };
+    let mut removed = false;
+    for vs in &mut c.lvs.virtual_servers {
+        let name = vs.to_string();
+        check(cx, &mut vs.quorum_up, format!("(VS {name}) quorum_up"));
+        check(cx, &mut vs.quorum_down, format!("(VS {name}) quorum_down"));
+        let protocol = vs.protocol;
+        for rs in &mut vs.real_servers {
+            let rs_name = format!(
+                "(RS {} of VS {name})",
+                crate::lvs::service_name(&rs.address, protocol)
+            );
+            check(cx, &mut rs.notify_up, format!("{rs_name} notify_up"));
+            check(cx, &mut rs.notify_down, format!("{rs_name} notify_down"));
+            let before = rs.checkers.len();
+            rs.checkers.retain(|ch| {
+                let crate::lvs::CheckKind::Misc(m) = &ch.kind else {
+                    return true;
+                };
+                let mut slot = Some(m.command.clone());
+                check(cx, &mut slot, format!("{rs_name} MISC_CHECK"));
+                slot.is_some()
+            });
+            removed |= rs.checkers.len() != before;
+        }
+    }
+    if removed {
+        crate::resolve::lvs::renumber_all(&mut c.lvs);
+    }
+    if let Some(f) = &mut c.lvs.global.notify_fifo {
+        check(cx, &mut f.script, "lvs_notify_fifo_script".to_string());
     }
 }
 
@@ -319,6 +374,23 @@ pub(crate) fn interfaces(cx: &mut Cx<'_>, raw: &RawConfig, host: &dyn Host) {
     }
     for d in &raw.interface_delays {
         refs.push((&d.interface, &d.span, "interface_up_down_delays"));
+    }
+    if let Some(s) = &raw.global.lvs.defs.sync_daemon {
+        refs.push((&s.interface, &s.span, "lvs_sync_daemon"));
+    }
+    for i in &raw.instances {
+        if let Some(ifname) = &i.lvs_sync_daemon_interface {
+            refs.push((&ifname.v, &ifname.span, "lvs_sync_daemon_interface"));
+        }
+    }
+    for vs in &raw.virtual_servers {
+        for rs in &vs.real_servers {
+            for c in &rs.checkers {
+                if let Some(ifname) = c.connection.as_ref().and_then(|co| co.bind_if.as_ref()) {
+                    refs.push((ifname, &c.span, "bind_if"));
+                }
+            }
+        }
     }
     let mut answers: BTreeMap<&str, Option<bool>> = BTreeMap::new();
     for (name, span, what) in refs {

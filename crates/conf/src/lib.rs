@@ -32,6 +32,7 @@ pub mod diag;
 pub mod host;
 mod hostcheck;
 mod invariants;
+pub mod lvs;
 pub mod model;
 mod parse;
 mod preprocess;
@@ -45,6 +46,7 @@ use std::sync::Arc;
 
 pub use diag::{Code, Diagnostic, Diagnostics, Note, Severity};
 pub use host::{FakeHost, FakeScript, Host, RealHost, ScriptLookup};
+pub use lvs::*;
 pub use model::*;
 pub use source::{FsSources, MemSources, Sources};
 
@@ -188,6 +190,12 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
     for g in &raw.sync_groups {
         referenced.add(&g.tracking);
     }
+    referenced.add_file_checks(&raw.virtual_servers);
+    for i in &mut raw.instances {
+        if let Some(ifname) = i.lvs_sync_daemon_interface.take() {
+            raw.global.lvs.legacy_sync.push((i.name.clone(), ifname));
+        }
+    }
     let mut instances: Vec<_> = std::mem::take(&mut raw.instances)
         .into_iter()
         .filter_map(|i| {
@@ -215,6 +223,7 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
         track_groups,
         linkbeat_interfaces: raw.linkbeat_interfaces,
         interface_delays: raw.interface_delays,
+        lvs: Lvs::default(),
     };
     let defs = checks::Defined::of(&config);
     for (mut g, tracking) in groups {
@@ -240,18 +249,30 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
         inst.tracking = checks::tracking(&mut cx, tracking, &defs, &t);
         config.instances.push(inst);
     }
+    let lvs = resolve::lvs::lvs(
+        &mut cx,
+        std::mem::take(&mut raw.global.lvs),
+        std::mem::take(&mut raw.virtual_server_groups),
+        std::mem::take(&mut raw.virtual_servers),
+        raw.ssl.take(),
+        &resolve::lvs::Context {
+            instances: &config.instances,
+            track_files: &config.track_files,
+        },
+    );
+    config.lvs = lvs;
     checks::static_track_groups(&mut cx, &mut config);
     checks::unused_trackers(&mut cx, &config, &referenced);
     hostcheck::scripts(&mut cx, &mut config, host, &referenced.scripts);
 
-    if config.instances.is_empty() {
+    if config.instances.is_empty() && config.lvs.virtual_servers.is_empty() {
         cx.diags.push(Diagnostic::new(
             Code::NoInstances,
             stmts
                 .first()
                 .map(|s| s.keyword().span.clone())
                 .unwrap_or_default(),
-            "no usable vrrp_instance: there is nothing for baton to run",
+            "no usable vrrp_instance or virtual_server: there is nothing for baton to run",
         ));
         return None;
     }

@@ -65,6 +65,9 @@ pub struct Config {
     pub linkbeat_interfaces: Vec<LinkbeatInterface>,
     /// `interface_up_down_delays { IF down [up] }`.
     pub interface_delays: Vec<InterfaceDelay>,
+    /// The virtual-server half: `virtual_server`, `virtual_server_group`, their checkers
+    /// and the LVS keywords of `global_defs`.
+    pub lvs: crate::lvs::Lvs,
     /// Made by this crate: no struct literal or `Default` elsewhere.
     #[serde(skip)]
     pub(crate) sealed: Sealed,
@@ -91,6 +94,7 @@ impl Config {
             track_groups: Vec::new(),
             linkbeat_interfaces: Vec::new(),
             interface_delays: Vec::new(),
+            lvs: crate::lvs::Lvs::default(),
             sealed: Sealed,
         }
     }

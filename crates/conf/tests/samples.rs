@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use baton_conf::{
-    Authentication, CheckStatus, Code, Config, FakeHost, FakeScript, FsSources, InitialState,
-    LoadOptions, Loaded, RouteKind, Scope, load_with,
+    Authentication, CheckKind, CheckStatus, Code, Config, FakeHost, FakeScript, Forwarding,
+    FsSources, InitialState, LoadOptions, Loaded, RouteKind, Scheduler, Scope, load_with,
 };
 use baton_wire::Version;
 
@@ -253,10 +253,9 @@ fn vrrp_lvs_syncd_legacy_group() {
             (Code::SyncGroupEmpty, 3),
             (Code::UnknownKeyword, 4),
             (Code::UnknownKeyword, 5),
-            (Code::NotImplemented, 11),
+            (Code::Deprecated, 11),
         ]
     );
-    assert!(codes(&l).contains(&(Code::NotImplemented, 50)));
     assert_eq!(l.status(), CheckStatus::Clean);
     let c = l.config.unwrap();
     assert!(c.sync_groups.is_empty());
@@ -264,6 +263,33 @@ fn vrrp_lvs_syncd_legacy_group() {
     assert_eq!(
         c.instances[0].auth,
         Some(Authentication::Pass("grr02".into()))
+    );
+    // The instance's old lvs_sync_daemon_interface becomes the global sync daemon,
+    // following VI_1 with its VRID as sync id.
+    let sd = c.lvs.global.sync_daemon.as_ref().unwrap();
+    assert_eq!(
+        (sd.interface.as_str(), sd.instance.as_deref(), sd.sync_id),
+        ("eth1", Some("VI_1"), Some(51))
+    );
+    let vs = &c.lvs.virtual_servers[0];
+    assert_eq!(vs.to_string(), "[192.168.200.19]:tcp:80");
+    assert_eq!(vs.delay_loop, Duration::from_secs(20));
+    let rs = &vs.real_servers[0];
+    assert_eq!(rs.address, "192.168.201.100:80".parse().unwrap());
+    let tcp = &rs.checkers[0];
+    assert_eq!(tcp.kind, CheckKind::Tcp);
+    let co = tcp.connection.as_ref().unwrap();
+    assert_eq!(
+        (co.dst, co.timeout),
+        (
+            "192.168.201.100:80".parse().unwrap(),
+            Duration::from_secs(3)
+        )
+    );
+    // TCP_CHECK's defaults: retry 1, delay_before_retry 1 s, warmup = delay_loop.
+    assert_eq!(
+        (tcp.retry, tcp.delay_before_retry, tcp.warmup),
+        (1, Duration::from_secs(1), Duration::from_secs(20))
     );
 }
 
@@ -305,10 +331,38 @@ fn conditional_conf_follows_the_config_id() {
 fn sample_with_nopreempt_and_virtual_server() {
     let (l, c) = load("keepalived.conf.sample");
     assert_eq!(l.status(), CheckStatus::Clean);
-    assert!(codes(&l).contains(&(Code::NotImplemented, 26)));
     let vi = &c.instances[0];
     assert!(vi.nopreempt);
     assert_eq!(vi.state, InitialState::Backup);
+    let vs = &c.lvs.virtual_servers[0];
+    assert_eq!(vs.to_string(), "[10.10.10.2]:tcp:1358");
+    assert_eq!(
+        (vs.scheduler, vs.forwarding, vs.delay_loop),
+        (Scheduler::Rr, Forwarding::Nat, Duration::from_secs(6))
+    );
+    assert_eq!(
+        vs.persistence.as_ref().unwrap().timeout,
+        Duration::from_secs(50)
+    );
+    let sorry = vs.sorry_server.as_ref().unwrap();
+    assert_eq!(sorry.address, "192.168.200.200:1358".parse().unwrap());
+    assert!(!sorry.inhibit);
+    let http = &vs.real_servers[0].checkers[0];
+    let CheckKind::Http(h) = &http.kind else {
+        panic!("{:?}", http.kind)
+    };
+    assert!(!h.tls);
+    assert_eq!(h.urls[0].path, "/testurl3/test.jsp");
+    assert_eq!(h.urls[0].status_codes, [(200, 299)]);
+    assert_eq!(h.urls[0].digest.unwrap()[..2], [0x64, 0x02]);
+    assert_eq!(
+        (http.retry, http.delay_before_retry),
+        (3, Duration::from_secs(3))
+    );
+    assert_eq!(
+        http.connection.as_ref().unwrap().timeout,
+        Duration::from_secs(3)
+    );
 }
 
 #[test]

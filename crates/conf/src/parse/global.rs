@@ -22,6 +22,8 @@ pub(crate) struct RawGlobal {
     pub strict: Option<crate::model::Span>,
     pub notify_fifo_script: Option<Command>,
     pub vrrp_notify_fifo_script: Option<Command>,
+    /// The LVS keywords (`lvs_sync_daemon`, `lvs_timeouts`, …).
+    pub lvs: super::lvs::global::RawLvsGlobal,
 }
 
 /// keepalived global keywords outside what baton does (SMTP, LVS, SNMP, D-Bus, process
@@ -36,19 +38,11 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "smtp_alert_vrrp",
     "smtp_alert_checker",
     "no_email_faults",
-    "checker_log_all_failures",
     "lvs_id",
-    "lvs_sync_daemon",
-    "lvs_timeouts",
-    "lvs_flush",
-    "lvs_flush_on_stop",
-    "lvs_notify_fifo",
-    "lvs_notify_fifo_script",
     "lvs_netlink_cmd_rcv_bufs",
     "lvs_netlink_cmd_rcv_bufs_force",
     "lvs_netlink_monitor_rcv_bufs",
     "lvs_netlink_monitor_rcv_bufs_force",
-    "rs_init_notifies",
     "no_checker_emails",
     "enable_snmp_vrrp",
     "enable_snmp_keepalived",
@@ -316,6 +310,7 @@ pub(crate) fn global_defs(cx: &mut Cx<'_>, stmt: &Stmt, g: &mut RawGlobal) {
                     g.fast_handover = Some(At::new(b, line.keyword()));
                 }
             }
+            _ if super::lvs::global::keyword(cx, line, &mut g.lvs) => {}
             k if NOT_IMPLEMENTED.contains(&k) => cx.not_implemented(line),
             _ => cx.unknown(line, "global_defs"),
         }

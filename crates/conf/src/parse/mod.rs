@@ -6,6 +6,7 @@ pub(crate) mod cx;
 pub(crate) mod global;
 pub(crate) mod groups;
 pub(crate) mod instance;
+pub(crate) mod lvs;
 pub(crate) mod route;
 pub(crate) mod rule;
 pub(crate) mod trackers;
@@ -40,12 +41,13 @@ pub(crate) struct RawConfig {
     pub track_groups: Vec<RawTrackGroup>,
     pub linkbeat_interfaces: Vec<LinkbeatInterface>,
     pub interface_delays: Vec<InterfaceDelay>,
+    pub virtual_server_groups: Vec<crate::lvs::VirtualServerGroup>,
+    pub virtual_servers: Vec<lvs::RawVirtualServer>,
+    pub ssl: Option<crate::lvs::SslContext>,
 }
 
 /// Top-level blocks of keepalived that are not VRRP: skipped, said once.
 const NOT_IMPLEMENTED: &[&str] = &[
-    "virtual_server",
-    "virtual_server_group",
     "bfd_instance",
     "net_namespace",
     "net_namespace_ipvs",
@@ -88,6 +90,7 @@ pub(crate) fn parse(cx: &mut Cx<'_>, stmts: &[Stmt]) -> RawConfig {
     let mut groups = Names::default();
     let mut instances = Names::default();
     let mut track_groups = Names::default();
+    let mut vs_groups = Names::default();
     for stmt in stmts {
         let kw = stmt.keyword();
         match kw.text.as_str() {
@@ -183,6 +186,36 @@ pub(crate) fn parse(cx: &mut Cx<'_>, stmts: &[Stmt]) -> RawConfig {
             }
             "interface_up_down_delays" => {
                 groups::interface_delays(cx, stmt, &mut c.interface_delays)
+            }
+            "virtual_server" => c.virtual_servers.extend(lvs::virtual_server(cx, stmt)),
+            "virtual_server_group" => {
+                if let Some(g) = lvs::virtual_server_group(cx, stmt)
+                    && vs_groups.fresh(
+                        cx,
+                        "virtual_server_group",
+                        &g.name,
+                        &g.span,
+                        g.name.len() as u32,
+                    )
+                {
+                    c.virtual_server_groups.push(g);
+                }
+            }
+            "SSL" => {
+                if let Some(s) = lvs::ssl(cx, stmt) {
+                    if let Some(prev) = &c.ssl {
+                        cx.diags.push(
+                            Diagnostic::new(
+                                Code::Duplicate,
+                                s.span.clone(),
+                                "SSL is already defined; this one replaces it",
+                            )
+                            .with_len(3)
+                            .with_note(prev.span.clone(), "first defined here"),
+                        );
+                    }
+                    c.ssl = Some(s);
+                }
             }
             k if NOT_IMPLEMENTED.contains(&k) => cx.not_implemented(stmt),
             _ => cx.unknown(stmt, "the top level"),

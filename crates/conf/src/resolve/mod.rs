@@ -16,6 +16,7 @@ use crate::parse::trackers::RawTracking;
 mod addresses;
 mod adverts;
 mod election;
+pub(crate) mod lvs;
 
 fn diag(cx: &mut Cx<'_>, code: Code, span: &Span, message: impl Into<String>) {
     cx.diags.push(Diagnostic::new(code, span.clone(), message));

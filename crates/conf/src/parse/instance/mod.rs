@@ -81,6 +81,8 @@ pub(crate) struct RawInstance {
     pub v3_checksum_as_v2: Option<bool>,
     pub fast_handover: Option<At<bool>>,
     pub notify: Notify,
+    /// `lvs_sync_daemon_interface IF`: the old way to set `lvs_sync_daemon IF inst NAME`.
+    pub lvs_sync_daemon_interface: Option<At<String>>,
 }
 
 /// Instance keywords of keepalived that baton skips.
@@ -98,7 +100,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "smtp_alert",
     "kernel_rx_buf_size",
     "linkbeat_use_polling",
-    "lvs_sync_daemon_interface",
     "timer_expired_backup",
 ];
 
@@ -171,6 +172,7 @@ pub(crate) fn vrrp_instance(cx: &mut Cx<'_>, stmt: &Stmt) -> Option<RawInstance>
         v3_checksum_as_v2: None,
         fast_handover: None,
         notify: Notify::default(),
+        lvs_sync_daemon_interface: None,
     };
     for line in lines {
         keyword(cx, line, &mut r);
@@ -342,6 +344,14 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
         "track_src_ip" => {
             cx.flag(line);
             r.track_src_ip = true;
+        }
+        "lvs_sync_daemon_interface" => {
+            cx.report(
+                Code::Deprecated,
+                line.keyword(),
+                "lvs_sync_daemon_interface is deprecated: use 'lvs_sync_daemon IF inst NAME' in global_defs",
+            );
+            r.lvs_sync_daemon_interface = cx.string_arg(line);
         }
         "dont_track_primary" => {
             cx.flag(line);
