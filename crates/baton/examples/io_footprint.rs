@@ -9,10 +9,10 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use baton::control::ControlServer;
-use baton::garp::Announcer;
-use baton::netlink::{Monitor, Netlink};
-use baton::vrrp_socket::VrrpSocket;
+use baton::north::control::ControlServer;
+use baton::south::garp::Announcer;
+use baton::south::netlink::{Monitor, Netlink};
+use baton::south::vrrp_socket::VrrpSocket;
 use baton_wire::{Family, MCAST_GROUP_V4};
 
 fn rss_kb(field: &str) -> String {
@@ -44,7 +44,7 @@ fn main() -> anyhow::Result<()> {
             .find(|l| l.name == ifname)
             .ok_or_else(|| anyhow::anyhow!("no interface {ifname}"))?;
         let addrs = nl.addresses(Some(link.index)).await?;
-        let src = baton::netlink::primary_address(&addrs, link.index, false);
+        let src = baton::south::netlink::primary_address(&addrs, link.index, false);
         let socket = VrrpSocket::open(&ifname, link.index, Family::Ipv4)?;
         socket.join(IpAddr::V4(MCAST_GROUP_V4))?;
         let _announcer = Announcer::open(&ifname, link.index, link.mac.unwrap_or_default())?;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::check::CheckOptions;
-use crate::logging::Facility;
+use crate::north::check::CheckOptions;
+use crate::north::logging::Facility;
 
 /// keepalived's default configuration file.
 pub const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
@@ -96,16 +96,15 @@ pub enum Command {
     /// Run the daemon (the default when no subcommand is given).
     Run,
     /// Check the configuration and exit with keepalived's `-t` codes.
-    #[command(after_help = crate::check::EXIT_CODES)]
+    #[command(after_help = crate::north::check::EXIT_CODES)]
     Check(CheckArgs),
     /// Ask a running daemon for the state of its instances.
     Status(StatusArgs),
     /// Build the seed's system in network namespaces (a client, two nginx load balancers
-    /// running baton, two backends) and show it failing over, live. Needs root.
+    /// running baton, two backends) and show it failing over, live. Needs root. Runs the
+    /// `baton-demo` program beside this one (`baton demo --help` for its options).
+    #[command(disable_help_flag = true)]
     Demo(DemoArgs),
-    /// One of the demo's built-in HTTP services, run inside its lab hosts.
-    #[command(hide = true)]
-    DemoService(DemoServiceArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -131,50 +130,11 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// `baton demo`'s arguments, passed to `baton-demo` as they are.
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
-    /// Run the scripted sequence unattended, print a summary table and exit 0 only if every
-    /// step behaved.
-    #[arg(long)]
-    pub script: bool,
-    /// Requests per second the client sends to the VIP, each on a fresh connection.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=2000))]
-    pub rate: u32,
-    /// The load balancers' reverse proxy: Debian's nginx when it is installed, else the
-    /// built-in one.
-    #[arg(long, value_enum, default_value_t = DemoProxy::Auto)]
-    pub proxy: DemoProxy,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DemoProxy {
-    Auto,
-    Nginx,
-    Builtin,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct DemoServiceArgs {
-    #[arg(value_enum)]
-    pub role: DemoRole,
-    /// Address and port to listen on.
-    #[arg(long)]
-    pub listen: std::net::SocketAddr,
-    /// The backend's body, or the proxy's `X-LB` header.
-    #[arg(long)]
-    pub name: String,
-    /// The proxy's backends, tried in turn.
-    #[arg(long = "upstream")]
-    pub upstreams: Vec<std::net::SocketAddr>,
-    /// Go to the background once listening, as nginx does.
-    #[arg(long)]
-    pub daemon: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DemoRole {
-    Backend,
-    Proxy,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 fn parse_facility(s: &str) -> Result<Facility, String> {
@@ -195,7 +155,6 @@ pub enum Action {
         json: bool,
     },
     Demo(DemoArgs),
-    DemoService(DemoServiceArgs),
 }
 
 /// Everything the daemon needs from the command line.
@@ -245,7 +204,6 @@ impl Cli {
                 json: a.json,
             },
             Some(Command::Demo(a)) => Action::Demo(a),
-            Some(Command::DemoService(a)) => Action::DemoService(a),
             Some(Command::Run) | None => Action::Run(RunOptions {
                 config: c.config,
                 config_id: c.config_id,
@@ -410,6 +368,14 @@ mod tests {
     }
 
     #[test]
+    fn demo_passes_every_argument_on() {
+        match action(&["demo", "--script", "--rate", "50", "--help"]) {
+            Action::Demo(a) => assert_eq!(a.args, ["--script", "--rate", "50", "--help"]),
+            other => panic!("expected demo, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn clap_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
@@ -421,7 +387,7 @@ mod tests {
         let mut cli = Cli::command();
         let check = cli.find_subcommand_mut("check").unwrap();
         let help = check.render_long_help().to_string();
-        assert!(help.contains(crate::check::EXIT_CODES), "{help}");
+        assert!(help.contains(crate::north::check::EXIT_CODES), "{help}");
         assert!(help.contains("4  the configuration has errors"), "{help}");
     }
 }

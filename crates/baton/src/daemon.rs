@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::RunOptions;
-use crate::config::ConfigSource;
-use crate::logging::{self, LogOptions};
-use crate::pidfile::PidFile;
+use crate::north::config::ConfigSource;
+use crate::north::logging::{self, LogOptions};
+use crate::north::pidfile::PidFile;
 
 /// keepalived's exit code for "could not initialise".
 const EXIT_INIT_FAILED: u8 = 2;
@@ -59,7 +59,7 @@ pub fn run(mut opts: RunOptions) -> ExitCode {
         return ExitCode::from(EXIT_INIT_FAILED);
     };
     // On this, the main thread: its name is the process's name.
-    crate::process_name::apply(&config.global);
+    crate::north::process_name::apply(&config.global);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

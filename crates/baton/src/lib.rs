@@ -7,14 +7,9 @@
 //! |---|---|
 //! | [`cli`] | keepalived's flags and baton's subcommands |
 //! | [`daemon`] | fork, logging, pid file, process name, then the event loop |
-//! | [`runtime`] | the event loop: sockets, netlink, trackers and timers into the core, its actions out |
-//! | [`vrrp_socket`] | raw IP protocol 112 socket per interface and family |
-//! | [`netlink`] | interfaces, VIPs, routes, rules; the link and address monitor |
-//! | [`garp`] | gratuitous ARP and unsolicited NA frames on AF_PACKET |
-//! | [`control`], [`status`] | the control socket and `baton status` |
-//! | [`config`] | loading keepalived.conf at start and on SIGHUP |
-//! | [`process_name`] | the name `killall keepalived` finds |
-//! | [`pidfile`], [`notify_systemd`], [`logging`] | what a keepalived unit file expects |
+//! | [`runtime`] | the event loop: kernel events, adverts, tracker results and timers into the core, its actions out |
+//! | [`south`] | the kernel side: netlink, VRRP sockets, GARP/NA, the interface table |
+//! | [`north`] | the operator side: configuration loading, `baton check`, the control socket and `baton status`, logs, pid file, systemd, process name |
 //!
 //! # Standing in for keepalived
 //!
@@ -22,7 +17,7 @@
 //! and pid file, `Type=notify` readiness, SIGHUP reload (a configuration with errors is refused
 //! and the running one kept), SIGTERM stop (masters send priority 0 and remove their VIPs).
 //! Health scripts that stop keepalived by name (`killall keepalived`, as the seed's does) reach
-//! baton when it carries that name: see [`process_name`] for when it does.
+//! baton when it carries that name: see [`north::process_name`] for when it does.
 //!
 //! # Footprint
 //!
@@ -39,17 +34,8 @@
 //! the code, not its data, decides the figure: that is why the release profile builds for
 //! size (it was 6.8 MB built for speed, with thin LTO).
 
-pub mod check;
 pub mod cli;
-pub mod config;
-pub mod control;
 pub mod daemon;
-pub mod garp;
-pub mod logging;
-pub mod netlink;
-pub mod notify_systemd;
-pub mod pidfile;
-pub mod process_name;
+pub mod north;
 pub mod runtime;
-pub mod status;
-pub mod vrrp_socket;
+pub mod south;

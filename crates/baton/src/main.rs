@@ -3,8 +3,6 @@ use std::process::ExitCode;
 use baton::cli::{Action, Cli};
 use clap::Parser;
 
-mod demo;
-
 fn main() -> ExitCode {
     match Cli::parse().action() {
         Action::Check { options, report_to } => {
@@ -14,16 +12,44 @@ fn main() -> ExitCode {
                 eprintln!("baton: cannot write the report to {}: {e}", path.display());
                 return ExitCode::from(2);
             }
-            baton::check::run(&options)
+            baton::north::check::run(&options)
         }
         Action::Run(options) => baton::daemon::run(options),
         Action::Status {
             control_socket,
             json,
-        } => baton::status::run(&control_socket, json),
-        Action::Demo(args) => demo::run(&args),
-        Action::DemoService(args) => demo::service::run(&args),
+        } => baton::north::status::run(&control_socket, json),
+        Action::Demo(args) => demo(&args.args),
     }
+}
+
+/// `baton demo`: the demo is a program of its own, `baton-demo`, built beside this one; it
+/// runs this binary in its lab. The daemon carries none of its code.
+fn demo(args: &[std::ffi::OsString]) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let me = std::env::current_exe();
+    let beside = me
+        .as_ref()
+        .ok()
+        .and_then(|m| m.parent().map(|d| d.join("baton-demo")))
+        .filter(|p| p.is_file());
+    let Some(program) = beside else {
+        eprintln!(
+            "baton demo: baton-demo is not installed beside {}: build both with \
+             `cargo build --release` and run target/release/baton demo",
+            me.as_ref()
+                .map_or_else(|_| "baton".into(), |m| m.display().to_string())
+        );
+        return ExitCode::from(1);
+    };
+    let mut cmd = std::process::Command::new(&program);
+    cmd.args(args);
+    if let Ok(me) = &me {
+        cmd.env("BATON_DEMO_BATON", me);
+    }
+    let err = cmd.exec();
+    eprintln!("baton demo: cannot run {}: {err}", program.display());
+    ExitCode::from(1)
 }
 
 /// `-t LOGFILE`: the configuration report goes to LOGFILE instead of standard error.

@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use baton::vrrp_socket::{RECV_BUFFER, VrrpSocket};
+use baton::south::vrrp_socket::{RECV_BUFFER, VrrpSocket};
 use baton_wire::{Family, MCAST_GROUP_V4, MCAST_GROUP_V6};
 
 use netns::{Netns, in_thread, root_or_skip, runtime, veth_pair};

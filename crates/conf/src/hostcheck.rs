@@ -375,6 +375,23 @@ pub(crate) fn interfaces(cx: &mut Cx<'_>, raw: &RawConfig, host: &dyn Host) {
     for d in &raw.interface_delays {
         refs.push((&d.interface, &d.span, "interface_up_down_delays"));
     }
+    if let Some(s) = &raw.global.lvs.defs.sync_daemon {
+        refs.push((&s.interface, &s.span, "lvs_sync_daemon"));
+    }
+    for i in &raw.instances {
+        if let Some(ifname) = &i.lvs_sync_daemon_interface {
+            refs.push((&ifname.v, &ifname.span, "lvs_sync_daemon_interface"));
+        }
+    }
+    for vs in &raw.virtual_servers {
+        for rs in &vs.real_servers {
+            for c in &rs.checkers {
+                if let Some(ifname) = c.connection.as_ref().and_then(|co| co.bind_if.as_ref()) {
+                    refs.push((ifname, &c.span, "bind_if"));
+                }
+            }
+        }
+    }
     let mut answers: BTreeMap<&str, Option<bool>> = BTreeMap::new();
     for (name, span, what) in refs {
         let exists = *answers

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use baton_wire::{Family, Version};
 
+use crate::lvs::{CheckKind, Forwarding, VirtualServerAddress};
 use crate::model::{Config, InitialState, Tracking};
 
 fn tracked_names(t: &Tracking) -> impl Iterator<Item = (&'static str, &str)> {
@@ -87,8 +88,20 @@ pub(crate) fn check(c: &Config) -> Result<(), String> {
         {
             return Err(format!("{n}: nopreempt/preempt_delay with state MASTER"));
         }
+        if i.is_owner() && !i.accept {
+            return Err(format!("{n}: owner without accept"));
+        }
+        if i.nopreempt && !i.preempt_delay.is_zero() {
+            return Err(format!("{n}: preempt_delay with nopreempt"));
+        }
+        if i.notify.priority_changes.is_none() {
+            return Err(format!("{n}: notify_priority_changes not resolved"));
+        }
         if i.strict
             && (i.fast_handover
+                || !i.owner_ignore_adverts
+                || i.garp.lower_prio_repeat != 0
+                || i.vmac_xmit_base
                 || i.down_timer_adverts != 3
                 || !i.unicast_peers.is_empty()
                 || i.auth.is_some()
@@ -121,6 +134,70 @@ pub(crate) fn check(c: &Config) -> Result<(), String> {
     }
     if c.global.strict && c.global.fast_handover {
         return Err("vrrp_strict with fast_handover".to_string());
+    }
+    lvs(c)
+}
+
+/// What consumers of the LVS half rely on: identifiers are positions, every service has
+/// real servers, quorum can be reached, families agree, checkers are complete.
+fn lvs(c: &Config) -> Result<(), String> {
+    let mut keys = std::collections::HashSet::new();
+    for (v, vs) in c.lvs.virtual_servers.iter().enumerate() {
+        let n = vs.to_string();
+        if vs.id.0 as usize != v || !keys.insert(vs.key()) {
+            return Err(format!("{n}: id {} at {v} or a duplicate key", vs.id));
+        }
+        if vs.real_servers.is_empty() {
+            return Err(format!("{n}: no real servers"));
+        }
+        if u64::from(vs.quorum) > vs.total_weight()
+            || (vs.hysteresis > 0 && vs.hysteresis >= vs.quorum)
+        {
+            return Err(format!(
+                "{n}: quorum {} hysteresis {}",
+                vs.quorum, vs.hysteresis
+            ));
+        }
+        if let VirtualServerAddress::Group { name, .. } = &vs.address
+            && c.lvs.group(name).is_none()
+        {
+            return Err(format!("{n}: undefined group"));
+        }
+        if let Some(s) = &vs.sorry_server
+            && let Some(d) = s.duplicates
+            && c.lvs.real_server(d).map(|r| r.address) != Some(s.address)
+        {
+            return Err(format!("{n}: sorry server duplicates {d} wrongly"));
+        }
+        for (r, rs) in vs.real_servers.iter().enumerate() {
+            if rs.id.vs != vs.id || rs.id.index as usize != r {
+                return Err(format!("{n}: real server id {}", rs.id));
+            }
+            let tunnelled = matches!(rs.forwarding, Forwarding::Tun { .. });
+            if !tunnelled && Family::of(&rs.address.ip()) != vs.family {
+                return Err(format!(
+                    "{n}: real server {} of the wrong family",
+                    rs.address
+                ));
+            }
+            for (k, ch) in rs.checkers.iter().enumerate() {
+                if ch.id.rs != rs.id || ch.id.index as usize != k {
+                    return Err(format!("{n}: checker id {}", ch.id));
+                }
+                let complete = match &ch.kind {
+                    CheckKind::Http(h) => {
+                        !h.urls.is_empty() && h.urls.iter().all(|u| !u.status_codes.is_empty())
+                    }
+                    CheckKind::Misc(m) => !m.command.argv.is_empty(),
+                    CheckKind::File(f) => c.track_file(&f.track_file).is_some(),
+                    _ => true,
+                };
+                let connects = !matches!(ch.kind, CheckKind::Misc(_) | CheckKind::File(_));
+                if !complete || connects != ch.connection.is_some() {
+                    return Err(format!("{n}: incomplete {} {}", ch.kind.keyword(), ch.id));
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -25,6 +25,8 @@
 //! assert_eq!(config.instances[0].priority, 200);
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod checks;
 pub mod diag;
 pub mod host;
@@ -207,6 +209,7 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
         checks::track_groups(&mut cx, std::mem::take(&mut raw.track_groups), &instances);
 
     let mut config = Config {
+        sealed: Default::default(),
         global,
         scripts: raw.scripts,
         track_processes: raw.track_processes,

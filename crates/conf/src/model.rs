@@ -41,8 +41,10 @@ fn as_opt_secs<S: serde::Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok
     }
 }
 
-/// A whole configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+/// A whole configuration, keepalived's rules applied. Only [`crate::load`] (and its
+/// siblings) and [`Config::build`], which checks the same promises, make one: the protocol
+/// core trusts what it is given and decides nothing this crate has decided.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Config {
     pub global: GlobalDefs,
     pub scripts: Vec<VrrpScript>,
@@ -66,9 +68,63 @@ pub struct Config {
     /// The virtual-server half: `virtual_server`, `virtual_server_group`, their checkers
     /// and the LVS keywords of `global_defs`.
     pub lvs: crate::lvs::Lvs,
+    /// Made by this crate: no struct literal or `Default` elsewhere.
+    #[serde(skip)]
+    pub(crate) sealed: Sealed,
 }
 
+/// What keeps [`Config`] from being written out by hand outside this crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Sealed;
+
 impl Config {
+    /// Nothing configured yet.
+    pub(crate) fn empty() -> Config {
+        Config {
+            global: GlobalDefs::default(),
+            scripts: Vec::new(),
+            track_processes: Vec::new(),
+            track_files: Vec::new(),
+            sync_groups: Vec::new(),
+            instances: Vec::new(),
+            static_addresses: Vec::new(),
+            static_routes: Vec::new(),
+            static_rules: Vec::new(),
+            garp_groups: Vec::new(),
+            track_groups: Vec::new(),
+            linkbeat_interfaces: Vec::new(),
+            interface_delays: Vec::new(),
+            lvs: crate::lvs::Lvs::default(),
+            sealed: Sealed,
+        }
+    }
+
+    /// Whether this configuration keeps every promise a loaded one keeps (keepalived's
+    /// rules applied, references resolved); the broken one otherwise. Consumers check it in
+    /// debug builds instead of applying the rules again.
+    pub fn keeps_promises(&self) -> Result<(), String> {
+        crate::invariants::check(self)
+    }
+
+    /// A configuration made in code, for tests, benchmarks and the simulator: `fill` sets
+    /// what a keepalived.conf would (instances from [`VrrpInstance::new`], scripts, groups),
+    /// then every promise a loaded configuration keeps is checked. Settings that keepalived
+    /// would have changed (`vrrp_strict` with `fast_handover` still on, an owner with
+    /// `nopreempt`, an instance without interface or peers) are refused: this builder
+    /// applies no rule, it only refuses what `load` would never return.
+    ///
+    /// # Panics
+    ///
+    /// When the configuration breaks a promise; the message names it.
+    pub fn build(fill: impl FnOnce(&mut Config)) -> Config {
+        let mut c = Config::empty();
+        fill(&mut c);
+        if let Err(e) = crate::invariants::check(&c) {
+            panic!("Config::build: {e}");
+        }
+        c
+    }
+
     pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
         self.instances.iter().find(|i| i.name == name)
     }
@@ -682,7 +738,10 @@ impl VrrpInstance {
             skip_check_adv_addr: false,
             v3_checksum_as_v2: false,
             fast_handover: true,
-            notify: Notify::default(),
+            notify: Notify {
+                priority_changes: Some(global.notify_priority_changes),
+                ..Notify::default()
+            },
         }
     }
 }
@@ -709,6 +768,61 @@ impl VirtualAddress {
             no_track: false,
             preferred_forever: false,
             use_vmac: false,
+            track_group: None,
+            span: Span::default(),
+        }
+    }
+}
+
+impl VirtualRoute {
+    /// A plain unicast route to `dst/dst_len` in the main table, as `virtual_routes` writes
+    /// `DST/LEN` alone.
+    pub fn new(dst: IpAddr, dst_len: u8) -> VirtualRoute {
+        VirtualRoute {
+            dst,
+            dst_len,
+            src: None,
+            via: None,
+            dev: None,
+            scope: None,
+            table: None,
+            metric: None,
+            kind: RouteKind::Unicast,
+            onlink: false,
+            no_track: false,
+            nexthops: Vec::new(),
+            protocol: None,
+            tos: None,
+            mtu: None,
+            append: false,
+            track_group: None,
+            span: Span::default(),
+        }
+    }
+}
+
+impl VirtualRule {
+    /// A rule of `family` that looks up `table`.
+    pub fn new(family: Family, table: u32) -> VirtualRule {
+        VirtualRule {
+            family,
+            from: None,
+            to: None,
+            table: Some(table),
+            iif: None,
+            oif: None,
+            fwmark: None,
+            tos: None,
+            preference: None,
+            goto: None,
+            l3mdev: false,
+            ip_proto: None,
+            sport: None,
+            dport: None,
+            uidrange: None,
+            suppress_prefixlength: None,
+            action: None,
+            no_track: false,
             track_group: None,
             span: Span::default(),
         }

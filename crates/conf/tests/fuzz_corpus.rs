@@ -37,6 +37,8 @@ fn seeds_reach_the_model() {
         "seed_backup",
         "sample_vrrp.sync",
         "preprocessor_mix",
+        "lvs_sample",
+        "lvs_group",
     ] {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../../fuzz/corpus/conf_parse")

@@ -47,14 +47,13 @@ fn expected(file: &str, router_id: &str, state: InitialState, priority: u8) -> C
     vip.span = span(file, 18, 1);
     vi.vips = vec![vip];
     vi.notify.priority_changes = Some(false);
-    Config {
-        global: GlobalDefs {
+    Config::build(|c| {
+        c.global = GlobalDefs {
             router_id: Some(router_id.to_string()),
             ..GlobalDefs::default()
-        },
-        instances: vec![vi],
-        ..Config::default()
-    }
+        };
+        c.instances = vec![vi];
+    })
 }
 
 #[test]

@@ -21,7 +21,7 @@ use tokio::sync::mpsc::Receiver;
 const BATCH: u64 = 32;
 
 fn config(name: &str) -> Config {
-    let mut config = Config::default();
+    let mut config = Config::build(|_| {});
     config.track_processes.push(TrackProcess {
         name: "svc".into(),
         span: Span::default(),

@@ -30,7 +30,7 @@ fn rss() -> String {
 }
 
 fn main() {
-    let mut config = Config::default();
+    let mut config = Config::build(|_| {});
     config.track_processes.push(TrackProcess {
         name: "nginx".into(),
         span: Span::default(),

@@ -42,7 +42,7 @@ pub use child::ScriptOutcome;
 pub use error::{CommandError, InsecureReason, Insecurity, TrackError};
 pub use event::{TrackEvent, TrackerKind};
 pub use file::{ValueIssue, parse_value, read_value};
-pub use notify::{Notifier, NotifyEvent, NotifyRequest, NotifyTarget};
+pub use notify::{Notifier, NotifyTarget};
 pub use options::TrackOptions;
 pub use policy::ScriptPolicy;
 pub use program::Program;

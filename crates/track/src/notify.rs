@@ -1,14 +1,17 @@
-//! Notifications of state changes, keepalived's way: `notify_master|backup|fault|stop`
-//! scripts, the generic `notify` script called with `INSTANCE|GROUP name STATE priority`
-//! appended, and a line on every notify FIFO. [`Notifier::notify`] never blocks: FIFO lines
-//! are written at once (non-blocking), scripts are queued and run on the notifier's task,
-//! one after the other for each instance or group, as their configured user.
+//! Running notifications: the commands the protocol core asks for (`notify_master|backup|
+//! fault|stop`, the generic `notify` with `INSTANCE|GROUP name STATE priority` appended, …)
+//! and its lines for the notify FIFOs. Which commands a state change runs, with which
+//! arguments and in which order, is the core's decision (`baton_vrrp::Action::RunNotify`);
+//! this module checks each configured command once, then runs what it is given.
+//! [`Notifier::run`] and [`Notifier::write_fifo`] never block: FIFO lines are written at
+//! once (non-blocking), commands are queued and run on the notifier's task, one after the
+//! other for each instance or group, as their configured user.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_conf::{Config, Notify};
+use baton_conf::{Command, Config, Notify};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, warn};
@@ -53,104 +56,6 @@ impl NotifyTarget {
     }
 }
 
-/// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotifyEvent {
-    Master,
-    Backup,
-    Fault,
-    /// The daemon is stopping.
-    Stop,
-    /// Removed on reload with `notify_deleted` (sent instead of FAULT).
-    Deleted,
-    /// A master heard a lower-priority advert (`notify_master_rx_lower_pri`).
-    MasterRxLowerPri,
-    /// Effective priority changed while master / backup (FIFO only, with
-    /// `notify_priority_changes`).
-    MasterPriority,
-    BackupPriority,
-}
-
-impl NotifyEvent {
-    /// The word keepalived writes.
-    pub fn word(self) -> &'static str {
-        match self {
-            NotifyEvent::Master => "MASTER",
-            NotifyEvent::Backup => "BACKUP",
-            NotifyEvent::Fault => "FAULT",
-            NotifyEvent::Stop => "STOP",
-            NotifyEvent::Deleted => "DELETED",
-            NotifyEvent::MasterRxLowerPri => "MASTER_RX_LOWER_PRI",
-            NotifyEvent::MasterPriority => "MASTER_PRIORITY",
-            NotifyEvent::BackupPriority => "BACKUP_PRIORITY",
-        }
-    }
-
-    fn is_priority_change(self) -> bool {
-        matches!(
-            self,
-            NotifyEvent::MasterPriority | NotifyEvent::BackupPriority
-        )
-    }
-}
-
-/// One notification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotifyRequest {
-    pub target: NotifyTarget,
-    pub event: NotifyEvent,
-    /// The instance's effective priority; keepalived always reports 0 for a group.
-    pub priority: u8,
-}
-
-impl NotifyRequest {
-    pub fn instance(name: &str, event: NotifyEvent, priority: u8) -> NotifyRequest {
-        NotifyRequest {
-            target: NotifyTarget::instance(name),
-            event,
-            priority,
-        }
-    }
-
-    pub fn group(name: &str, event: NotifyEvent) -> NotifyRequest {
-        NotifyRequest {
-            target: NotifyTarget::group(name),
-            event,
-            priority: 0,
-        }
-    }
-
-    fn priority(&self) -> u8 {
-        match self.target {
-            NotifyTarget::Instance(_) => self.priority,
-            NotifyTarget::Group(_) => 0,
-        }
-    }
-
-    /// The notify FIFO line, newline included: `INSTANCE "VI_1" MASTER 100`.
-    pub fn fifo_line(&self) -> String {
-        format!(
-            "{} \"{}\" {} {}\n",
-            self.target.kind_word(),
-            self.target.name(),
-            self.event.word(),
-            self.priority()
-        )
-    }
-}
-
-/// The checked notify commands of one instance or group.
-#[derive(Debug, Default)]
-struct TargetScripts {
-    master: Option<Program>,
-    backup: Option<Program>,
-    fault: Option<Program>,
-    stop: Option<Program>,
-    any: Option<Program>,
-    rx_lower_pri: Option<Program>,
-    priority_changes: bool,
-}
-
 /// One command of a notification: the program and what to append to its arguments.
 #[derive(Debug)]
 struct Step {
@@ -163,7 +68,9 @@ type Job = (NotifyTarget, Vec<Step>);
 /// Runs notify commands and writes notify FIFOs.
 #[derive(Debug)]
 pub struct Notifier {
-    targets: HashMap<NotifyTarget, TargetScripts>,
+    /// Every notify command of the configuration that passed its checks, by its text and
+    /// where it was written.
+    programs: HashMap<(String, baton_conf::Span), Program>,
     fifos: Vec<NotifyFifo>,
     queue: Option<mpsc::UnboundedSender<Job>>,
     worker: JoinHandle<()>,
@@ -178,30 +85,24 @@ impl Notifier {
         options: &TrackOptions,
     ) -> Result<Notifier, TrackError> {
         tokio::runtime::Handle::try_current().map_err(|_| TrackError::NoRuntime)?;
-        let global_priority_changes = config.global.notify_priority_changes;
-        let mut targets = HashMap::new();
+        let mut programs = HashMap::new();
         for instance in &config.instances {
-            let what = format!("({})", instance.name);
-            let mut scripts = prepare(&what, &instance.notify, policy);
-            scripts.priority_changes = instance
-                .notify
-                .priority_changes
-                .unwrap_or(global_priority_changes);
-            // Only targets with something to run are kept: most instances of a large
-            // configuration have no notify script, and `notify` treats a missing target as
-            // one with nothing to run (FIFO lines are written either way).
-            if !scripts.is_empty() {
-                targets.insert(NotifyTarget::instance(&instance.name), scripts);
-            }
+            prepare(
+                &mut programs,
+                &format!("({})", instance.name),
+                &instance.notify,
+                policy,
+            );
         }
         for group in &config.sync_groups {
-            let what = format!("VRRP_Group({})", group.name);
-            let scripts = prepare(&what, &group.notify, policy);
-            if !scripts.is_empty() {
-                targets.insert(NotifyTarget::group(&group.name), scripts);
-            }
+            prepare(
+                &mut programs,
+                &format!("VRRP_Group({})", group.name),
+                &group.notify,
+                policy,
+            );
         }
-        targets.shrink_to_fit();
+        programs.shrink_to_fit();
 
         let mut fifos: Vec<NotifyFifo> = Vec::new();
         let configured = [
@@ -231,43 +132,50 @@ impl Notifier {
         let (queue, jobs) = mpsc::unbounded_channel();
         let worker = tokio::spawn(run_queue(jobs, options.notify_stall_limit));
         Ok(Notifier {
-            targets,
+            programs,
             fifos,
             queue: Some(queue),
             worker,
         })
     }
 
-    /// Notify `request`: FIFO lines now, scripts queued behind earlier notifications of the
-    /// same instance or group. Never blocks and never fails; problems are logged.
-    pub fn notify(&mut self, request: NotifyRequest) {
-        let scripts = self.targets.get(&request.target);
-        if request.event.is_priority_change() && !scripts.is_some_and(|s| s.priority_changes) {
-            return;
-        }
-        let line = request.fifo_line();
+    /// Write `line` (keepalived's `INSTANCE "VI_1" MASTER 100`, without newline) to every
+    /// notify FIFO now.
+    pub fn write_fifo(&mut self, line: &str) {
+        let line = format!("{line}\n");
         for fifo in &mut self.fifos {
             fifo.write_line(&line);
         }
-        let Some(scripts) = scripts else {
+    }
+
+    /// Run `command`, one of the configuration's notify commands, with `args` appended,
+    /// after the commands queued before it for `target`. A command that failed its checks
+    /// at start (and was reported then) is skipped. Never blocks and never fails; problems
+    /// are logged.
+    pub fn run(&mut self, target: NotifyTarget, command: &Command, args: Vec<String>) {
+        let Some(program) = self
+            .programs
+            .get(&(command.text.clone(), command.span.clone()))
+        else {
             debug!(
-                "no notify configuration for {} {}",
-                request.target.kind_word(),
-                request.target.name()
+                "notify command `{}` of {} {} is disabled",
+                command.text,
+                target.kind_word(),
+                target.name()
             );
             return;
         };
-        let steps = steps(scripts, &request);
-        if steps.is_empty() {
-            return;
-        }
+        let step = Step {
+            program: program.clone(),
+            extra: args,
+        };
         if let Some(queue) = &self.queue
-            && queue.send((request.target.clone(), steps)).is_err()
+            && queue.send((target.clone(), vec![step])).is_err()
         {
             warn!(
-                "notify queue is gone; {} {} not run",
-                request.target.name(),
-                request.event.word()
+                "notify queue is gone; `{}` of {} not run",
+                command.text,
+                target.name()
             );
         }
     }
@@ -293,76 +201,32 @@ impl Drop for Notifier {
     }
 }
 
-impl TargetScripts {
-    /// Nothing to run and no priority changes to report.
-    fn is_empty(&self) -> bool {
-        [
-            &self.master,
-            &self.backup,
-            &self.fault,
-            &self.stop,
-            &self.any,
-            &self.rx_lower_pri,
-        ]
-        .iter()
-        .all(|p| p.is_none())
-            && !self.priority_changes
+/// Check each notify command of an instance or group once; keep those that can run.
+fn prepare(
+    programs: &mut HashMap<(String, baton_conf::Span), Program>,
+    what: &str,
+    notify: &Notify,
+    policy: &ScriptPolicy,
+) {
+    let commands = [
+        ("notify_master", &notify.master),
+        ("notify_backup", &notify.backup),
+        ("notify_fault", &notify.fault),
+        ("notify_stop", &notify.stop),
+        ("notify", &notify.any),
+        ("notify_master_rx_lower_pri", &notify.master_rx_lower_pri),
+        ("notify_deleted", &notify.deleted_script),
+    ];
+    for (keyword, cmd) in commands {
+        let Some(cmd) = cmd else { continue };
+        let key = (cmd.text.clone(), cmd.span.clone());
+        if programs.contains_key(&key) {
+            continue;
+        }
+        if let Ok(program) = policy.prepare(&format!("{what} {keyword}"), cmd) {
+            programs.insert(key, program);
+        }
     }
-}
-
-fn prepare(what: &str, notify: &Notify, policy: &ScriptPolicy) -> TargetScripts {
-    let one = |keyword: &str, cmd: &Option<baton_conf::Command>| {
-        cmd.as_ref()
-            .and_then(|c| policy.prepare(&format!("{what} {keyword}"), c).ok())
-    };
-    TargetScripts {
-        master: one("notify_master", &notify.master),
-        backup: one("notify_backup", &notify.backup),
-        fault: one("notify_fault", &notify.fault),
-        stop: one("notify_stop", &notify.stop),
-        any: one("notify", &notify.any),
-        rx_lower_pri: one("notify_master_rx_lower_pri", &notify.master_rx_lower_pri),
-        priority_changes: false,
-    }
-}
-
-/// keepalived's order: the state's own script, then the generic one with its arguments.
-fn steps(scripts: &TargetScripts, request: &NotifyRequest) -> Vec<Step> {
-    let own = match request.event {
-        NotifyEvent::Master => scripts.master.as_ref(),
-        NotifyEvent::Backup => scripts.backup.as_ref(),
-        NotifyEvent::Fault => scripts.fault.as_ref(),
-        NotifyEvent::Stop => scripts.stop.as_ref(),
-        NotifyEvent::MasterRxLowerPri => scripts.rx_lower_pri.as_ref(),
-        NotifyEvent::Deleted | NotifyEvent::MasterPriority | NotifyEvent::BackupPriority => None,
-    };
-    let generic = match request.event {
-        NotifyEvent::Master
-        | NotifyEvent::Backup
-        | NotifyEvent::Fault
-        | NotifyEvent::Stop
-        | NotifyEvent::Deleted => scripts.any.as_ref(),
-        _ => None,
-    };
-    let mut steps = Vec::new();
-    if let Some(program) = own {
-        steps.push(Step {
-            program: program.clone(),
-            extra: Vec::new(),
-        });
-    }
-    if let Some(program) = generic {
-        steps.push(Step {
-            program: program.clone(),
-            extra: vec![
-                request.target.kind_word().to_string(),
-                request.target.name().to_string(),
-                request.event.word().to_string(),
-                request.priority().to_string(),
-            ],
-        });
-    }
-    steps
 }
 
 /// The notifier's task: one queue per target, each run strictly in order.

@@ -11,14 +11,15 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use baton_conf::{Config, NotifyFifo, Span, SyncGroup, VrrpInstance};
-use baton_track::{Notifier, NotifyEvent, NotifyRequest, ScriptPolicy, TrackOptions};
+use baton_track::{Notifier, NotifyTarget, ScriptPolicy, TrackOptions};
+use baton_vrrp::{Action, NotifyState};
 use baton_wire::Family;
 use common::*;
 
 const SECOND: Duration = Duration::from_secs(1);
 
 fn base_config() -> Config {
-    let mut config = Config::default();
+    let mut config = Config::build(|_| {});
     config
         .instances
         .push(VrrpInstance::new("VI_1", 51, Family::Ipv4));
@@ -41,6 +42,46 @@ fn notifier(config: &Config, options: &TrackOptions) -> Notifier {
     let notifier = Notifier::new(config, &policy, options).unwrap();
     policy.log_summary();
     notifier
+}
+
+/// Do what the protocol core asks for when `who` (an instance, or with `group` a sync
+/// group) enters `state`: the commands it names, then its FIFO line, as the daemon does.
+fn notify(n: &mut Notifier, config: &Config, who: &str, group: bool, state: NotifyState, prio: u8) {
+    let block = if group {
+        &config
+            .sync_groups
+            .iter()
+            .find(|g| g.name == who)
+            .unwrap()
+            .notify
+    } else {
+        &config.instance(who).unwrap().notify
+    };
+    let target = baton_vrrp::NotifyTarget {
+        group,
+        name: who.into(),
+    };
+    let mut actions = Vec::new();
+    baton_vrrp::notify_actions(&mut actions, block, &target, state, prio);
+    for a in actions {
+        match a {
+            Action::RunNotify {
+                target,
+                command,
+                args,
+            } => {
+                let t = if target.group {
+                    NotifyTarget::Group(target.name)
+                } else {
+                    NotifyTarget::Instance(target.name)
+                };
+                let args = args.map(|a| a.words().to_vec()).unwrap_or_default();
+                n.run(t, &command, args);
+            }
+            Action::WriteFifo(line) => n.write_fifo(&line.to_string()),
+            other => panic!("not a notification: {other:?}"),
+        }
+    }
 }
 
 /// A script appending one line per call: its tag and its arguments separated by `|`.
@@ -115,11 +156,11 @@ async fn scripts_run_in_order_with_keepalived_arguments() {
         Some(command(&[&recorder(dir.path(), "group", &log, "0")], None));
 
     let mut n = notifier(&config, &fast_options());
-    n.notify(NotifyRequest::instance("VI_1", NotifyEvent::Master, 200));
-    n.notify(NotifyRequest::instance("VI_1", NotifyEvent::Backup, 100));
-    n.notify(NotifyRequest::instance("VI_1", NotifyEvent::Fault, 100));
-    n.notify(NotifyRequest::instance("VI_1", NotifyEvent::Stop, 100));
-    n.notify(NotifyRequest::instance("VI_1", NotifyEvent::Deleted, 100));
+    notify(&mut n, &config, "VI_1", false, NotifyState::Master, 200);
+    notify(&mut n, &config, "VI_1", false, NotifyState::Backup, 100);
+    notify(&mut n, &config, "VI_1", false, NotifyState::Fault, 100);
+    notify(&mut n, &config, "VI_1", false, NotifyState::Stop, 100);
+    notify(&mut n, &config, "VI_1", false, NotifyState::Deleted, 100);
     n.shutdown(10 * SECOND).await;
     let lines: Vec<String> = fs::read_to_string(&log)
         .unwrap()
@@ -142,10 +183,7 @@ async fn scripts_run_in_order_with_keepalived_arguments() {
     // A group's priority is always 0.
     fs::remove_file(&log).unwrap();
     let mut n = notifier(&config, &fast_options());
-    n.notify(NotifyRequest {
-        priority: 150,
-        ..NotifyRequest::group("G1", NotifyEvent::Master)
-    });
+    notify(&mut n, &config, "G1", true, NotifyState::Master, 150);
     n.shutdown(10 * SECOND).await;
     assert_eq!(
         fs::read_to_string(&log).unwrap(),
@@ -162,7 +200,7 @@ async fn notify_never_waits_for_scripts() {
     let mut n = notifier(&config, &fast_options());
     let started = Instant::now();
     for _ in 0..20 {
-        n.notify(NotifyRequest::instance("VI_1", NotifyEvent::Master, 100));
+        notify(&mut n, &config, "VI_1", false, NotifyState::Master, 100);
     }
     // Twenty one-second scripts were queued, not run, by the time notify returned.
     assert!(
@@ -187,25 +225,26 @@ async fn fifos_receive_keepalived_lines() {
     // Both were created (they did not exist).
     let mut main_reader = FifoReader::open(&main);
     let mut vrrp_reader = FifoReader::open(&vrrp);
-    n.notify(NotifyRequest::instance("VI_1", NotifyEvent::Master, 200));
-    n.notify(NotifyRequest::group("G1", NotifyEvent::Backup));
-    n.notify(NotifyRequest::instance(
+    notify(&mut n, &config, "VI_1", false, NotifyState::Master, 200);
+    notify(&mut n, &config, "G1", true, NotifyState::Backup, 0);
+    notify(
+        &mut n,
+        &config,
         "VI_1",
-        NotifyEvent::MasterRxLowerPri,
+        false,
+        NotifyState::MasterRxLowerPri,
         200,
-    ));
-    // Priority changes only where notify_priority_changes is on.
-    n.notify(NotifyRequest::instance(
-        "VI_1",
-        NotifyEvent::MasterPriority,
-        190,
-    ));
-    n.notify(NotifyRequest::instance(
+    );
+    // Priority changes (the core sends them only where notify_priority_changes is on).
+    notify(
+        &mut n,
+        &config,
         "VI_2",
-        NotifyEvent::BackupPriority,
+        false,
+        NotifyState::BackupPriority,
         90,
-    ));
-    n.notify(NotifyRequest::instance("VI_2", NotifyEvent::Stop, 90));
+    );
+    notify(&mut n, &config, "VI_2", false, NotifyState::Stop, 90);
     let expected = "INSTANCE \"VI_1\" MASTER 200\n\
                     GROUP \"G1\" BACKUP 0\n\
                     INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 200\n\
@@ -229,11 +268,14 @@ async fn a_fifo_nobody_reads_never_blocks_and_recovers() {
     let started = Instant::now();
     // Far more than a pipe holds (64 KiB is about 2500 of these lines).
     for i in 0..10_000u32 {
-        n.notify(NotifyRequest::instance(
+        notify(
+            &mut n,
+            &config,
             "VI_1",
-            NotifyEvent::Master,
+            false,
+            NotifyState::Master,
             (i % 250) as u8,
-        ));
+        );
     }
     assert!(started.elapsed() < 2 * SECOND, "{:?}", started.elapsed());
     assert_eq!(logs.lines_with("is full"), 1, "{}", logs.text());
@@ -250,7 +292,7 @@ async fn a_fifo_nobody_reads_never_blocks_and_recovers() {
             .lines()
             .all(|l| l.starts_with("INSTANCE \"VI_1\" MASTER "))
     );
-    n.notify(NotifyRequest::instance("VI_1", NotifyEvent::Backup, 7));
+    notify(&mut n, &config, "VI_1", false, NotifyState::Backup, 7);
     assert_eq!(reader.read_all(), "INSTANCE \"VI_1\" BACKUP 7\n");
     assert!(logs.contains("event(s) were dropped"), "{}", logs.text());
     n.shutdown(SECOND).await;
@@ -270,7 +312,7 @@ async fn unusable_fifo_paths_are_reported_and_scripts_still_run() {
     config.instances[0].notify.master =
         Some(command(&[&recorder(dir.path(), "master", &log, "0")], None));
     let mut n = notifier(&config, &fast_options());
-    n.notify(NotifyRequest::instance("VI_1", NotifyEvent::Master, 100));
+    notify(&mut n, &config, "VI_1", false, NotifyState::Master, 100);
     n.shutdown(5 * SECOND).await;
     let text = logs.text();
     assert!(
@@ -314,7 +356,7 @@ async fn the_fifo_script_reads_the_fifo_and_is_stopped_at_shutdown() {
         span: Span::default(),
     });
     let mut n = notifier(&config, &fast_options());
-    n.notify(NotifyRequest::instance("VI_2", NotifyEvent::Fault, 0));
+    notify(&mut n, &config, "VI_2", false, NotifyState::Fault, 0);
     assert!(
         eventually(5 * SECOND, || fs::read_to_string(&out)
             .is_ok_and(|s| s == "INSTANCE \"VI_2\" FAULT 0\n"))
@@ -355,8 +397,8 @@ async fn a_hung_notify_script_holds_back_nothing_and_dies_at_shutdown() {
     };
     let mut n = notifier(&config, &options);
     let started = Instant::now();
-    n.notify(NotifyRequest::instance("VI_1", NotifyEvent::Master, 100));
-    n.notify(NotifyRequest::instance("VI_1", NotifyEvent::Backup, 100));
+    notify(&mut n, &config, "VI_1", false, NotifyState::Master, 100);
+    notify(&mut n, &config, "VI_1", false, NotifyState::Backup, 100);
     assert!(
         eventually(5 * SECOND, || log.exists()).await,
         "backup never ran"
@@ -416,8 +458,8 @@ async fn notify_scripts_run_as_their_user_and_insecure_ones_are_dropped() {
         "{}",
         logs.text()
     );
-    n.notify(NotifyRequest::instance("VI_1", NotifyEvent::Backup, 100));
-    n.notify(NotifyRequest::instance("VI_1", NotifyEvent::Master, 100));
+    notify(&mut n, &config, "VI_1", false, NotifyState::Backup, 100);
+    notify(&mut n, &config, "VI_1", false, NotifyState::Master, 100);
     n.shutdown(5 * SECOND).await;
     let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
     assert_eq!(

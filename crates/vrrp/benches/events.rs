@@ -39,7 +39,7 @@ fn many(
     version: Version,
     interval: Duration,
 ) -> Config {
-    let mut cfg = Config::default();
+    let mut cfg = Config::build(|_| {});
     for n in 0..interfaces {
         for v in 1..=per_interface {
             let vip = IpAddr::from([10, n as u8, 1, v]);

@@ -64,6 +64,14 @@ pub enum AddressKind {
     Excluded,
 }
 
+/// Whose notification it is: a `vrrp_instance` or a `vrrp_sync_group`. Commands of one
+/// target run one after the other, in the order the core asks for them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NotifyTarget {
+    pub group: bool,
+    pub name: Arc<str>,
+}
+
 /// Arguments keepalived appends to a generic `notify` script:
 /// `INSTANCE|GROUP name MASTER|BACKUP|FAULT|STOP priority`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,8 +247,12 @@ pub enum Action {
         spacing_arp: Duration,
         spacing_na: Duration,
     },
-    /// Run a notify command; with `args`, append them (`notify` scripts).
+    /// Run a notify command of `target`'s, after the ones asked for it before; with `args`,
+    /// append them (`notify` scripts). The core has decided which commands a notification
+    /// runs and in which order (keepalived's: the state's own, then the generic one); the
+    /// daemon runs them as given.
     RunNotify {
+        target: NotifyTarget,
         command: Command,
         args: Option<NotifyArgs>,
     },

@@ -11,7 +11,7 @@
 //! ```no_run
 //! # use baton_vrrp::*;
 //! # fn now() -> Instant { Instant::ZERO }
-//! # let config = baton_conf::Config::default();
+//! # let config = baton_conf::Config::build(|_| {});
 //! let env = Environment::new().with_interface("eth0", true, &["192.168.5.11".parse().unwrap()]);
 //! let mut node = Node::new(&config, env);
 //! let mut actions = Vec::new();
@@ -79,6 +79,7 @@
 //!   left alone as in keepalived.
 //! * **Two owners on one segment**: the one with the lower address backs off to 254 until
 //!   it is the only master again; the higher one stays owner.
+#![forbid(unsafe_code)]
 
 pub mod action;
 mod advert_check;
@@ -99,15 +100,15 @@ pub mod tracking;
 
 pub use action::{
     Action, AddressKind, Destination, FifoLine, InstanceId, Level, LogLine, LogText, NotifyArgs,
-    NotifyState, SendAdvert, Transition,
+    NotifyState, NotifyTarget, SendAdvert, Transition,
 };
 pub use counters::{Counters, DropReason};
 pub use environment::{Environment, InterfaceFacts};
 pub use input::{Input, ReceivedAdvert};
-pub use instance::{FaultReason, Instance, State};
+pub use instance::{FaultReason, Instance, State, notify_actions};
 pub use mismatch::{Mismatch, MismatchField};
-pub use node::Node;
 pub use node::trackers::TrackerStatus;
+pub use node::{Node, SegmentUse};
 pub use status::{GroupStatus, InstanceStatus, MasterStatus, NodeStatus};
 pub use time::Instant;
 pub use tracking::ScriptResult;

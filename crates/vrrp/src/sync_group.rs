@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use baton_conf::{Config, Notify};
 
-use crate::action::{
-    Action, FifoLine, InstanceId, Level, LogLine, LogText, NotifyArgs, NotifyState,
-};
+use crate::action::{Action, InstanceId, Level, LogLine, LogText, NotifyState, NotifyTarget};
 use crate::instance::{FaultReason, Instance, State};
 use crate::node::Node;
 use crate::time::Instant;
@@ -144,39 +142,8 @@ impl Node {
                 "VRRP_Group({name}) Syncing instances to {state} state"
             )),
         }));
-        let ns = NotifyState::of(state);
-        let n = &group.notify;
-        let script = match state {
-            State::Master => n.master.as_ref(),
-            State::Backup => n.backup.as_ref(),
-            State::Fault => n.fault.as_ref(),
-            State::Stopped => n.stop.as_ref(),
-            State::Initialize => None,
-        };
-        if let Some(cmd) = script {
-            out.push(Action::RunNotify {
-                command: cmd.clone(),
-                args: None,
-            });
-        }
-        if let Some(cmd) = &n.any {
-            // keepalived: "the prio will be indicated as zero for a group".
-            out.push(Action::RunNotify {
-                command: cmd.clone(),
-                args: Some(NotifyArgs {
-                    group: true,
-                    name: name.clone(),
-                    state: ns,
-                    priority: 0,
-                }),
-            });
-        }
-        out.push(Action::WriteFifo(FifoLine {
-            group: true,
-            name,
-            state: ns,
-            priority: 0,
-        }));
+        let target = NotifyTarget { group: true, name };
+        crate::instance::notify_actions(out, &group.notify, &target, NotifyState::of(state), 0);
         self.groups[g].notified = Some(state);
     }
 }

@@ -375,8 +375,7 @@ fn no_accept_blocks_vip_traffic_only_while_master() {
 fn strict_owner_ignores_adverts() {
     let mut i = instance("VI_1", 51, 255);
     i.state = baton_conf::InitialState::Master;
-    i.strict = true;
-    let mut h = H::start(&config(vec![i]));
+    let mut h = H::start(&config(vec![strict(i)]));
     h.rx(&Rx::v2(255, HIGH_PEER));
     assert_eq!(h.state("VI_1"), State::Master);
     assert_eq!(

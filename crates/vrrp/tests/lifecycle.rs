@@ -147,7 +147,7 @@ fn notifications_carry_keepalived_arguments() {
         ["INSTANCE", "VI_1", "MASTER", "200"].map(String::from)
     );
     assert!(h.out.iter().any(
-        |a| matches!(a, Action::RunNotify { command, args: None } if command.text == "/bin/master")
+        |a| matches!(a, Action::RunNotify { command, args: None, .. } if command.text == "/bin/master")
     ));
     assert!(h.out.iter().any(
         |a| matches!(a, Action::WriteFifo(l) if l.to_string() == "INSTANCE \"VI_1\" MASTER 200")

@@ -66,18 +66,17 @@ impl Pair {
             reverse: false,
             span: Span::default(),
         }];
-        Config {
-            instances: vec![i],
-            track_files: vec![TrackFile {
+        Config::build(|c| {
+            c.instances = vec![i];
+            c.track_files = vec![TrackFile {
                 name: "prio".to_string(),
                 span: Span::default(),
                 path: "/run/prio".into(),
                 weight: 1,
                 reverse: false,
                 init_file: None,
-            }],
-            ..Config::default()
-        }
+            }];
+        })
     }
 
     /// Master r0 and backup r1 on one LAN, settled: r0 MASTER, r1 BACKUP.
@@ -261,7 +260,7 @@ fn equal_priorities_started_together_leave_the_higher_address() {
 #[test]
 fn sync_group_fault_moves_every_member_to_the_backup_router() {
     let group_config = |prio: u8| {
-        let mut cfg = Config::default();
+        let mut cfg = Config::build(|_| {});
         for vrid in [1u8, 2] {
             let mut i = VrrpInstance::new(&format!("VI_{vrid}"), vrid, Family::Ipv4);
             i.interface = Some("eth0".to_string());

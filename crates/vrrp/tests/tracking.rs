@@ -206,7 +206,9 @@ fn owner_priority_is_untouched_by_weights() {
 fn fast_handover_master_advertises_a_priority_drop_at_once() {
     for strict in [false, true] {
         let mut i = with_script(instance("VI_1", 51, 200), "chk");
-        i.strict = strict;
+        if strict {
+            i = common::strict(i);
+        }
         let mut cfg = config(vec![i]);
         cfg.scripts = vec![script("chk", -150)];
         let mut h = H::start(&cfg);

@@ -10,7 +10,6 @@ use baton_conf::{VirtualAddress, VirtualRoute, VirtualRule};
 use baton_vrrp::{Action, Destination, InstanceId, Level, LogLine, SendAdvert};
 
 use super::Daemon;
-use crate::netlink::{RouteSpec, RuleSpec};
 
 /// The action capacity kept between batches: a steady-state batch (an advert or two, a
 /// timer's worth) fits many times over.
@@ -33,7 +32,7 @@ impl Daemon {
         self.actions = actions;
         self.announce.flush(self.clock.now(), &self.ifaces);
         if std::mem::take(&mut self.states_changed) && self.ready {
-            crate::notify_systemd::status(&self.summary());
+            crate::north::notify_systemd::status(&self.summary());
         }
     }
 
@@ -65,10 +64,12 @@ impl Daemon {
                 self.announce
                     .enqueue(&addrs, repeat, spacing_arp, spacing_na);
             }
-            // The core follows the commands of a notification with exactly one FIFO line;
-            // the notifier runs those commands when it gets that line (see Tracking::notify).
-            Action::RunNotify { .. } => {}
-            Action::WriteFifo(line) => self.tracking.notify(&line),
+            Action::RunNotify {
+                target,
+                command,
+                args,
+            } => self.tracking.run_notify(&target, &command, args.as_ref()),
+            Action::WriteFifo(line) => self.tracking.write_fifo(&line),
             Action::Log(line) => log(&line),
             Action::StateChanged { .. } => self.states_changed = true,
         }
@@ -132,11 +133,10 @@ impl Daemon {
     }
 
     async fn route(&mut self, route: &VirtualRoute, add: bool) {
-        let spec = RouteSpec::from(route);
         let r = if add {
-            self.netlink.add_route(&spec).await
+            self.netlink.add_route(route).await
         } else {
-            self.netlink.del_route(&spec).await
+            self.netlink.del_route(route).await
         };
         match r {
             Ok(()) => {}
@@ -147,11 +147,10 @@ impl Daemon {
     }
 
     async fn rule(&mut self, rule: &VirtualRule, add: bool) {
-        let spec = RuleSpec::from(rule);
         let r = if add {
-            self.netlink.add_rule(&spec).await
+            self.netlink.add_rule(rule).await
         } else {
-            self.netlink.del_rule(&spec).await
+            self.netlink.del_rule(rule).await
         };
         match r {
             Ok(()) => {}

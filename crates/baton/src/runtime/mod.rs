@@ -21,11 +21,8 @@
 
 mod actions;
 mod alarm;
-pub mod announce;
 pub mod clock;
 mod heap;
-pub mod links;
-pub mod sockets;
 mod status;
 pub mod tracking;
 
@@ -42,15 +39,15 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cli::RunOptions;
-use crate::config::{ConfigSource, Reload};
-use crate::control::ControlServer;
-use crate::netlink::{Monitor, NetEvent, Netlink};
-use crate::notify_systemd::{self, Lifecycle};
-use crate::vrrp_socket::Datagram;
-use announce::Announcements;
+use crate::north::config::{ConfigSource, Reload};
+use crate::north::control::ControlServer;
+use crate::north::notify_systemd::{self, Lifecycle};
+use crate::south::announce::Announcements;
+use crate::south::links::{self, Interfaces, LinkInput};
+use crate::south::netlink::{Monitor, NetEvent, Netlink};
+use crate::south::sockets::Sockets;
+use crate::south::vrrp_socket::Datagram;
 use clock::Clock;
-use links::{Interfaces, LinkInput};
-use sockets::Sockets;
 use tracking::Tracking;
 
 /// keepalived's exit code for "could not initialise".
@@ -66,10 +63,8 @@ const SEND_BUFFER: usize = 8 + 255 * 16 + 8;
 pub struct Daemon {
     clock: Clock,
     node: Node,
-    /// The configuration as loaded (the trackers run this one) …
+    /// The configuration as loaded: the core and the trackers run this one.
     config: Config,
-    /// … and as the core runs it, when that differs: scripts that cannot run removed.
-    core_config: Option<Config>,
     actions: Vec<Action>,
     netlink: Netlink,
     monitor: Option<Monitor>,
@@ -189,7 +184,7 @@ async fn next_net_event(monitor: &mut Option<Monitor>) -> Option<NetEvent> {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Netlink(#[from] crate::netlink::NetlinkError),
+    Netlink(#[from] crate::south::netlink::NetlinkError),
 }
 
 impl Daemon {
@@ -208,11 +203,9 @@ impl Daemon {
         monitor.set_known(&links);
         let ifaces = Interfaces::new(links, addrs);
         let policy = ScriptPolicy::new(&config.global, &track_options);
-        let core_config = tracking::core_config(&config, &policy);
-        let core = core_config.as_ref().unwrap_or(&config);
         let clock = Clock::start();
-        let node = Node::new(core, ifaces.environment());
-        let mut sockets = Sockets::plan(core);
+        let node = Node::new(&config, ifaces.environment());
+        let mut sockets = Sockets::plan(&node);
         sockets.open_available(&ifaces);
         let tracking = Tracking::start(&config, &policy, track_options.clone());
         let mut d = Daemon {
@@ -220,7 +213,6 @@ impl Daemon {
             node,
             info: status::Info::new(config_path, &config),
             config,
-            core_config,
             actions: Vec::new(),
             netlink,
             monitor: Some(monitor),
@@ -243,15 +235,10 @@ impl Daemon {
         Ok(d)
     }
 
-    /// The configuration the core runs.
-    fn core(&self) -> &Config {
-        self.core_config.as_ref().unwrap_or(&self.config)
-    }
-
     /// Feed the first count of every process tracker and value of every file tracker before
     /// `Start`, as the core asks, waiting a bounded time for them.
     async fn first_tracker_values(&mut self) {
-        let mut waiting = Tracking::first_reports(self.core());
+        let mut waiting = Tracking::first_reports(&self.config);
         let deadline = tokio::time::Instant::now() + tracking::FIRST_VALUES_WAIT;
         while !waiting.is_empty() {
             let ev = match tokio::time::timeout_at(deadline, self.tracking.events.recv()).await {
@@ -414,7 +401,7 @@ impl Daemon {
             let links = self.netlink.links().await?;
             let addrs = self.netlink.addresses(None).await?;
             monitor.set_known(&links);
-            Ok::<_, crate::netlink::NetlinkError>((monitor, links, addrs))
+            Ok::<_, crate::south::netlink::NetlinkError>((monitor, links, addrs))
         };
         let (monitor, links, addrs) = match fresh.await {
             Ok(f) => f,
@@ -495,17 +482,14 @@ impl Daemon {
             Reload::Applied(new) => {
                 let new = *new;
                 let policy = ScriptPolicy::new(&new.global, &self.track_options);
-                let core_config = tracking::core_config(&new, &policy);
-                let core = core_config.as_ref().unwrap_or(&new);
                 self.tracking.reload(&self.config, &new, &policy).await;
-                self.sockets.replan(core);
-                self.sockets.open_available(&self.ifaces);
                 let now = self.clock.now();
                 self.node
-                    .handle(now, Input::Reload(core), &mut self.actions);
+                    .handle(now, Input::Reload(&new), &mut self.actions);
+                self.sockets.replan(&self.node);
+                self.sockets.open_available(&self.ifaces);
                 self.info.reloaded(&new);
                 self.config = new;
-                self.core_config = core_config;
                 self.execute().await;
                 heap::release_free_pages();
                 notify_systemd::notify(

@@ -9,8 +9,8 @@ use baton_vrrp::{NodeStatus, State};
 use serde::Serialize;
 
 use super::Daemon;
-use super::announce::AnnounceStats;
-use super::sockets::EndpointStatus;
+use crate::south::announce::AnnounceStats;
+use crate::south::sockets::EndpointStatus;
 
 /// Facts about the daemon that are not the core's.
 #[derive(Debug)]
@@ -69,7 +69,7 @@ impl Daemon {
             daemon: DaemonView {
                 pid: std::process::id(),
                 version: env!("CARGO_PKG_VERSION"),
-                process_name: crate::process_name::current(),
+                process_name: crate::north::process_name::current(),
                 config: &self.info.config,
                 uptime_ms: self.info.started.elapsed().as_millis() as u64,
                 configured_instances: &self.info.configured_instances,

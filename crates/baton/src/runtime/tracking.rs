@@ -2,63 +2,27 @@
 //! files, and its observations become the core's tracker inputs; the core's notifications go
 //! to `baton-track`'s notifier.
 //!
-//! Two keepalived rules are applied here, before the core sees the configuration:
-//! * a `vrrp_script` that can never run (missing, not executable, refused by
-//!   `enable_script_security`) is disabled and dropped from the instances and groups that
-//!   track it, so they run without it instead of waiting for a first result forever
-//!   (keepalived: "Disabling track script X since not found/accessible");
-//! * process and file trackers report once at start, and the core gets those first values
-//!   before `Start`, so an instance does not begin in FAULT because a count was not in yet.
+//! Scripts that cannot run were dropped when the configuration was loaded (`baton-conf`,
+//! keepalived's "Disabling track script X since not found/accessible"), so the core and
+//! the trackers run the same configuration. Process and file trackers report once at
+//! start, and the core gets those first values before `Start`, so an instance does not
+//! begin in FAULT because a count was not in yet.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
+use baton_conf::Command;
 use baton_conf::{Config, Tracking as TrackRefs};
 use baton_track::{
-    Notifier, NotifyEvent, NotifyRequest, NotifyTarget, ScriptOutcome, ScriptPolicy, TrackEvent,
-    TrackOptions,
+    Notifier, NotifyTarget as TrackTarget, ScriptOutcome, ScriptPolicy, TrackEvent, TrackOptions,
 };
-use baton_vrrp::{FifoLine, NotifyState, ScriptResult};
+use baton_vrrp::{FifoLine, NotifyArgs, NotifyTarget, ScriptResult};
 use tokio::sync::mpsc;
 
 /// How long start waits for the first process counts and file values.
 pub const FIRST_VALUES_WAIT: Duration = Duration::from_secs(2);
 /// How long notify scripts (STOP, …) get to finish when the daemon stops or reloads.
 pub const NOTIFY_DRAIN: Duration = Duration::from_secs(5);
-
-/// The configuration the core runs: `config` less the scripts that cannot run, or `None`
-/// when every script can run and the core runs `config` itself (no second copy is kept).
-pub fn core_config(config: &Config, policy: &ScriptPolicy) -> Option<Config> {
-    let unusable: HashSet<&str> = config
-        .scripts
-        .iter()
-        .filter(|s| !policy.can_run(&s.command))
-        .map(|s| s.name.as_str())
-        .collect();
-    if unusable.is_empty() {
-        return None;
-    }
-    let mut out = config.clone();
-    let strip = |owner: &str, t: &mut TrackRefs| {
-        t.scripts.retain(|r| {
-            let keep = !unusable.contains(r.name.as_str());
-            if !keep {
-                tracing::warn!(
-                    "{owner}: Disabling track script {} since it cannot run",
-                    r.name
-                );
-            }
-            keep
-        });
-    };
-    for i in &mut out.instances {
-        strip(&format!("({})", i.name), &mut i.tracking);
-    }
-    for g in &mut out.sync_groups {
-        strip(&format!("VRRP_Group({})", g.name), &mut g.tracking);
-    }
-    Some(out)
-}
 
 /// The part of a configuration that decides which trackers run and how.
 fn tracker_part(c: &Config) -> impl PartialEq + '_ {
@@ -127,8 +91,7 @@ pub struct Tracking {
 }
 
 impl Tracking {
-    /// Start what `config` asks for on the current runtime, under `policy` (the one
-    /// [`core_config`] was given, so each user lookup and its warning happen once).
+    /// Start what `config` asks for on the current runtime, under `policy`.
     pub fn start(config: &Config, policy: &ScriptPolicy, options: TrackOptions) -> Tracking {
         let (trackers, events) = start_trackers(config, policy, &options);
         let notifier = start_notifier(config, policy, &options);
@@ -200,32 +163,28 @@ impl Tracking {
         policy.log_summary();
     }
 
-    /// A notification the core asked for. The core emits one FIFO line per notification,
-    /// after the commands it names; the notifier writes that line and runs the same commands
-    /// (the state's own script, then `notify` with `INSTANCE|GROUP name STATE priority`),
-    /// checked once at start and run in order per instance or group, as keepalived does.
-    pub fn notify(&mut self, line: &FifoLine) {
+    /// Run a notify command the core asked for, as it asked (see `Action::RunNotify`).
+    pub fn run_notify(
+        &mut self,
+        target: &NotifyTarget,
+        command: &Command,
+        args: Option<&NotifyArgs>,
+    ) {
         let Some(n) = &mut self.notifier else { return };
-        let event = match line.state {
-            NotifyState::Master => NotifyEvent::Master,
-            NotifyState::Backup => NotifyEvent::Backup,
-            NotifyState::Fault => NotifyEvent::Fault,
-            NotifyState::Stop => NotifyEvent::Stop,
-            NotifyState::Deleted => NotifyEvent::Deleted,
-            NotifyState::MasterRxLowerPri => NotifyEvent::MasterRxLowerPri,
-            NotifyState::MasterPriority => NotifyEvent::MasterPriority,
-            NotifyState::BackupPriority => NotifyEvent::BackupPriority,
-        };
-        let target = if line.group {
-            NotifyTarget::Group(line.name.clone())
+        let target = if target.group {
+            TrackTarget::Group(target.name.clone())
         } else {
-            NotifyTarget::Instance(line.name.clone())
+            TrackTarget::Instance(target.name.clone())
         };
-        n.notify(NotifyRequest {
-            target,
-            event,
-            priority: line.priority,
-        });
+        let args = args.map(|a| a.words().to_vec()).unwrap_or_default();
+        n.run(target, command, args);
+    }
+
+    /// Write the core's line to the notify FIFOs.
+    pub fn write_fifo(&mut self, line: &FifoLine) {
+        if let Some(n) = &mut self.notifier {
+            n.write_fifo(&line.to_string());
+        }
     }
 
     /// Stop trackers and let queued notifications (STOP) finish.
@@ -253,28 +212,8 @@ pub fn script_result(outcome: &ScriptOutcome) -> ScriptResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use baton_conf::{Command, TrackRef, VrrpInstance, VrrpScript};
+    use baton_conf::{TrackRef, VrrpInstance};
     use baton_wire::Family;
-
-    fn script(name: &str, path: &str) -> VrrpScript {
-        VrrpScript {
-            name: name.into(),
-            span: Default::default(),
-            command: Command {
-                text: path.into(),
-                argv: vec![path.into()],
-                run_as: None,
-                span: Default::default(),
-            },
-            interval: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-            weight: 0,
-            reverse: false,
-            rise: 1,
-            fall: 1,
-            init_fail: false,
-        }
-    }
 
     fn track(name: &str) -> TrackRef {
         TrackRef {
@@ -286,61 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn a_script_that_cannot_run_is_dropped_from_what_tracks_it() {
-        let mut config = Config::default();
-        config
-            .scripts
-            .push(script("missing", "/nonexistent/check_nginx.sh"));
-        config.scripts.push(script("fine", "/bin/true"));
-        let mut i = VrrpInstance::new("VI_1", 51, Family::Ipv4);
-        i.tracking.scripts = vec![track("missing"), track("fine")];
-        config.instances.push(i);
-        let options = TrackOptions {
-            // Root runs scripts as root when this user is absent, as keepalived does.
-            default_script_user: "baton-no-such-user".into(),
-            ..TrackOptions::default()
-        };
-        let policy = ScriptPolicy::new(&config.global, &options);
-        let core = core_config(&config, &policy).expect("a script was dropped");
-        let names: Vec<&str> = core.instances[0]
-            .tracking
-            .scripts
-            .iter()
-            .map(|r| r.name.as_str())
-            .collect();
-        if nix::unistd::geteuid().is_root() {
-            assert_eq!(names, ["fine"]);
-        } else {
-            // Without root the default user is unusable and nothing can run.
-            assert!(!names.contains(&"missing"));
-        }
-        // The trackers still see the whole configuration (they log the refusal).
-        assert_eq!(config.instances[0].tracking.scripts.len(), 2);
-    }
-
-    #[test]
-    fn when_every_script_can_run_the_core_runs_the_configuration_itself() {
-        let mut config = Config::default();
-        config.scripts.push(script("fine", "/bin/true"));
-        let mut i = VrrpInstance::new("VI_1", 51, Family::Ipv4);
-        i.tracking.scripts = vec![track("fine")];
-        config.instances.push(i);
-        let options = TrackOptions {
-            default_script_user: "baton-no-such-user".into(),
-            ..TrackOptions::default()
-        };
-        let policy = ScriptPolicy::new(&config.global, &options);
-        if nix::unistd::geteuid().is_root() {
-            assert!(core_config(&config, &policy).is_none());
-        } else {
-            // Without root the default user is unusable: the script is dropped.
-            assert!(core_config(&config, &policy).is_some());
-        }
-    }
-
-    #[test]
     fn first_reports_are_awaited_only_from_used_process_and_file_trackers() {
-        let mut config = Config::default();
         let mut p = baton_conf::TrackProcess {
             name: "nginx".into(),
             span: Default::default(),
@@ -355,12 +240,15 @@ mod tests {
             fork_delay: Duration::ZERO,
             terminate_delay: Duration::ZERO,
         };
-        config.track_processes.push(p.clone());
+        let used = p.clone();
         p.name = "unused".into();
-        config.track_processes.push(p);
         let mut i = VrrpInstance::new("VI_1", 51, Family::Ipv4);
+        i.interface = Some("eth0".into());
         i.tracking.processes = vec![track("nginx")];
-        config.instances.push(i);
+        let config = Config::build(|c| {
+            c.track_processes = vec![used, p];
+            c.instances.push(i);
+        });
         let want = Tracking::first_reports(&config);
         assert_eq!(want, HashSet::from(["nginx".to_string()]));
     }

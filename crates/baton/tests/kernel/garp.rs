@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use baton::garp::{Announcer, ipv6_forwarding};
+use baton::south::garp::{Announcer, ipv6_forwarding};
 use baton_wire::{MacAddr, arp, ndisc};
 
 use crate::netns::{Netns, in_thread, root_or_skip, veth_pair};

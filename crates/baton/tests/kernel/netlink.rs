@@ -3,8 +3,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use baton::netlink::{Monitor, NetEvent, Netlink, RouteSpec, RuleSpec};
+use baton::south::netlink::{Monitor, NetEvent, Netlink};
 use baton_conf::{Broadcast, RouteKind, Scope, VirtualAddress};
+use baton_conf::{VirtualRoute, VirtualRule};
 use baton_wire::Family;
 use serde_json::Value;
 
@@ -224,17 +225,17 @@ fn virtual_routes_are_added_tagged_keepalived_and_removed() {
         ns.enter();
         runtime().block_on(async {
             let nl = Netlink::connect().unwrap();
-            let mut via = RouteSpec::new("10.9.0.0".parse().unwrap(), 16);
+            let mut via = VirtualRoute::new("10.9.0.0".parse().unwrap(), 16);
             via.via = Some("10.2.0.254".parse().unwrap());
             via.dev = Some("d0".into());
             via.table = Some(100);
             via.metric = Some(5);
-            let mut black = RouteSpec::new("10.8.0.0".parse().unwrap(), 16);
+            let mut black = VirtualRoute::new("10.8.0.0".parse().unwrap(), 16);
             black.kind = RouteKind::Blackhole;
-            let mut onlink = RouteSpec::new("10.7.0.0".parse().unwrap(), 16);
+            let mut onlink = VirtualRoute::new("10.7.0.0".parse().unwrap(), 16);
             onlink.dev = Some("d0".into());
             onlink.src = Some("10.2.0.1".parse().unwrap());
-            let mut v6 = RouteSpec::new("fd00:9::".parse().unwrap(), 64);
+            let mut v6 = VirtualRoute::new("fd00:9::".parse().unwrap(), 64);
             v6.via = Some("fd00:2::fe".parse().unwrap());
             v6.dev = Some("d0".into());
             for r in [&via, &black, &onlink, &v6] {
@@ -289,12 +290,12 @@ fn virtual_rules_are_added_and_removed_for_both_families() {
         ns.enter();
         runtime().block_on(async {
             let nl = Netlink::connect().unwrap();
-            let mut r4 = RuleSpec::new(Family::Ipv4, 100);
+            let mut r4 = VirtualRule::new(Family::Ipv4, 100);
             r4.from = Some(("10.9.0.0".parse::<IpAddr>().unwrap(), 16));
             r4.fwmark = Some((0x10, Some(0xff)));
             r4.preference = Some(1000);
             r4.iif = Some("d0".into());
-            let mut r6 = RuleSpec::new(Family::Ipv6, 200);
+            let mut r6 = VirtualRule::new(Family::Ipv6, 200);
             r6.to = Some(("fd00:9::".parse::<IpAddr>().unwrap(), 64));
             r6.preference = Some(1001);
             nl.add_rule(&r4).await.unwrap();
@@ -387,16 +388,19 @@ fn primary_address_is_the_first_ipv4_and_the_link_local_ipv6() {
                 .unwrap();
             assert!(sec.secondary);
             assert_eq!(
-                baton::netlink::primary_address(&addrs, idx, false),
+                baton::south::netlink::primary_address(&addrs, idx, false),
                 Some("10.5.0.1".parse().unwrap())
             );
             assert_eq!(
-                baton::netlink::primary_address(&addrs, idx, true),
+                baton::south::netlink::primary_address(&addrs, idx, true),
                 Some(IpAddr::V6(ll))
             );
             // An interface without IPv4 has no IPv4 source: the core must treat it as FAULT.
             let peer = nl.ifindex("d0p").await.unwrap();
-            assert_eq!(baton::netlink::primary_address(&addrs, peer, false), None);
+            assert_eq!(
+                baton::south::netlink::primary_address(&addrs, peer, false),
+                None
+            );
         });
     });
 }
@@ -414,7 +418,7 @@ fn multipath_mtu_and_append_routes_match_ip_route() {
             let nl = Netlink::connect().unwrap();
             // `10.9.0.0/16 via 10.2.0.253 dev d0 or 10.2.0.254 dev d0 mtu 1400`-like line,
             // with nexthop weights.
-            let mut multi = RouteSpec::new("10.9.0.0".parse().unwrap(), 16);
+            let mut multi = VirtualRoute::new("10.9.0.0".parse().unwrap(), 16);
             multi.mtu = Some(1400);
             for (gw, weight) in [("10.2.0.253", 2), ("10.2.0.254", 1)] {
                 multi.nexthops.push(baton_conf::Nexthop {
@@ -438,7 +442,7 @@ fn multipath_mtu_and_append_routes_match_ip_route() {
 
             // `append` puts a route after the others to the same destination; the default,
             // like keepalived's, prepends.
-            let mut first = RouteSpec::new("10.6.0.0".parse().unwrap(), 16);
+            let mut first = VirtualRoute::new("10.6.0.0".parse().unwrap(), 16);
             first.via = Some("10.2.0.250".parse().unwrap());
             first.protocol = Some(4); // static, as a line saying `proto static` asks
             let mut appended = first.clone();
@@ -468,7 +472,7 @@ fn multipath_mtu_and_append_routes_match_ip_route() {
                     .is_empty()
             );
 
-            let mut tos = RouteSpec::new("10.5.0.0".parse().unwrap(), 16);
+            let mut tos = VirtualRoute::new("10.5.0.0".parse().unwrap(), 16);
             tos.via = Some("10.2.0.250".parse().unwrap());
             tos.tos = Some(0x10);
             nl.add_route(&tos).await.unwrap();
@@ -489,23 +493,23 @@ fn rule_actions_goto_blackhole_ports_uids_and_l3mdev_match_ip_rule() {
         ns.enter();
         runtime().block_on(async {
             let nl = Netlink::connect().unwrap();
-            let mut goto = RuleSpec::new(Family::Ipv4, 0);
+            let mut goto = VirtualRule::new(Family::Ipv4, 0);
             goto.table = None;
             goto.preference = Some(10);
             goto.goto = Some(20);
-            let mut black = RuleSpec::new(Family::Ipv4, 0);
+            let mut black = VirtualRule::new(Family::Ipv4, 0);
             black.table = None;
             black.preference = Some(20);
             black.action = Some(RouteKind::Blackhole);
-            let mut ports = RuleSpec::new(Family::Ipv4, 7);
+            let mut ports = VirtualRule::new(Family::Ipv4, 7);
             ports.preference = Some(30);
             ports.ip_proto = Some(6);
             ports.dport = Some((80, 81));
             ports.uidrange = Some((100, 200));
-            let mut suppress = RuleSpec::new(Family::Ipv6, 254);
+            let mut suppress = VirtualRule::new(Family::Ipv6, 254);
             suppress.preference = Some(40);
             suppress.suppress_prefixlength = Some(0);
-            let mut l3 = RuleSpec::new(Family::Ipv4, 0);
+            let mut l3 = VirtualRule::new(Family::Ipv4, 0);
             l3.table = None;
             l3.preference = Some(50);
             l3.l3mdev = true;

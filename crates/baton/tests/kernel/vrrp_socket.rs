@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use baton::vrrp_socket::{RECV_BUFFER, Received, VrrpSocket};
+use baton::south::vrrp_socket::{RECV_BUFFER, Received, VrrpSocket};
 use baton_wire::advert::{Packet, encode_addresses};
 use baton_wire::{
     Addresses, AdvertRepr, Auth, ChecksumForm, ChecksumPolicy, Family, MCAST_GROUP_V4,

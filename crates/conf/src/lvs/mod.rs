@@ -16,7 +16,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use baton_wire::Family;
+/// The address family of a virtual server or group entry (baton-wire's, re-exported so
+/// users of the configuration can name it).
+pub use baton_wire::Family;
 use serde::Serialize;
 
 pub use checker::*;
@@ -342,14 +344,11 @@ pub enum Forwarding {
 }
 
 impl Forwarding {
-    /// What baton's nftables data plane does for this method: it cannot encapsulate, so a
-    /// tunnelled server is reached as with DR (it must then be on a local segment);
-    /// loading says so where the method is configured.
-    pub const fn nftables_equivalent(self) -> Forwarding {
-        match self {
-            Forwarding::Tun { .. } => Forwarding::Dr,
-            f => f,
-        }
+    /// Whether baton's nftables data plane can forward this way: it cannot encapsulate,
+    /// so a service with a tunnelled real or sorry server is left out of the data plane
+    /// (baton-nft reports it as invalid); loading says so where the method is configured.
+    pub const fn nftables_supported(self) -> bool {
+        !matches!(self, Forwarding::Tun { .. })
     }
 
     pub const fn name(self) -> &'static str {
@@ -448,7 +447,6 @@ pub enum VirtualServerKey {
     },
     Fwmark {
         mark: u32,
-        #[serde(serialize_with = "as_display")]
         family: FamilyKey,
     },
     Group {
@@ -458,7 +456,7 @@ pub enum VirtualServerKey {
 }
 
 /// [`Family`] with an order, for keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum FamilyKey {
     Ipv4,
     Ipv6,

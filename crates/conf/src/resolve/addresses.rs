@@ -83,7 +83,7 @@ pub(super) fn sources(cx: &mut Cx<'_>, inst: &mut VrrpInstance, raw: &RawInstanc
             );
         }
     }
-    unicast(cx, inst, raw, strict);
+    unicast(cx, inst, raw, strict, g);
     inst.mcast_group = match (&raw.mcast_dst, family) {
         (Some(m), f) if Family::of(&m.v) == f => m.v,
         (Some(m), _) => {
@@ -178,7 +178,13 @@ fn default_group(g: &GlobalDefs, family: Family) -> IpAddr {
     }
 }
 
-fn unicast(cx: &mut Cx<'_>, inst: &mut VrrpInstance, raw: &RawInstance, strict: bool) {
+fn unicast(
+    cx: &mut Cx<'_>,
+    inst: &mut VrrpInstance,
+    raw: &RawInstance,
+    strict: bool,
+    g: &GlobalDefs,
+) {
     let name = &raw.name;
     inst.unicast_ttl = raw.unicast_ttl;
     inst.unicast_fault_no_peer = raw.unicast_fault_no_peer;
@@ -256,5 +262,5 @@ fn unicast(cx: &mut Cx<'_>, inst: &mut VrrpInstance, raw: &RawInstance, strict: 
         inst.unicast_peers.push(p.v.clone());
     }
     // "Specifying min_ttl or max_ttl turns on check_unicast_src."
-    inst.check_unicast_src = raw.check_unicast_src.unwrap_or(false) || ttl_checks;
+    inst.check_unicast_src = raw.check_unicast_src.unwrap_or(g.check_unicast_src) || ttl_checks;
 }

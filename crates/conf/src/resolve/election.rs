@@ -274,6 +274,18 @@ pub(super) fn preemption(cx: &mut Cx<'_>, inst: &mut VrrpInstance, raw: &RawInst
         );
         inst.preempt_delay = Duration::ZERO;
     }
+    // keepalived: "preempt_delay is incompatible with nopreempt mode - resetting" (it
+    // would still delay the first takeover at start).
+    if inst.nopreempt && !inst.preempt_delay.is_zero() {
+        let span = raw.preempt_delay.as_ref().map_or(&raw.span, |d| &d.span);
+        warn(
+            cx,
+            Code::PreemptWithMaster,
+            span,
+            format!("({name}) preempt_delay does nothing with nopreempt; cleared"),
+        );
+        inst.preempt_delay = Duration::ZERO;
+    }
 }
 
 /// Accept mode: on unless strict (then only the owner accepts).
@@ -290,6 +302,18 @@ pub(super) fn accept(cx: &mut Cx<'_>, inst: &mut VrrpInstance, raw: &RawInstance
                 format!("({name}) strict mode does not allow accept with VRRPv2; no_accept used"),
             );
             false
+        }
+        Some(a) if !a.v && inst.priority == 255 => {
+            // keepalived never filters the owner's addresses: they are its own.
+            warn(
+                cx,
+                Code::OwnerAdjusted,
+                &a.span,
+                format!(
+                    "({name}) the address owner (priority 255) always accepts traffic to its addresses; no_accept ignored"
+                ),
+            );
+            true
         }
         Some(a) => a.v,
         None => !strict || inst.priority == 255,

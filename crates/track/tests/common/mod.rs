@@ -79,7 +79,7 @@ pub fn vrrp_script(name: &str, argv: &[&str], interval_ms: u64, timeout_ms: u64)
 
 /// A configuration with one instance `VI_1` following every script given.
 pub fn config_with_scripts(scripts: Vec<VrrpScript>) -> Config {
-    let mut config = Config::default();
+    let mut config = Config::build(|_| {});
     let mut instance = VrrpInstance::new("VI_1", 51, Family::Ipv4);
     instance.tracking.scripts = scripts.iter().map(|s| track_ref(&s.name)).collect();
     config.scripts = scripts;

@@ -34,7 +34,7 @@ pub fn track_process(name: &str, process: &str) -> TrackProcess {
 }
 
 pub fn config_with(processes: Vec<TrackProcess>) -> Config {
-    let mut config = Config::default();
+    let mut config = Config::build(|_| {});
     let mut instance = VrrpInstance::new("VI_1", 51, Family::Ipv4);
     instance.tracking.processes = processes.iter().map(|p| track_ref(&p.name)).collect();
     config.track_processes = processes;

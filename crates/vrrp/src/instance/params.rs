@@ -1,13 +1,15 @@
-//! An instance's configuration as the protocol uses it: keepalived's implications applied
-//! once (owner, strict mode, v2 interval rounding), the VIP list pre-encoded for adverts.
+//! An instance's configuration as the protocol uses it: the fields it reads on every advert,
+//! the advert interval as its wire field, the VIP list pre-encoded. keepalived's rules
+//! (owner, strict mode, IPv6 only in v3, defaults from `global_defs`) were applied once, by
+//! `baton-conf` when it loaded the configuration; this copies, it does not decide again.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use baton_conf::{
-    Authentication, GarpSettings, GlobalDefs, InitialState, Notify, UnicastPeer, VirtualAddress,
-    VirtualRoute, VirtualRule, VrrpInstance,
+    Authentication, GarpSettings, InitialState, Notify, UnicastPeer, VirtualAddress, VirtualRoute,
+    VirtualRule, VrrpInstance,
 };
 use baton_wire::{Auth, ChecksumForm, Family, Version};
 
@@ -58,35 +60,23 @@ pub(crate) struct Params {
 }
 
 impl Params {
-    pub fn new(c: &VrrpInstance, global: &GlobalDefs) -> Params {
-        let owner = c.priority == 255;
-        let strict = c.strict;
-        // Only v3 exists over IPv6.
-        let version = if c.family == Family::Ipv6 {
-            Version::V3
-        } else {
-            c.version
-        };
-        let (advert_field, advert_int) = advert_interval_field(version, c.advert_int);
-        let auth = match (&c.auth, version, strict) {
-            (Some(Authentication::Pass(p)), Version::V2, false) => Auth::pass(p.as_bytes()),
-            _ => Auth::None,
+    pub fn new(c: &VrrpInstance) -> Params {
+        let owner = c.is_owner();
+        let (advert_field, advert_int) = advert_interval_field(c.version, c.advert_int);
+        let auth = match &c.auth {
+            Some(Authentication::Pass(p)) => Auth::pass(p.as_bytes()),
+            // AH is reported by the configuration and never sent.
+            Some(Authentication::Ah(_)) | None => Auth::None,
         };
         let vip_addrs: Vec<IpAddr> = c.vips.iter().map(|v| v.addr).collect();
         let vip_bytes = baton_wire::advert::encode_addresses(c.family, &vip_addrs);
-        let mut garp = c.garp.clone();
-        if strict {
-            // keepalived strict mode: no GARP repeats on lower-priority adverts.
-            garp.lower_prio_repeat = 0;
-            garp.lower_prio_delay = Duration::ZERO;
-        }
         Params {
             name: Arc::from(c.name.as_str()),
             vrid: c.vrid,
             family: c.family,
-            version,
+            version: c.version,
             interface: Arc::from(c.interface.as_deref().unwrap_or("")),
-            base_priority: c.priority.max(1),
+            base_priority: c.priority,
             owner,
             immediate_master: owner && c.state == InitialState::Master,
             advert_field,
@@ -97,26 +87,16 @@ impl Params {
             excluded: c.excluded_vips.clone(),
             routes: c.virtual_routes.clone(),
             rules: c.virtual_rules.clone(),
-            // keepalived clears nopreempt and preempt_delay on the owner; strict mode forbids
-            // preempt_delay.
-            nopreempt: c.nopreempt && !owner,
-            preempt_delay: if owner || c.nopreempt || strict {
-                Duration::ZERO
-            } else {
-                c.preempt_delay
-            },
-            accept: c.accept || owner,
-            fast: c.fast_handover && !strict,
-            down_timer_adverts: if strict {
-                3
-            } else {
-                c.down_timer_adverts.clamp(1, 100)
-            },
-            lower_prio_no_advert: c.lower_prio_no_advert || strict,
+            nopreempt: c.nopreempt,
+            preempt_delay: c.preempt_delay,
+            accept: c.accept,
+            fast: c.fast_handover,
+            down_timer_adverts: c.down_timer_adverts,
+            lower_prio_no_advert: c.lower_prio_no_advert,
             higher_prio_send_advert: c.higher_prio_send_advert,
-            owner_ignore_adverts: c.owner_ignore_adverts || strict,
+            owner_ignore_adverts: c.owner_ignore_adverts,
             skip_check_adv_addr: c.skip_check_adv_addr,
-            check_unicast_src: c.check_unicast_src || global.check_unicast_src,
+            check_unicast_src: c.check_unicast_src,
             unicast_peers: c.unicast_peers.clone(),
             unicast_ttl: c.unicast_ttl.unwrap_or(baton_wire::VRRP_TTL),
             unicast_fault_no_peer: c.unicast_fault_no_peer,
@@ -129,12 +109,9 @@ impl Params {
             } else {
                 ChecksumForm::PseudoHeader
             },
-            garp: Box::new(garp),
+            garp: Box::new(c.garp.clone()),
             notify: Box::new(c.notify.clone()),
-            notify_priority_changes: c
-                .notify
-                .priority_changes
-                .unwrap_or(global.notify_priority_changes),
+            notify_priority_changes: c.notify.priority_changes == Some(true),
         }
     }
 

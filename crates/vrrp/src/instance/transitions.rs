@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{FaultReason, Instance, Outcome, State};
 use crate::action::{
     Action, AddressKind, Destination, FifoLine, Level, LogText, NotifyArgs, NotifyState,
-    SendAdvert, Transition,
+    NotifyTarget, SendAdvert, Transition,
 };
 use crate::time::Instant;
 
@@ -71,44 +71,11 @@ impl Instance {
     /// keepalived's send_instance_notifies: the state's script, the generic `notify` with
     /// `INSTANCE name STATE prio`, and the FIFO line.
     pub(crate) fn notify(&self, out: &mut Vec<Action>, state: NotifyState) {
-        let n = &self.p.notify;
-        let script = match state {
-            NotifyState::Master => n.master.as_ref(),
-            NotifyState::Backup => n.backup.as_ref(),
-            NotifyState::Fault => n.fault.as_ref(),
-            NotifyState::Stop => n.stop.as_ref(),
-            NotifyState::MasterRxLowerPri => n.master_rx_lower_pri.as_ref(),
-            _ => None,
-        };
-        if let Some(cmd) = script {
-            out.push(Action::RunNotify {
-                command: cmd.clone(),
-                args: None,
-            });
-        }
-        let generic = !matches!(
-            state,
-            NotifyState::MasterRxLowerPri
-                | NotifyState::MasterPriority
-                | NotifyState::BackupPriority
-        );
-        if let (true, Some(cmd)) = (generic, n.any.as_ref()) {
-            out.push(Action::RunNotify {
-                command: cmd.clone(),
-                args: Some(NotifyArgs {
-                    group: false,
-                    name: self.p.name.clone(),
-                    state,
-                    priority: self.prio,
-                }),
-            });
-        }
-        out.push(Action::WriteFifo(FifoLine {
+        let target = NotifyTarget {
             group: false,
             name: self.p.name.clone(),
-            state,
-            priority: self.prio,
-        }));
+        };
+        notify_actions(out, &self.p.notify, &target, state, self.prio);
     }
 
     /// Begin: keepalived removes whatever a previous run may have left, then enters BACKUP
@@ -550,5 +517,156 @@ impl Instance {
             }
         }
         false
+    }
+}
+
+/// What one notification runs, in keepalived's order, then its FIFO line: the state's own
+/// script (`notify_master`, …, `notify_deleted CMD`), then the generic `notify` with
+/// `INSTANCE|GROUP name STATE priority` appended (not for the priority-change and
+/// lower-priority notifications, which only the own script and the FIFO see). A group's
+/// priority is always 0 (keepalived: "the prio will be indicated as zero for a group").
+pub fn notify_actions(
+    out: &mut Vec<Action>,
+    n: &baton_conf::Notify,
+    target: &NotifyTarget,
+    state: NotifyState,
+    priority: u8,
+) {
+    let priority = if target.group { 0 } else { priority };
+    let own = match state {
+        NotifyState::Master => n.master.as_ref(),
+        NotifyState::Backup => n.backup.as_ref(),
+        NotifyState::Fault => n.fault.as_ref(),
+        NotifyState::Stop => n.stop.as_ref(),
+        NotifyState::Deleted => n.deleted_script.as_ref(),
+        NotifyState::MasterRxLowerPri => n.master_rx_lower_pri.as_ref(),
+        NotifyState::MasterPriority | NotifyState::BackupPriority => None,
+    };
+    if let Some(cmd) = own {
+        out.push(Action::RunNotify {
+            target: target.clone(),
+            command: cmd.clone(),
+            args: None,
+        });
+    }
+    let generic = !matches!(
+        state,
+        NotifyState::MasterRxLowerPri | NotifyState::MasterPriority | NotifyState::BackupPriority
+    );
+    if let (true, Some(cmd)) = (generic, n.any.as_ref()) {
+        out.push(Action::RunNotify {
+            target: target.clone(),
+            command: cmd.clone(),
+            args: Some(NotifyArgs {
+                group: target.group,
+                name: target.name.clone(),
+                state,
+                priority,
+            }),
+        });
+    }
+    out.push(Action::WriteFifo(FifoLine {
+        group: target.group,
+        name: target.name.clone(),
+        state,
+        priority,
+    }));
+}
+
+#[cfg(test)]
+mod notify_tests {
+    use super::*;
+    use baton_conf::{Command, Notify};
+
+    fn cmd(text: &str) -> Option<Command> {
+        Some(Command {
+            text: text.into(),
+            argv: vec![text.into()],
+            run_as: None,
+            span: Default::default(),
+        })
+    }
+
+    /// What each notification runs: (command, appended words), then the FIFO line.
+    fn runs(n: &Notify, group: bool, state: NotifyState) -> (Vec<(String, Vec<String>)>, String) {
+        let target = NotifyTarget {
+            group,
+            name: "X".into(),
+        };
+        let mut out = Vec::new();
+        notify_actions(&mut out, n, &target, state, 150);
+        let mut commands = Vec::new();
+        let mut fifo = String::new();
+        for a in out {
+            match a {
+                Action::RunNotify { command, args, .. } => commands.push((
+                    command.text,
+                    args.map(|a| a.words().to_vec()).unwrap_or_default(),
+                )),
+                Action::WriteFifo(l) => fifo = l.to_string(),
+                other => panic!("{other:?}"),
+            }
+        }
+        (commands, fifo)
+    }
+
+    /// keepalived's send_instance_notifies / send_group_notifies: the state's own script,
+    /// then the generic one with `INSTANCE|GROUP name STATE prio` (0 for a group); the
+    /// priority-change and lower-priority notifications reach only their own script and
+    /// the FIFOs; `notify_deleted CMD` runs when a reload deletes the instance.
+    #[test]
+    fn each_state_runs_its_own_script_then_the_generic_one() {
+        let n = Notify {
+            master: cmd("m"),
+            backup: cmd("b"),
+            fault: cmd("f"),
+            stop: cmd("s"),
+            any: cmd("any"),
+            master_rx_lower_pri: cmd("rx"),
+            deleted: true,
+            deleted_script: cmd("d"),
+            priority_changes: Some(true),
+        };
+        let words = |state: &str, prio: &str| -> Vec<String> {
+            ["INSTANCE", "X", state, prio].map(String::from).to_vec()
+        };
+        for (state, own, word) in [
+            (NotifyState::Master, "m", "MASTER"),
+            (NotifyState::Backup, "b", "BACKUP"),
+            (NotifyState::Fault, "f", "FAULT"),
+            (NotifyState::Stop, "s", "STOP"),
+            (NotifyState::Deleted, "d", "DELETED"),
+        ] {
+            let (c, fifo) = runs(&n, false, state);
+            assert_eq!(
+                c,
+                [
+                    (own.to_string(), vec![]),
+                    ("any".into(), words(word, "150"))
+                ]
+            );
+            assert_eq!(fifo, format!("INSTANCE \"X\" {word} 150"));
+        }
+        let (c, fifo) = runs(&n, false, NotifyState::MasterRxLowerPri);
+        assert_eq!(c, [("rx".to_string(), vec![])]);
+        assert_eq!(fifo, "INSTANCE \"X\" MASTER_RX_LOWER_PRI 150");
+        let (c, fifo) = runs(&n, false, NotifyState::BackupPriority);
+        assert!(c.is_empty());
+        assert_eq!(fifo, "INSTANCE \"X\" BACKUP_PRIORITY 150");
+        let (c, fifo) = runs(&n, true, NotifyState::Master);
+        assert_eq!(
+            c,
+            [
+                ("m".to_string(), vec![]),
+                (
+                    "any".into(),
+                    ["GROUP", "X", "MASTER", "0"].map(String::from).to_vec()
+                )
+            ]
+        );
+        assert_eq!(fifo, "GROUP \"X\" MASTER 0");
+        // Nothing configured: only the FIFO line.
+        let (c, _) = runs(&Notify::default(), false, NotifyState::Master);
+        assert!(c.is_empty());
     }
 }

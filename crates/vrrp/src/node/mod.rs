@@ -30,6 +30,22 @@ struct Segment {
     interface: Arc<str>,
     family: Family,
     by_vrid: Vec<Vec<u32>>,
+    /// The multicast groups the instances here advertise to (unicast ones join none).
+    groups: Vec<IpAddr>,
+    instances: usize,
+}
+
+/// One interface and address family some instance runs on: what the daemon opens a VRRP
+/// socket for. Instances without an interface (unicast, every VIP with its own `dev`)
+/// share the interface `""`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentUse<'a> {
+    pub interface: &'a Arc<str>,
+    pub family: Family,
+    /// Multicast groups to join, each once.
+    pub groups: &'a [IpAddr],
+    /// How many instances receive through it.
+    pub instances: usize,
 }
 
 /// All of one daemon's VRRP state. See the crate documentation for how to drive it.
@@ -84,6 +100,8 @@ impl Node {
 
     /// (Re)build instances, bindings, groups and the demultiplexing table from `config`.
     pub(crate) fn install(&mut self, config: &Config, logs: &mut Vec<Action>) {
+        // keepalived's rules were applied by baton-conf; nothing here applies them again.
+        debug_assert_eq!(config.keeps_promises(), Ok(()));
         self.log_unknown_vrids = config.global.log_unknown_vrids;
         self.instances.clear();
         self.bindings.clear();
@@ -95,8 +113,7 @@ impl Node {
         for (i, c) in config.instances.iter().enumerate() {
             let id = InstanceId(i as u32);
             let group = config.sync_group_of(&c.name);
-            self.instances
-                .push(Instance::new(id, Params::new(c, &config.global)));
+            self.instances.push(Instance::new(id, Params::new(c)));
             self.bindings
                 .push(trackers::bindings(config, c, group, logs));
         }
@@ -119,11 +136,18 @@ impl Node {
                         interface: inst.p.interface.clone(),
                         family: inst.p.family,
                         by_vrid: vec![Vec::new(); 256],
+                        groups: Vec::new(),
+                        instances: 0,
                     });
                     self.segments.len() - 1
                 }
             };
-            self.segments[seg].by_vrid[usize::from(inst.p.vrid)].push(inst.id.0);
+            let segment = &mut self.segments[seg];
+            segment.by_vrid[usize::from(inst.p.vrid)].push(inst.id.0);
+            segment.instances += 1;
+            if !inst.p.unicast() && !segment.groups.contains(&inst.p.mcast_group) {
+                segment.groups.push(inst.p.mcast_group);
+            }
         }
         self.our_addresses = config
             .instances
@@ -144,6 +168,17 @@ impl Node {
 
     pub fn instance_by_name(&self, name: &str) -> Option<&Instance> {
         self.instances.iter().find(|i| i.name() == name)
+    }
+
+    /// Every interface and family the instances use, in the order the configuration first
+    /// names them.
+    pub fn segments(&self) -> impl Iterator<Item = SegmentUse<'_>> {
+        self.segments.iter().map(|s| SegmentUse {
+            interface: &s.interface,
+            family: s.family,
+            groups: &s.groups,
+            instances: s.instances,
+        })
     }
 
     /// Adverts that arrived for a VRID no instance runs on that interface and family.

@@ -38,11 +38,30 @@ pub fn instance(name: &str, vrid: u8, priority: u8) -> VrrpInstance {
     i
 }
 
+/// `vrrp_strict` on an instance, as baton-conf resolves it when it loads a configuration:
+/// strict mode and everything it implies (the core applies none of it itself).
+pub fn strict(mut i: VrrpInstance) -> VrrpInstance {
+    i.strict = true;
+    i.fast_handover = false;
+    i.down_timer_adverts = 3;
+    i.lower_prio_no_advert = true;
+    i.higher_prio_send_advert = false;
+    i.owner_ignore_adverts = true;
+    i.preempt_delay = Duration::ZERO;
+    i.garp.lower_prio_repeat = 0;
+    i.garp.lower_prio_delay = Duration::ZERO;
+    i.accept = i.is_owner();
+    i.auth = None;
+    i
+}
+
+/// A configuration of `instances`, to which a test may add scripts and groups before
+/// starting a node (which checks in debug builds that it keeps a loaded configuration's
+/// promises).
 pub fn config(instances: Vec<VrrpInstance>) -> Config {
-    Config {
-        instances,
-        ..Config::default()
-    }
+    let mut c = Config::build(|_| {});
+    c.instances = instances;
+    c
 }
 
 /// What a received advert looks like; defaults are a v2 advert from PEER matching

@@ -220,7 +220,7 @@ impl Scenario {
     }
 
     pub fn config(&self, router: usize) -> Config {
-        let mut cfg = Config::default();
+        let mut cfg = Config::build(|_| {});
         for v in &self.vrids {
             let mut i = VrrpInstance::new(&format!("VI_{}", v.vrid), v.vrid, self.family);
             i.interface = Some("eth0".to_string());
@@ -233,8 +233,15 @@ impl Scenario {
             i.down_timer_adverts = v.down_timer_adverts;
             i.nopreempt = v.nopreempt;
             i.preempt_delay = v.preempt_delay[router];
-            i.strict = self.strict;
+            if i.is_owner() {
+                // As baton-conf loads an owner: it always preempts, at once.
+                i.nopreempt = false;
+                i.preempt_delay = Duration::ZERO;
+            }
             i.fast_handover = self.fast;
+            if self.strict {
+                i = super::strict(i);
+            }
             i.vips = vec![VirtualAddress::new(vip(self.family, v.vrid))];
             if self.unicast {
                 i.unicast_peers = (0..self.routers)

@@ -4,23 +4,24 @@
 //! reported where it was written.
 
 mod checkers;
+mod corrections;
+mod family;
+mod global;
 mod nftables;
+mod settings;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use baton_wire::Family;
-
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::lvs::{
-    Forwarding, GroupEntry, Lvs, LvsGlobal, Persistence, Protocol, RealServer, RealServerId,
-    Scheduler, SorryServer, VirtualServer, VirtualServerAddress, VirtualServerGroup,
-    VirtualServerId,
+    Forwarding, GroupEntry, Lvs, LvsGlobal, RealServer, RealServerId, Scheduler, SorryServer,
+    VirtualServer, VirtualServerAddress, VirtualServerGroup, VirtualServerId,
 };
 use crate::model::{Span, TrackFile, VrrpInstance};
 use crate::parse::cx::Cx;
 use crate::parse::lvs::global::RawLvsGlobal;
-use crate::parse::lvs::{RawAddress, RawRealServer, RawVirtualServer};
+use crate::parse::lvs::{RawRealServer, RawVirtualServer};
 
 /// keepalived's `delay_loop` when none is given.
 const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
@@ -64,7 +65,7 @@ pub(crate) fn lvs(
     ssl: Option<crate::lvs::SslContext>,
     ctx: &Context<'_>,
 ) -> Lvs {
-    let global = global(cx, raw_global, ctx);
+    let global = global::global(cx, raw_global, ctx);
     let mut members: std::collections::HashMap<String, u32> = Default::default();
     let mut out: Vec<VirtualServer> = Vec::new();
     let mut seen: std::collections::HashMap<crate::lvs::VirtualServerKey, Span> =
@@ -126,76 +127,6 @@ fn renumber(vs: &mut VirtualServer, id: VirtualServerId) {
     }
 }
 
-fn global(cx: &mut Cx<'_>, raw: RawLvsGlobal, ctx: &Context<'_>) -> LvsGlobal {
-    let mut g = raw.defs;
-    for (instance, ifname) in raw.legacy_sync {
-        if let Some(s) = &g.sync_daemon {
-            push(
-                cx,
-                Code::Duplicate,
-                &ifname.span,
-                ifname.v.len() as u32,
-                format!(
-                    "lvs_sync_daemon is already set to {}; this lvs_sync_daemon_interface is ignored",
-                    s.interface
-                ),
-            );
-            continue;
-        }
-        g.sync_daemon = Some(crate::lvs::LvsSyncDaemon {
-            interface: ifname.v,
-            instance: Some(instance),
-            sync_id: None,
-            max_len: None,
-            port: None,
-            ttl: None,
-            group: None,
-            span: ifname.span,
-        });
-    }
-    if let Some(script) = raw.notify_fifo_script {
-        match &mut g.notify_fifo {
-            Some(f) => f.script = Some(script),
-            None => push(
-                cx,
-                Code::MissingArgument,
-                &script.span,
-                1,
-                "lvs_notify_fifo_script without lvs_notify_fifo; ignored",
-            ),
-        }
-    }
-    if let Some(s) = &mut g.sync_daemon {
-        match &s.instance {
-            None => push(
-                cx,
-                Code::MissingArgument,
-                &s.span,
-                s.interface.len() as u32,
-                "lvs_sync_daemon names no vrrp_instance (inst NAME): it has no state to follow; ignored",
-            ),
-            Some(name) => match ctx.instances.iter().find(|i| &i.name == name) {
-                None => push(
-                    cx,
-                    Code::TrackUndefined,
-                    &s.span,
-                    s.interface.len() as u32,
-                    format!(
-                        "lvs_sync_daemon follows vrrp_instance {name}, which is not defined; ignored"
-                    ),
-                ),
-                Some(i) => {
-                    s.sync_id.get_or_insert(i.vrid);
-                }
-            },
-        }
-        if s.instance.is_none() || s.sync_id.is_none() {
-            g.sync_daemon = None;
-        }
-    }
-    g
-}
-
 fn is_tunnel(f: Option<Forwarding>) -> bool {
     matches!(f, Some(Forwarding::Tun { .. }))
 }
@@ -211,155 +142,9 @@ fn virtual_server(
 ) -> Option<VirtualServer> {
     let who = r.written.clone();
     let len = r.name_len;
-    let mut family = r.family.as_ref().map(|f| f.v);
 
-    // Real servers of another family than the virtual server are skipped, unless
-    // tunnelled (check_parser.c rs_end_handler).
-    let mut kept = Vec::with_capacity(r.real_servers.len());
-    for rs in std::mem::take(&mut r.real_servers) {
-        let f = Family::of(&rs.address.ip());
-        if !is_tunnel(rs.forwarding.or(rs.inherited)) {
-            match family {
-                None => family = Some(f),
-                Some(vf) if vf != f => {
-                    push(
-                        cx,
-                        Code::LvsFamilyMismatch,
-                        &rs.span,
-                        rs.name_len,
-                        format!(
-                            "{who}: real_server {} is {f}, the virtual server {vf}; real server skipped",
-                            rs.address.ip()
-                        ),
-                    );
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        kept.push(rs);
-    }
-    r.real_servers = kept;
-    if r.real_servers.is_empty() {
-        push(
-            cx,
-            Code::VsNoRealServers,
-            &r.span,
-            len,
-            format!("{who} has no real servers; ignored"),
-        );
-        return None;
-    }
-    if let Some(s) = &r.sorry
-        && !is_tunnel(s.forwarding.or(s.inherited))
-    {
-        let f = Family::of(&s.address.ip());
-        match family {
-            None => family = Some(f),
-            Some(vf) if vf != f => {
-                push(
-                    cx,
-                    Code::LvsFamilyMismatch,
-                    &s.span,
-                    1,
-                    format!(
-                        "{who}: sorry_server {} is {f}, the virtual server {vf}; sorry server skipped",
-                        s.address.ip()
-                    ),
-                );
-                r.sorry = None;
-            }
-            _ => {}
-        }
-    }
-
-    // The address, and for groups the family the group decides (link_vsg_to_vs).
-    let address = match &r.address {
-        RawAddress::Ip(a) => VirtualServerAddress::Ip(*a),
-        RawAddress::Fwmark(m) => VirtualServerAddress::Fwmark(*m),
-        RawAddress::Group(name) => {
-            let Some(g) = groups.iter().find(|g| g.name == name.v) else {
-                push(
-                    cx,
-                    Code::VsGroupUndefined,
-                    &name.span,
-                    name.v.len() as u32,
-                    format!(
-                        "virtual_server_group {} is not defined; virtual server ignored",
-                        name.v
-                    ),
-                );
-                return None;
-            };
-            let (v4, v6) = (g.has_family(Family::Ipv4), g.has_family(Family::Ipv6));
-            let group_family = match (v4, v6) {
-                (true, false) => Some(Family::Ipv4),
-                (false, true) => Some(Family::Ipv6),
-                _ => None,
-            };
-            match (family, group_family) {
-                (Some(vf), Some(gf)) if vf != gf => {
-                    push(
-                        cx,
-                        Code::LvsFamilyMismatch,
-                        &name.span,
-                        name.v.len() as u32,
-                        format!(
-                            "virtual_server_group {} is {gf}, its servers {vf}; virtual server ignored",
-                            name.v
-                        ),
-                    );
-                    return None;
-                }
-                (Some(vf), None) if v4 && v6 => {
-                    push(
-                        cx,
-                        Code::LvsFamilyMismatch,
-                        &name.span,
-                        name.v.len() as u32,
-                        format!(
-                            "virtual_server_group {} has IPv4 and IPv6 entries but its servers are only {vf}; virtual server ignored",
-                            name.v
-                        ),
-                    );
-                    return None;
-                }
-                (None, Some(gf)) => family = Some(gf),
-                (None, None) if !v4 && !v6 => push_sev(
-                    cx,
-                    Code::LvsDefaulted,
-                    Severity::Warning,
-                    &name.span,
-                    name.v.len() as u32,
-                    format!(
-                        "{who}: the address family cannot be told from group {} (fwmarks without inet|inet6); IPv4",
-                        name.v
-                    ),
-                ),
-                _ => {}
-            }
-            let m = members.entry(name.v.clone()).or_insert(0);
-            let member = *m;
-            *m += 1;
-            VirtualServerAddress::Group {
-                name: name.v.clone(),
-                member,
-            }
-        }
-    };
-    // A firewall-mark service whose servers are all tunnelled takes their family if they
-    // agree, else IPv4 (check_parser.c vs_end_handler).
-    let family = family.unwrap_or_else(|| {
-        let mut fams = r
-            .sorry
-            .iter()
-            .map(|s| Family::of(&s.address.ip()))
-            .chain(r.real_servers.iter().map(|rs| Family::of(&rs.address.ip())));
-        match fams.next() {
-            Some(first) if fams.all(|f| f == first) => first,
-            _ => Family::Ipv4,
-        }
-    });
+    let family = family::servers_of_one_family(cx, &mut r, &who, len)?;
+    let (address, family) = family::address(cx, &r, groups, members, family, &who)?;
 
     let group = match &address {
         VirtualServerAddress::Group { name, .. } => groups.iter().find(|g| &g.name == name),
@@ -404,121 +189,12 @@ fn virtual_server(
         real_servers: Vec::new(),
     };
 
-    if let Some(span) = &r.ha_suspend
-        && has_fwmarks
-    {
-        push(
-            cx,
-            Code::LvsAdjusted,
-            span,
-            10,
-            format!(
-                "{who}: ha_suspend cannot work with firewall marks (there is no address to watch); ignored"
-            ),
-        );
-        vs.ha_suspend = false;
-    }
-
-    // Persistence as written; zero ports make it implicit below.
-    let mut persistence = r
-        .persistence_timeout
-        .as_ref()
-        .map(|t| t.v)
-        .or(r.granularity.as_ref().map(|_| DEFAULT_PERSISTENCE));
-
-    if has_addresses {
-        if vs.protocol.is_none() {
-            push_sev(
-                cx,
-                Code::LvsDefaulted,
-                Severity::Error,
-                &r.span,
-                len,
-                format!(
-                    "{who} has no protocol; keepalived's default UDP applies (add 'protocol TCP' for TCP services)"
-                ),
-            );
-            vs.protocol = Some(Protocol::Udp);
-        }
-        if let Some(span) = &r.ops
-            && vs.protocol != Some(Protocol::Udp)
-        {
-            push_sev(
-                cx,
-                Code::LvsAdjusted,
-                Severity::Error,
-                span,
-                3,
-                format!("{who}: one-packet scheduling (ops) needs protocol UDP; ignored"),
-            );
-            vs.scheduler_flags.one_packet = false;
-        }
-        let zero_port = match (&vs.address, group) {
-            (VirtualServerAddress::Ip(a), _) => a.port() == 0,
-            (_, Some(g)) => g
-                .entries
-                .iter()
-                .any(|e| matches!(e, GroupEntry::Addresses { port: 0, .. })),
-            _ => false,
-        };
-        if zero_port && persistence.is_none() {
-            push_sev(
-                cx,
-                Code::LvsAdjusted,
-                Severity::Error,
-                &r.span,
-                len,
-                format!(
-                    "{who}: a service without a port must be persistent; persistence_timeout 360 applies"
-                ),
-            );
-            persistence = Some(DEFAULT_PERSISTENCE);
-        }
-    }
-    if let Some(p) = &r.protocol
-        && has_fwmarks
-        && !has_addresses
-    {
-        push(
-            cx,
-            Code::LvsAdjusted,
-            &p.span,
-            4,
-            format!("{who}: protocol has no meaning for a firewall-mark service; ignored"),
-        );
-        vs.protocol = None;
-    }
-    vs.persistence = persistence.map(|timeout| Persistence {
-        timeout,
-        granularity: r.granularity.as_ref().map(|g| g.v),
-        engine: r.persistence_engine.take(),
-    });
-    if vs.persistence.is_none() && r.persistence_engine.is_some() {
-        push_sev(
-            cx,
-            Code::LvsAdjusted,
-            Severity::Warning,
-            &r.span,
-            len,
-            format!("{who}: persistence_engine without persistence has no effect"),
-        );
-    }
-
-    match &r.scheduler {
-        Some(s) => vs.scheduler = s.v,
-        None => {
-            let eq = Scheduler::Wlc.nftables_equivalent();
-            push(
-                cx,
-                Code::LvsDefaulted,
-                &r.span,
-                len,
-                format!(
-                    "{who} has no lb_algo; keepalived's default wlc applies, which baton's nftables data plane schedules as {eq} (it has no connection counts)"
-                ),
-            );
-        }
-    }
+    let kind = settings::Kind {
+        group,
+        has_fwmarks,
+        has_addresses,
+    };
+    settings::service(cx, &mut vs, &mut r, &kind, &who, len);
 
     // The virtual server's forwarding method, NAT when nothing says (said once).
     let mut defaulted_forwarding = false;
@@ -605,8 +281,8 @@ fn virtual_server(
         vs.sorry_server = Some(sorry);
     }
 
-    quorum(cx, &mut vs, &r, weight_sum, &who);
-    ports(cx, &mut vs, group, &mut real_servers, &who);
+    corrections::quorum(cx, &mut vs, &r, weight_sum, &who);
+    corrections::ports(cx, &mut vs, group, &mut real_servers, &who);
 
     // Checkers, now that every real server has its final address.
     let ck = checkers::Inherit {
@@ -655,157 +331,4 @@ fn real_server(
         c.inherit(&raw.timings);
     }
     (rs, checkers)
-}
-
-/// Quorum no higher than the total weight, hysteresis below quorum
-/// (check_data.c validate_check_config).
-fn quorum(
-    cx: &mut Cx<'_>,
-    vs: &mut VirtualServer,
-    r: &RawVirtualServer,
-    weight_sum: u64,
-    who: &str,
-) {
-    let span = r.quorum.as_ref().map_or(&r.span, |q| &q.span);
-    if u64::from(vs.quorum) > weight_sum {
-        push_sev(
-            cx,
-            Code::LvsAdjusted,
-            Severity::Warning,
-            span,
-            6,
-            format!(
-                "{who}: quorum {} is more than the total weight {weight_sum} of its real servers, so it could never be reached; quorum {weight_sum} applies",
-                vs.quorum
-            ),
-        );
-        vs.quorum = weight_sum as u32;
-    }
-    if vs.hysteresis > 0 && vs.hysteresis >= vs.quorum {
-        let span = r.hysteresis.as_ref().map_or(&r.span, |h| &h.span);
-        let h = vs.quorum.saturating_sub(1);
-        push_sev(
-            cx,
-            Code::LvsAdjusted,
-            Severity::Error,
-            span,
-            10,
-            format!(
-                "{who}: hysteresis {} is not below quorum {}; hysteresis {h} applies",
-                vs.hysteresis, vs.quorum
-            ),
-        );
-        vs.hysteresis = h;
-    }
-}
-
-/// Real and sorry server ports: NAT servers without a port take the service's; other
-/// methods cannot change the port, so a different one is reset (or cleared for firewall
-/// marks), as keepalived does.
-fn ports(
-    cx: &mut Cx<'_>,
-    vs: &mut VirtualServer,
-    group: Option<&VirtualServerGroup>,
-    real_servers: &mut [(RealServer, Vec<crate::parse::lvs::checkers::RawChecker>)],
-    who: &str,
-) {
-    if let Some(g) = group {
-        let has_fwmarks = g
-            .entries
-            .iter()
-            .any(|e| matches!(e, GroupEntry::Fwmark { .. }));
-        let ports: Vec<u16> = g
-            .entries
-            .iter()
-            .filter_map(|e| match e {
-                GroupEntry::Addresses { port, .. } => Some(*port),
-                _ => None,
-            })
-            .collect();
-        let servers = real_servers
-            .iter()
-            .map(|(rs, _)| (rs.address, rs.forwarding, &rs.span, "real_server"))
-            .chain(
-                vs.sorry_server
-                    .iter()
-                    .map(|s| (s.address, s.forwarding, &s.span, "sorry_server")),
-            );
-        for (addr, fwd, span, what) in servers {
-            if fwd == Forwarding::Nat || addr.port() == 0 {
-                continue;
-            }
-            if has_fwmarks {
-                push(
-                    cx,
-                    Code::LvsAdjusted,
-                    span,
-                    1,
-                    format!(
-                        "{who}: {what} {addr} has a port but is not NAT; the port is ignored for the group's firewall marks"
-                    ),
-                );
-            }
-            if let Some(p) = ports.iter().find(|&&p| p != addr.port()) {
-                push(
-                    cx,
-                    Code::LvsAdjusted,
-                    span,
-                    1,
-                    format!(
-                        "{who}: {what} {addr} is not NAT, so its port must be the group's port {p}; packets keep port {p}"
-                    ),
-                );
-            }
-        }
-        return;
-    }
-    let vs_port = match &vs.address {
-        VirtualServerAddress::Ip(a) => Some(a.port()),
-        _ => None,
-    };
-    let fix = |cx: &mut Cx<'_>, addr: &mut SocketAddr, fwd: Forwarding, span: &Span, what: &str| {
-        match (fwd, vs_port) {
-            (Forwarding::Nat, Some(p)) if addr.port() == 0 => addr.set_port(p),
-            (Forwarding::Nat, _) => {}
-            (_, None) if addr.port() != 0 => {
-                push(
-                    cx,
-                    Code::LvsAdjusted,
-                    span,
-                    1,
-                    format!(
-                        "{who}: {what} {addr} has a port but a firewall-mark service that is not NAT cannot change ports; port cleared"
-                    ),
-                );
-                addr.set_port(0);
-            }
-            (_, None) => {}
-            (_, Some(p)) if addr.port() == 0 => addr.set_port(p),
-            (_, Some(p)) if addr.port() != p => {
-                push(
-                    cx,
-                    Code::LvsAdjusted,
-                    span,
-                    1,
-                    format!(
-                        "{who}: {what} {addr} is not NAT, so it cannot have another port than the service's {p}; port {p} applies"
-                    ),
-                );
-                addr.set_port(p);
-            }
-            _ => {}
-        }
-    };
-    for (rs, _) in real_servers.iter_mut() {
-        let span = rs.span.clone();
-        fix(cx, &mut rs.address, rs.forwarding, &span, "real_server");
-    }
-    if let Some(s) = &mut vs.sorry_server {
-        // keepalived leaves a NAT sorry server without a port alone: the client's
-        // destination port is kept.
-        if s.forwarding != Forwarding::Nat {
-            let span = s.span.clone();
-            fix(cx, &mut s.address, s.forwarding, &span, "sorry_server");
-        }
-    }
 }

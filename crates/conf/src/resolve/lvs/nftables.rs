@@ -1,15 +1,16 @@
 //! What baton's nftables data plane cannot do as IPVS would, said where it is configured,
-//! with what happens instead. The data plane implements exactly these fallbacks
-//! ([`Scheduler::nftables_equivalent`], [`Forwarding::nftables_equivalent`]).
+//! with what happens instead, as baton-nft does it ([`Scheduler::nftables_equivalent`],
+//! [`Forwarding::nftables_supported`]; crates/nft/README.md "What nftables cannot do").
 
 use super::push;
 use crate::diag::Code;
-use crate::lvs::{Forwarding, Scheduler, VirtualServer};
+use crate::lvs::{Forwarding, Scheduler, VirtualServer, VirtualServerAddress};
 use crate::parse::cx::Cx;
 use crate::parse::lvs::{RawRealServer, RawVirtualServer};
 
 pub(super) fn warn(cx: &mut Cx<'_>, vs: &VirtualServer, r: &RawVirtualServer) {
     let who = &r.written;
+    mixed_ports(cx, vs, r);
     if let Some(s) = &r.scheduler {
         let eq = s.v.nftables_equivalent();
         if eq != s.v {
@@ -58,23 +59,22 @@ pub(super) fn warn(cx: &mut Cx<'_>, vs: &VirtualServer, r: &RawVirtualServer) {
             ),
         );
     }
-    let tunnelled = |f: Forwarding| matches!(f, Forwarding::Tun { .. });
     for rs in &vs.real_servers {
-        if tunnelled(rs.forwarding) {
+        if !rs.forwarding.nftables_supported() {
             push(
                 cx,
                 Code::LvsUnsupported,
                 &rs.span,
                 1,
                 format!(
-                    "{who}: real_server {}: baton's nftables data plane cannot tunnel (TUN); it forwards as DR instead (the real server must be on a local segment)",
+                    "{who}: real_server {}: baton's nftables data plane cannot tunnel (TUN), so this virtual server is left out of the data plane (use DR or NAT)",
                     rs.address.ip()
                 ),
             );
         }
     }
     if let Some(s) = &vs.sorry_server
-        && tunnelled(s.forwarding)
+        && !s.forwarding.nftables_supported()
     {
         push(
             cx,
@@ -82,8 +82,43 @@ pub(super) fn warn(cx: &mut Cx<'_>, vs: &VirtualServer, r: &RawVirtualServer) {
             &s.span,
             1,
             format!(
-                "{who}: sorry_server {}: baton's nftables data plane cannot tunnel (TUN); it forwards as DR instead",
+                "{who}: sorry_server {}: baton's nftables data plane cannot tunnel (TUN), so this virtual server is left out of the data plane (use DR or NAT)",
                 s.address.ip()
+            ),
+        );
+    }
+}
+
+/// NAT servers that name a port and servers that keep the client's (port 0 of a
+/// firewall-mark or group service) cannot share a service in baton-nft, which leaves such a
+/// service out (its `Invalid::MixedPorts`).
+fn mixed_ports(cx: &mut Cx<'_>, vs: &VirtualServer, r: &RawVirtualServer) {
+    let service_port = match &vs.address {
+        VirtualServerAddress::Ip(a) => a.port(),
+        _ => 0,
+    };
+    let ports: Vec<u16> = vs
+        .real_servers
+        .iter()
+        .filter(|rs| rs.forwarding == Forwarding::Nat)
+        .map(|rs| rs.address.port())
+        .chain(
+            vs.sorry_server
+                .iter()
+                .filter(|s| s.forwarding == Forwarding::Nat)
+                .map(|s| s.address.port()),
+        )
+        .map(|p| if p == 0 { service_port } else { p })
+        .collect();
+    if ports.contains(&0) && ports.iter().any(|&p| p != 0) {
+        push(
+            cx,
+            Code::LvsUnsupported,
+            &r.span,
+            r.name_len,
+            format!(
+                "{}: some NAT servers name a port and some keep the client's: baton's nftables data plane cannot mix them, so this virtual server is left out of the data plane",
+                r.written
             ),
         );
     }

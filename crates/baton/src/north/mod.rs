@@ -1,0 +1,19 @@
+//! The operator side: what people and their tools see of the daemon and give it.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`config`] | loading keepalived.conf at start and on SIGHUP |
+//! | [`check`] | `baton check` and `-t`: the configuration report and keepalived's exit codes |
+//! | [`control`], [`status`] | the control socket and `baton status` |
+//! | [`logging`] | syslog, journald or the console, keepalived's wording |
+//! | [`pidfile`], [`notify_systemd`] | what a keepalived unit file expects |
+//! | [`process_name`] | the name `killall keepalived` finds |
+
+pub mod check;
+pub mod config;
+pub mod control;
+pub mod logging;
+pub mod notify_systemd;
+pub mod pidfile;
+pub mod process_name;
+pub mod status;

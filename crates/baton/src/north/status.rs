@@ -1,0 +1,313 @@
+//! `baton status`: ask the daemon over its control socket and print each instance's state,
+//! effective priority, master, VIPs held and counters as a table, or the raw JSON with
+//! `--json`.
+//!
+//! The daemon answers `{"daemon": {...}, "instances": [ <instance snapshot>, ... ]}`, where an
+//! instance snapshot is the protocol core's serde status (`baton_vrrp::InstanceStatus`: name,
+//! state, effective and base priority, master, VIPs held, counters, faults, mismatches). The
+//! table reads the fields it knows by name and prints `-` for any it does not find, so a
+//! snapshot that grows new fields never breaks the client.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+use crate::north::control::{self, Request};
+
+/// Run the client: print the daemon's answer and exit 0, or explain and exit 1.
+pub fn run(control_socket: &Path, json: bool) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("baton status: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(control::request(control_socket, &Request::Status)) {
+        Ok(v) => {
+            let text = if json {
+                let mut t = serde_json::to_string_pretty(&v).unwrap_or_default();
+                t.push('\n');
+                t
+            } else {
+                render_table(&v)
+            };
+            // A reader that stops early (`baton status | grep -q MASTER`) is not an error.
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("baton status: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("baton status: {e} (is the daemon running with this pid file or -p?)");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A field as text: strings bare, numbers and booleans as written, arrays joined by commas,
+/// a master as `address (priority)`, missing or null as `-`.
+fn text(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "-".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Object(o)) if o.contains_key("address") => match o.get("priority") {
+            Some(p) => format!("{} ({p})", text(o.get("address"))),
+            None => text(o.get("address")),
+        },
+        Some(Value::Array(a)) if a.is_empty() => "-".into(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| text(Some(x)))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn first<'a>(obj: &'a Value, names: &[&str]) -> Option<&'a Value> {
+    names
+        .iter()
+        .find_map(|n| obj.get(*n).filter(|v| !v.is_null()))
+}
+
+/// Counters as `name=value`, nested groups as `group.name=value`. The advert counts always
+/// show; other counters only once they are non-zero, to keep the line readable.
+fn flatten_counters(prefix: &str, v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten_counters(&key, x, out);
+            }
+        }
+        Value::Number(n) => {
+            let always = matches!(prefix, "adverts_sent" | "adverts_received");
+            if always || n.as_u64() != Some(0) {
+                out.push(format!("{prefix}={n}"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// One VRRP socket: where, whether open, traffic, and datagrams that never became an advert.
+fn socket_line(sock: &Value) -> String {
+    let open = sock.get("open").and_then(Value::as_bool).unwrap_or(false);
+    let mut line = format!(
+        "socket {} {}: {}",
+        text(sock.get("interface")),
+        text(sock.get("family")),
+        if open { "open" } else { "not open" }
+    );
+    for key in ["received", "sent", "send_errors"] {
+        if let Some(n) = sock.get(key).and_then(Value::as_u64)
+            && (n > 0 || key != "send_errors")
+        {
+            let _ = write!(line, " {key}={n}");
+        }
+    }
+    if let Some(w) = sock.get("wire_errors") {
+        let mut parts = Vec::new();
+        flatten_counters("", w, &mut parts);
+        if !parts.is_empty() {
+            let _ = write!(line, " not-vrrp: {}", parts.join(" "));
+        }
+    }
+    line
+}
+
+/// Render the status answer as a table, one row per instance and its counters beneath.
+pub fn render_table(status: &Value) -> String {
+    let empty = Vec::new();
+    let instances = status
+        .get("instances")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
+    let mut rows = vec![[
+        "INSTANCE".to_string(),
+        "STATE".into(),
+        "PRIO".into(),
+        "BASE".into(),
+        "MASTER".into(),
+        "VIPS".into(),
+    ]];
+    for i in instances {
+        rows.push([
+            text(first(i, &["name", "instance"])),
+            text(first(i, &["state"])).to_uppercase(),
+            text(first(i, &["effective_priority", "priority"])),
+            text(first(i, &["base_priority", "configured_priority"])),
+            text(first(i, &["master", "master_address"])),
+            text(first(i, &["vips_held", "vips"])),
+        ]);
+    }
+    let mut widths = [0usize; 6];
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    if let Some(d) = status.get("daemon") {
+        let _ = writeln!(
+            out,
+            "baton pid {} config {}",
+            text(d.get("pid")),
+            text(d.get("config"))
+        );
+    }
+    if instances.is_empty() {
+        out.push_str("no VRRP instances\n");
+        return out;
+    }
+    if let Some(sockets) = status
+        .get("daemon")
+        .and_then(|d| d.get("sockets"))
+        .and_then(Value::as_array)
+    {
+        for sock in sockets {
+            let _ = writeln!(out, "{}", socket_line(sock));
+        }
+    }
+    for (n, r) in rows.iter().enumerate() {
+        let mut line = String::new();
+        for (c, w) in r.iter().zip(widths) {
+            let _ = write!(line, "{c:<w$}  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+        if n > 0 {
+            let i = &instances[n - 1];
+            if let Some(c) = i.get("counters") {
+                let mut parts = Vec::new();
+                flatten_counters("", c, &mut parts);
+                if !parts.is_empty() {
+                    let _ = writeln!(out, "  counters: {}", parts.join(" "));
+                }
+            }
+            for (key, label) in [("faults", "faults"), ("mismatches", "mismatches")] {
+                if let Some(list) = i.get(key).and_then(Value::as_array)
+                    && !list.is_empty()
+                {
+                    let items: Vec<String> = list
+                        .iter()
+                        .map(|x| match x {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect();
+                    let _ = writeln!(out, "  {label}: {}", items.join("; "));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn table_shows_state_priority_master_vips_and_counters() {
+        // Shaped like baton-vrrp's InstanceStatus.
+        let v = json!({
+            "daemon": {"pid": 12, "config": "/etc/keepalived/keepalived.conf"},
+            "instances": [
+                {"name": "VI_1", "vrid": 51, "state": "Master", "effective_priority": 200,
+                 "base_priority": 200,
+                 "master": {"address": "192.168.5.11", "priority": 200},
+                 "vips_held": ["192.168.5.10"],
+                 "faults": [], "mismatches": [],
+                 "counters": {"adverts_sent": 42, "adverts_received": 0,
+                              "priority_zero_sent": 0,
+                              "dropped": {"ttl": 3, "auth": 0},
+                              "transitions": {"master": 1, "backup": 1}}},
+                {"name": "VI_6", "state": "Fault", "effective_priority": 50,
+                 "base_priority": 100, "master": null, "vips_held": [],
+                 "faults": ["interface eth1 down"]}
+            ]
+        });
+        let t = render_table(&v);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "baton pid 12 config /etc/keepalived/keepalived.conf"
+        );
+        assert!(
+            lines[1].starts_with("INSTANCE  STATE   PRIO  BASE  MASTER"),
+            "{t}"
+        );
+        let vi1: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(
+            vi1,
+            [
+                "VI_1",
+                "MASTER",
+                "200",
+                "200",
+                "192.168.5.11",
+                "(200)",
+                "192.168.5.10"
+            ]
+        );
+        assert_eq!(
+            lines[3],
+            "  counters: adverts_received=0 adverts_sent=42 dropped.ttl=3 \
+             transitions.backup=1 transitions.master=1"
+        );
+        let vi6: Vec<&str> = lines[4].split_whitespace().collect();
+        assert_eq!(vi6, ["VI_6", "FAULT", "50", "100", "-", "-"]);
+        assert_eq!(lines[5], "  faults: interface eth1 down");
+        assert_eq!(lines.len(), 6);
+    }
+
+    #[test]
+    fn sockets_show_traffic_and_what_was_not_vrrp() {
+        let v = json!({
+            "daemon": {"pid": 3, "config": "/k.conf", "sockets": [
+                {"interface": "ens33", "family": "IPv4", "open": true, "received": 9,
+                 "sent": 4, "send_errors": 0,
+                 "wire_errors": {"checksum": 2, "carp": 0, "truncated": 1}},
+                {"interface": "lan1", "family": "IPv6", "open": false, "received": 0,
+                 "sent": 0, "send_errors": 3, "wire_errors": {}}
+            ]},
+            "instances": [{"name": "VI_1", "state": "Backup"}]
+        });
+        let t = render_table(&v);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[1],
+            "socket ens33 IPv4: open received=9 sent=4 not-vrrp: checksum=2 truncated=1"
+        );
+        assert_eq!(
+            lines[2],
+            "socket lan1 IPv6: not open received=0 sent=0 send_errors=3"
+        );
+        assert!(lines[3].starts_with("INSTANCE"), "{t}");
+    }
+
+    #[test]
+    fn no_instances_is_said_plainly() {
+        let t = render_table(&json!({"instances": []}));
+        assert_eq!(t, "no VRRP instances\n");
+        assert_eq!(render_table(&json!(null)), "no VRRP instances\n");
+    }
+}

@@ -1,0 +1,19 @@
+//! The kernel side: everything the daemon says to and hears from the kernel on the protocol
+//! core's behalf. Nothing here decides anything; each module carries out one kind of action
+//! or turns one kind of kernel event into the core's inputs.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`netlink`] | interfaces, VIPs, routes, rules; the link and address monitor |
+//! | [`links`] | the interface table kept current from the monitor, and the core's link inputs |
+//! | [`vrrp_socket`] | a raw IP protocol 112 socket per interface and family |
+//! | [`sockets`] | the sockets the core's instances need, with their counters |
+//! | [`garp`] | gratuitous ARP and unsolicited NA frames on AF_PACKET |
+//! | [`announce`] | GARP/NA bursts spaced per interface |
+
+pub mod announce;
+pub mod garp;
+pub mod links;
+pub mod netlink;
+pub mod sockets;
+pub mod vrrp_socket;

@@ -1,0 +1,11 @@
+#![doc = include_str!("../README.md")]
+
+pub mod batch;
+mod error;
+pub mod expr;
+pub mod lvs;
+pub mod socket;
+pub mod table;
+
+pub use error::Error;
+pub use lvs::{Dataplane, Options, Report};
