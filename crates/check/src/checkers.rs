@@ -458,7 +458,7 @@ async fn follow_files(targets: Vec<FileTarget>, reporters: Vec<Reporter>) {
                 ),
             };
             rep.probed(state.is_up(), line.clone(), std::time::Duration::ZERO);
-            if !rep.verdict(state, line, None).await {
+            if !rep.file_verdict(state, line, w.value).await {
                 return;
             }
         }

@@ -111,6 +111,8 @@ pub struct Watched {
     dir_wd: Option<WatchDescriptor>,
     file_name: OsString,
     pub status: Option<FileStatus>,
+    /// The number last read.
+    pub value: i64,
 }
 
 /// Lets tokio poll the inotify descriptor.
@@ -151,6 +153,7 @@ impl FileWatcher {
                 dir_wd: None,
                 target,
                 status: None,
+                value: 0,
             };
             if let Err(e) = init_file(&w.target.file) {
                 warn!(
@@ -193,6 +196,7 @@ impl FileWatcher {
             match read_async(w.path.clone()).await {
                 Ok(value) => {
                     let s = status(value, w.target.check.weight, w.target.check.reverse);
+                    w.value = value;
                     if w.status != Some(s) {
                         w.status = Some(s);
                         changed.push(i);

@@ -96,6 +96,21 @@ impl Reporter {
     /// Give a verdict: log keepalived's line (with what was seen, when keepalived says
     /// nothing of it), send it. False when nobody listens any more.
     pub async fn verdict(&self, state: CheckState, line: String, cause: Option<&str>) -> bool {
+        self.send(state, line, cause, None).await
+    }
+
+    /// A FILE_CHECK's verdict, with the number read from the file.
+    pub async fn file_verdict(&self, state: CheckState, line: String, value: i64) -> bool {
+        self.send(state, line, None, Some(value)).await
+    }
+
+    async fn send(
+        &self,
+        state: CheckState,
+        line: String,
+        cause: Option<&str>,
+        file_value: Option<i64>,
+    ) -> bool {
         let reason = match cause {
             Some(c) if !c.is_empty() => format!("{line} ({c})"),
             _ => line,
@@ -119,6 +134,7 @@ impl Reporter {
                 state,
                 reason,
                 at,
+                file_value,
             })
             .await
             .is_ok()

@@ -46,4 +46,7 @@ pub struct Verdict {
     pub reason: String,
     /// When the result that decided it arrived.
     pub at: Instant,
+    /// FILE_CHECK: the number read from the file, which the virtual-server core keeps per
+    /// `track_file` (a reloaded check of the same file starts from it).
+    pub file_value: Option<i64>,
 }

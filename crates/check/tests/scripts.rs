@@ -261,6 +261,7 @@ fn file_check_follows_the_file() {
     let mut run = Run::start_here(&load(&text));
     let w = wait_case(&mut run, 0, Duration::from_secs(2), CheckState::is_up);
     assert_eq!(w.state, CheckState::Up(WeightEffect::Offset(6)));
+    assert_eq!(w.file_value, Some(3), "the number read, for the core");
     wait_case(&mut run, 1, Duration::from_secs(2), |s| {
         *s == CheckState::Up(WeightEffect::Offset(0))
     });
@@ -276,10 +277,12 @@ fn file_check_follows_the_file() {
         *s == CheckState::Up(WeightEffect::Offset(-10))
     });
     eprintln!("weight change seen after {:?}", w.at - t);
+    assert_eq!(w.file_value, Some(-5));
     fs::write(&fault_file, "1\n").unwrap();
     let d = wait_case(&mut run, 1, Duration::from_secs(2), |s| {
         *s == CheckState::Down
     });
+    assert_eq!(d.file_value, Some(1));
     assert!(d.reason.contains("now FAULT state"), "{}", d.reason);
     // Replaced by rename, as editors and config tools do.
     let tmp = dir.path().join("fault.tmp");
