@@ -10,7 +10,9 @@
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use baton_conf::{CheckKind, Checker, Config, GlobalDefs};
+use std::collections::BTreeSet;
+
+use baton_conf::{CheckKind, Checker, Config, GlobalDefs, VirtualServerId};
 use baton_track::{ScriptPolicy, TrackOptions};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -61,6 +63,7 @@ pub enum CheckError {
 
 enum Command {
     Reload(Plan),
+    Enable(VirtualServerId, bool),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -128,6 +131,15 @@ impl Checkers {
             .map_err(|_| CheckError::Stopped)
     }
 
+    /// Pause (`false`) or resume the checkers of virtual server `vs` (`ha_suspend`: they
+    /// run only while the virtual address is on this host). A paused checker keeps its
+    /// state and resumes from it. FILE_CHECKs, which only read a file, are not paused.
+    pub fn set_enabled(&self, vs: VirtualServerId, enabled: bool) -> Result<(), CheckError> {
+        self.commands
+            .send(Command::Enable(vs, enabled))
+            .map_err(|_| CheckError::Stopped)
+    }
+
     /// Every checker's state, for `baton status`.
     pub fn status(&self) -> Vec<CheckerStatus> {
         let list = lock(&self.statuses).clone();
@@ -165,7 +177,8 @@ struct Running {
     probe: CheckKind,
     id: Arc<Mutex<CheckerId>>,
     status: Arc<Mutex<CheckerStatus>>,
-    abort: tokio::task::AbortHandle,
+    /// `None` while paused.
+    abort: Option<tokio::task::AbortHandle>,
 }
 
 struct State {
@@ -176,6 +189,10 @@ struct State {
     file_statuses: Vec<Arc<Mutex<CheckerStatus>>>,
     verdicts: mpsc::Sender<Verdict>,
     statuses: Statuses,
+    /// Virtual servers whose checkers are paused (`ha_suspend`).
+    paused: BTreeSet<VirtualServerId>,
+    /// The environment of the running plan, for checkers resumed later.
+    env: Option<Arc<Env>>,
 }
 
 async fn supervise(
@@ -191,12 +208,15 @@ async fn supervise(
         file_statuses: Vec::new(),
         verdicts,
         statuses,
+        paused: BTreeSet::new(),
+        env: None,
     };
     apply(&mut state, plan);
     let done = loop {
         tokio::select! {
             command = commands.recv() => match command {
                 Some(Command::Reload(plan)) => apply(&mut state, plan),
+                Some(Command::Enable(vs, enabled)) => enable(&mut state, vs, enabled),
                 Some(Command::Shutdown(done)) => break Some(done),
                 None => break None,
             },
@@ -309,7 +329,9 @@ fn apply(state: &mut State, plan: Plan) {
             }
             Some(i) => {
                 let r = old.swap_remove(i);
-                r.abort.abort();
+                if let Some(a) = &r.abort {
+                    a.abort();
+                }
                 let previous = lock(&r.status).clone();
                 start(state, spec, &plan.env, Some(previous));
                 started += 1;
@@ -320,9 +342,30 @@ fn apply(state: &mut State, plan: Plan) {
             }
         }
     }
-    for r in old {
-        r.abort.abort();
+    for r in old.into_iter().filter_map(|r| r.abort) {
+        r.abort();
     }
+    // Checkers of paused virtual servers wait, with their state, until resumed; a kept
+    // one that was paused under another virtual server id runs again.
+    for r in &mut state.running {
+        if state.paused.contains(&r.spec.id.rs.vs)
+            && let Some(a) = r.abort.take()
+        {
+            a.abort();
+        }
+    }
+    let idle: Vec<usize> = (0..state.running.len())
+        .filter(|&i| {
+            let r = &state.running[i];
+            r.abort.is_none() && !state.paused.contains(&r.spec.id.rs.vs)
+        })
+        .collect();
+    for i in idle.into_iter().rev() {
+        let r = state.running.swap_remove(i);
+        let previous = lock(&r.status).clone();
+        start(state, r.spec, &plan.env, Some(previous));
+    }
+    state.env = Some(plan.env.clone());
     if let Some(files_task) = state.files.take() {
         files_task.abort();
     }
@@ -373,8 +416,43 @@ fn start(state: &mut State, spec: CheckerSpec, env: &Arc<Env>, previous: Option<
         spec,
         id,
         status,
-        abort,
+        abort: Some(abort),
     });
+}
+
+/// `ha_suspend`: stop or restart the checker tasks of one virtual server.
+fn enable(state: &mut State, vs: VirtualServerId, enabled: bool) {
+    let changed = if enabled {
+        state.paused.remove(&vs)
+    } else {
+        state.paused.insert(vs)
+    };
+    if !changed {
+        return;
+    }
+    let Some(env) = state.env.clone() else { return };
+    let mine: Vec<usize> = (0..state.running.len())
+        .filter(|&i| state.running[i].spec.id.rs.vs == vs)
+        .collect();
+    for i in mine.into_iter().rev() {
+        if enabled {
+            if state.running[i].abort.is_none() {
+                let r = state.running.swap_remove(i);
+                let previous = lock(&r.status).clone();
+                start(state, r.spec, &env, Some(previous));
+            }
+        } else if let Some(a) = state.running[i].abort.take() {
+            a.abort();
+        }
+    }
+    let mut list: Vec<_> = state.running.iter().map(|r| r.status.clone()).collect();
+    list.extend(state.file_statuses.iter().cloned());
+    *lock(&state.statuses) = list;
+    info!(
+        "checkers of virtual server {} {}",
+        vs.0,
+        if enabled { "resumed" } else { "suspended" }
+    );
 }
 
 fn start_files(state: &mut State, specs: Vec<CheckerSpec>) -> tokio::task::AbortHandle {

@@ -340,3 +340,36 @@ fn reload_keeps_what_compares_equal() {
     wait_case(&mut run, 1, Duration::from_secs(3), CheckState::is_up);
     run.stop();
 }
+
+/// `ha_suspend`: a paused virtual server's checkers judge nothing until resumed, and then
+/// carry on from the state they had.
+#[test]
+fn paused_checkers_judge_nothing_until_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    fs::write(&state, "0").unwrap();
+    let flip = script(
+        dir.path(),
+        "flip.sh",
+        &format!("exit $(cat {})", state.display()),
+    );
+    let text = vs(0, &format!("MISC_CHECK {{\n misc_path {flip}\n}}"));
+    let mut run = Run::start_here(&load(&text));
+    wait_case(&mut run, 0, Duration::from_secs(3), CheckState::is_up);
+    let checkers = run.checkers.as_ref().unwrap();
+    checkers
+        .set_enabled(baton_conf::VirtualServerId(0), false)
+        .unwrap();
+    fs::write(&state, "1").unwrap();
+    run.quiet_for(Duration::from_millis(2500));
+    let status = run.checkers.as_ref().unwrap().status();
+    assert!(status[0].state.is_some_and(|s| s.is_up()), "{status:#?}");
+    let checkers = run.checkers.as_ref().unwrap();
+    checkers
+        .set_enabled(baton_conf::VirtualServerId(0), true)
+        .unwrap();
+    wait_case(&mut run, 0, Duration::from_secs(3), |s| {
+        *s == CheckState::Down
+    });
+    run.stop();
+}
