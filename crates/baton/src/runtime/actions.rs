@@ -18,6 +18,7 @@ const KEPT_ACTIONS: usize = 64;
 impl Daemon {
     /// Carry out every pending action, then send the GARP/NA frames that are due.
     pub(super) async fn execute(&mut self) {
+        self.sync_before_batch().await;
         let mut actions = std::mem::take(&mut self.actions);
         for a in actions.drain(..) {
             self.act(a).await;
@@ -33,6 +34,10 @@ impl Daemon {
         self.announce.flush(self.clock.now(), &self.ifaces);
         if std::mem::take(&mut self.states_changed) && self.ready {
             crate::north::notify_systemd::status(&self.summary());
+        }
+        let transitions = std::mem::take(&mut self.vrrp_transitions);
+        if !transitions.is_empty() {
+            self.lvs_follow_vrrp(transitions).await;
         }
     }
 
@@ -71,7 +76,12 @@ impl Daemon {
             } => self.tracking.run_notify(&target, &command, args.as_ref()),
             Action::WriteFifo(line) => self.tracking.write_fifo(&line),
             Action::Log(line) => log(&line),
-            Action::StateChanged { .. } => self.states_changed = true,
+            Action::StateChanged { instance, to, .. } => {
+                self.states_changed = true;
+                if let Some(i) = self.node.instance(instance) {
+                    self.vrrp_transitions.push((i.name().to_string(), to));
+                }
+            }
         }
     }
 

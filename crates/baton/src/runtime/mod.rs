@@ -23,16 +23,19 @@ mod actions;
 mod alarm;
 pub mod clock;
 mod heap;
+mod lvs;
+mod lvs_status;
 mod status;
+mod sync;
 pub mod tracking;
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use baton_conf::Config;
 use baton_track::{ScriptPolicy, TrackEvent, TrackOptions};
-use baton_vrrp::{Action, Input, Node, ReceivedAdvert};
+use baton_vrrp::{Action, Input, Node, ReceivedAdvert, State};
 use baton_wire::advert::Packet;
 use baton_wire::{AdvertRepr, ChecksumPolicy};
 use tokio::signal::unix::{SignalKind, signal};
@@ -43,11 +46,13 @@ use crate::north::config::{ConfigSource, Reload};
 use crate::north::control::ControlServer;
 use crate::north::notify_systemd::{self, Lifecycle};
 use crate::south::announce::Announcements;
+use crate::south::conntrackd::ConntrackSync;
 use crate::south::links::{self, Interfaces, LinkInput};
 use crate::south::netlink::{Monitor, NetEvent, Netlink};
 use crate::south::sockets::Sockets;
 use crate::south::vrrp_socket::Datagram;
 use clock::Clock;
+use lvs::LvsHalf;
 use tracking::Tracking;
 
 /// keepalived's exit code for "could not initialise".
@@ -82,6 +87,14 @@ pub struct Daemon {
     states_changed: bool,
     /// systemd has been told READY=1; status lines before it would come first.
     ready: bool,
+    /// keepalived's virtual servers: checkers, the core, the nftables data plane.
+    lvs: LvsHalf,
+    /// `lvs_sync_daemon`: conntrackd following a VRRP instance.
+    sync: Option<ConntrackSync>,
+    /// The pid file: the sync daemon's files sit beside it.
+    pidfile: PathBuf,
+    /// Instances that changed state in the batch being carried out, for the LVS half.
+    vrrp_transitions: Vec<(String, State)>,
 }
 
 /// Run the daemon until SIGTERM or SIGINT (after the pid file is held and the configuration
@@ -110,7 +123,14 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
             return ExitCode::from(EXIT_INIT_FAILED);
         }
     };
-    let mut d = match Daemon::start(config, opts.config.clone(), TrackOptions::default()).await {
+    let mut d = match Daemon::start(
+        config,
+        opts.config.clone(),
+        &opts.pidfile,
+        TrackOptions::default(),
+    )
+    .await
+    {
         Ok(d) => d,
         Err(e) => {
             tracing::error!("cannot start: {e}");
@@ -153,6 +173,7 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
                 None => d.resync_links().await,
             },
             Some(ev) = d.tracking.events.recv() => d.on_track_event(ev).await,
+            Some(v) = d.lvs.verdicts.recv() => d.on_verdict(v).await,
             r = alarm.rung() => match r {
                 Ok(()) => {
                     d.drain_datagrams().await;
@@ -193,6 +214,7 @@ impl Daemon {
     pub async fn start(
         config: Config,
         config_path: PathBuf,
+        pidfile: &Path,
         track_options: TrackOptions,
     ) -> Result<Daemon, StartError> {
         let netlink = Netlink::connect()?;
@@ -208,6 +230,7 @@ impl Daemon {
         let mut sockets = Sockets::plan(&node);
         sockets.open_available(&ifaces);
         let tracking = Tracking::start(&config, &policy, track_options.clone());
+        let lvs = LvsHalf::new(&config, &track_options);
         let mut d = Daemon {
             clock,
             node,
@@ -226,8 +249,15 @@ impl Daemon {
             warned_no_accept: Vec::new(),
             states_changed: false,
             ready: false,
+            lvs,
+            sync: None,
+            pidfile: pidfile.to_path_buf(),
+            vrrp_transitions: Vec::new(),
         };
         d.first_tracker_values().await;
+        let started = d.config.clone();
+        d.sync_start(&started);
+        d.start_lvs().await;
         let now = d.clock.now();
         d.node.handle(now, Input::Start, &mut d.actions);
         d.execute().await;
@@ -374,6 +404,11 @@ impl Daemon {
         }
         let now = self.clock.now();
         for input in &ch.inputs {
+            match input {
+                LinkInput::AddressAdded(_, a) => self.lvs_local_address(*a, true),
+                LinkInput::AddressRemoved(_, a) => self.lvs_local_address(*a, false),
+                _ => {}
+            }
             let input = match input {
                 LinkInput::Up(i) => Input::LinkUp { interface: i },
                 LinkInput::Down(i) => Input::LinkDown { interface: i },
@@ -389,6 +424,7 @@ impl Daemon {
             self.node.handle(now, input, &mut self.actions);
         }
         self.execute().await;
+        self.execute_lvs().await;
     }
 
     /// The monitor stopped (its socket failed, e.g. after the kernel dropped notifications
@@ -489,6 +525,7 @@ impl Daemon {
                 self.sockets.replan(&self.node);
                 self.sockets.open_available(&self.ifaces);
                 self.info.reloaded(&new);
+                self.reload_lvs(&new).await;
                 self.config = new;
                 self.execute().await;
                 heap::release_free_pages();
@@ -518,6 +555,9 @@ impl Daemon {
         let now = self.clock.now();
         self.node.handle(now, Input::Shutdown, &mut self.actions);
         self.execute().await;
+        // After the VIPs have gone (a backup takes over from the priority-0 advert), the
+        // virtual servers leave the table and the data plane removes it.
+        self.shutdown_lvs().await;
         self.tracking.stop().await;
     }
 }

@@ -10,10 +10,14 @@
 //! | [`sockets`] | the sockets the core's instances need, with their counters |
 //! | [`garp`] | gratuitous ARP and unsolicited NA frames on AF_PACKET |
 //! | [`announce`] | GARP/NA bursts spaced per interface |
+//! | [`lvs`] | the LVS data plane: baton-nft's nftables tables on a thread of their own |
+//! | [`conntrackd`] | `lvs_sync_daemon`: conntrackd run and driven on VRRP transitions |
 
 pub mod announce;
+pub mod conntrackd;
 pub mod garp;
 pub mod links;
+pub mod lvs;
 pub mod netlink;
 pub mod sockets;
 pub mod vrrp_socket;
