@@ -8,6 +8,7 @@
 mod common;
 
 mod lvs {
+    pub mod health;
     pub mod lab;
     pub mod schedulers;
 }

@@ -235,12 +235,14 @@ impl Daemon {
         };
         let before = alive(&self.lvs.services);
         let now = self.lvs_now();
+        // The checker has logged its own line in keepalived's words; the core adds only
+        // what it does about it ("Removing service …").
         self.lvs.services.handle(
             now,
             LvsInput::Verdict {
                 checker: id,
                 verdict,
-                reason: Some(&v.reason),
+                reason: None,
             },
             &mut self.lvs.actions,
         );

@@ -152,7 +152,8 @@ pub fn get(
     s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
         .map_err(|e| format!("send: {e}"))?;
     let mut out = Vec::new();
-    s.read_to_end(&mut out).map_err(|e| format!("after {} bytes: {e}", out.len()))?;
+    s.read_to_end(&mut out)
+        .map_err(|e| format!("after {} bytes: {e}", out.len()))?;
     let head_end = out
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -168,7 +169,12 @@ pub fn who(client: &Host, src: Option<IpAddr>, to: SocketAddr) -> Result<String,
 }
 
 /// Which real server answered, `n` connections in a row.
-pub fn count(client: &Host, src: Option<IpAddr>, to: SocketAddr, n: usize) -> BTreeMap<String, usize> {
+pub fn count(
+    client: &Host,
+    src: Option<IpAddr>,
+    to: SocketAddr,
+    n: usize,
+) -> BTreeMap<String, usize> {
     let mut c = BTreeMap::new();
     for _ in 0..n {
         let name = who(client, src, to).unwrap_or_else(|e| format!("error: {e}"));
@@ -294,16 +300,14 @@ pub fn wait_all_alive(b: &Baton, within: Duration) {
         let ready = !vss.is_empty()
             && vss.iter().all(|v| {
                 v["programmed"] == true
-                    && v["real_servers"]
-                        .as_array()
-                        .is_some_and(|a| {
-                            a.iter().all(|r| {
-                                r["alive"] == true
-                                    && r["checkers"]
-                                        .as_array()
-                                        .is_some_and(|c| c.iter().all(|c| c["state"] == "up"))
-                            })
+                    && v["real_servers"].as_array().is_some_and(|a| {
+                        a.iter().all(|r| {
+                            r["alive"] == true
+                                && r["checkers"]
+                                    .as_array()
+                                    .is_some_and(|c| c.iter().all(|c| c["state"] == "up"))
                         })
+                    })
             });
         let s = b.status().unwrap();
         let dp = &s["lvs"]["dataplane"];

@@ -45,7 +45,11 @@ fn schedulers_split_by_weight_and_pin_clients() {
 
     let rr = count(&l.client, None, addr(&format!("{VIP}:80")), 30);
     println!("rr 1:1:1 over 30 connections: {rr:?}");
-    assert_eq!(rr.values().copied().collect::<Vec<_>>(), [10, 10, 10], "{rr:?}");
+    assert_eq!(
+        rr.values().copied().collect::<Vec<_>>(),
+        [10, 10, 10],
+        "{rr:?}"
+    );
 
     let wrr = count(&l.client, None, addr(&format!("{VIP}:81")), 60);
     println!("wrr 1:2:3 over 60 connections: {wrr:?}");
@@ -99,6 +103,9 @@ fn schedulers_split_by_weight_and_pin_clients() {
     );
     assert!(text.contains("TCP_CHECK [10.2.0.13]:8080 up"), "{text}");
     assert!(text.contains("nftables inet baton_lvs: open"), "{text}");
-    let rules = l.director.cmd(["nft", "list", "table", "inet", "baton_lvs"]).unwrap();
+    let rules = l
+        .director
+        .cmd(["nft", "list", "table", "inet", "baton_lvs"])
+        .unwrap();
     assert!(rules.contains("numgen inc mod 6"), "{rules}");
 }
