@@ -8,7 +8,9 @@
 mod common;
 
 mod lvs {
+    pub mod dr;
     pub mod health;
     pub mod lab;
+    pub mod reload;
     pub mod schedulers;
 }

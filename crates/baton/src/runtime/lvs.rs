@@ -393,6 +393,7 @@ impl Daemon {
         };
         let mut backend = NftBackend {
             table: &mut self.lvs.table,
+            lvs: self.lvs.services.config(),
             thread,
             dr: &dr,
         };

@@ -208,6 +208,8 @@ fn run(options: Options, jobs: std_mpsc::Receiver<Job>, status: Arc<Mutex<Datapl
 #[allow(missing_debug_implementations)] // borrows the daemon's state for one batch
 pub struct NftBackend<'a> {
     pub table: &'a mut Table,
+    /// The configuration the core runs (each virtual server's own forwarding method).
+    pub lvs: &'a baton_conf::Lvs,
     pub thread: &'a DataplaneThread,
     pub dr: &'a dyn DrInterfaces,
 }
@@ -229,7 +231,7 @@ impl Backend for NftBackend<'_> {
 
 impl NftBackend<'_> {
     fn program(&mut self) -> Result<(), Stopped> {
-        let (wanted, left_out) = translate::forwarding_table(self.table, self.dr);
+        let (wanted, left_out) = translate::forwarding_table(self.table, self.lvs, self.dr);
         let left_out: Vec<Refusal> = left_out
             .into_iter()
             .map(|(service, reason)| Refusal { service, reason })

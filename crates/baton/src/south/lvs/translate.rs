@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use baton_conf::{FamilyKey, Forwarding as ConfForwarding, Granularity, Protocol, Scheduler};
+use baton_conf::{FamilyKey, Forwarding as ConfForwarding, Granularity, Lvs, Protocol, Scheduler};
 use baton_lvs::{Frontend, Role, Service, Table};
 use baton_nft::lvs as nft;
 
@@ -21,12 +21,19 @@ pub trait DrInterfaces {
 /// The forwarding table for `table`, and the services left out with why.
 pub fn forwarding_table(
     table: &Table,
+    lvs: &Lvs,
     dr: &dyn DrInterfaces,
 ) -> (nft::ForwardingTable, Vec<(String, String)>) {
     let mut out = nft::ForwardingTable::default();
     let mut left_out = Vec::new();
     for service in table.services.values() {
-        match services_of(service, dr) {
+        // With no server in the table the method is the virtual server's own, so a service
+        // whose servers all failed keeps its place (and its DR connections) in the tables.
+        let configured = lvs
+            .virtual_servers
+            .get(service.id.0 as usize)
+            .map_or(ConfForwarding::Nat, |vs| vs.forwarding);
+        match services_of(service, configured, dr) {
             Ok(mut v) => out.services.append(&mut v),
             Err(why) => left_out.push((service.name.clone(), why)),
         }
@@ -35,7 +42,11 @@ pub fn forwarding_table(
 }
 
 /// One data-plane service per address (and family) the core's service takes.
-fn services_of(s: &Service, dr: &dyn DrInterfaces) -> Result<Vec<nft::VirtualService>, String> {
+fn services_of(
+    s: &Service,
+    configured: ConfForwarding,
+    dr: &dyn DrInterfaces,
+) -> Result<Vec<nft::VirtualService>, String> {
     let reals: Vec<_> = s
         .destinations
         .iter()
@@ -47,7 +58,7 @@ fn services_of(s: &Service, dr: &dyn DrInterfaces) -> Result<Vec<nft::VirtualSer
     let method = match (methods.first(), sorry) {
         (Some(m), _) => *m,
         (None, Some(d)) => d.forwarding,
-        (None, None) => ConfForwarding::Nat,
+        (None, None) => configured,
     };
     if methods.iter().any(|m| m.name() != method.name())
         || sorry.is_some_and(|d| d.forwarding.name() != method.name())
@@ -196,5 +207,97 @@ fn scheduler(s: Scheduler) -> nft::Scheduler {
         Scheduler::Sed => nft::Scheduler::Sed,
         Scheduler::Nq => nft::Scheduler::Nq,
         Scheduler::Twos => nft::Scheduler::Twos,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_conf::{FakeHost, LoadOptions, load_str};
+    use baton_lvs::{Input, Instant, Services};
+
+    struct Eth0;
+    impl DrInterfaces for Eth0 {
+        fn for_service(&self, _: Option<IpAddr>, _: Option<IpAddr>) -> Option<String> {
+            Some("eth0".into())
+        }
+    }
+
+    fn table_of(text: &str) -> (Table, Lvs) {
+        let loaded = load_str("k.conf", text, &LoadOptions::default(), &FakeHost::new());
+        let config = loaded
+            .config
+            .unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
+        let mut s = Services::new(&config);
+        let mut actions = Vec::new();
+        s.handle(Instant::ZERO, Input::Start, &mut actions);
+        (s.table().clone(), config.lvs)
+    }
+
+    #[test]
+    fn a_group_range_is_one_service_per_address_and_a_fwmark_without_family_is_both() {
+        let (t, lvs) = table_of(
+            "virtual_server_group G {\n 10.0.0.1-3 80\n fwmark 7\n}\n\
+             virtual_server group G {\n lb_algo wrr\n protocol TCP\n real_server 10.1.0.1 8080 {\n  weight 3\n }\n}\n",
+        );
+        let (f, left_out) = forwarding_table(&t, &lvs, &Eth0);
+        assert!(left_out.is_empty(), "{left_out:?}");
+        let names: Vec<String> = f.services.iter().map(|s| s.frontend.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "[10.0.0.1]:tcp:80",
+                "[10.0.0.2]:tcp:80",
+                "[10.0.0.3]:tcp:80",
+                "FWM 7",
+                "FWM 7 IPv6"
+            ]
+        );
+        assert!(
+            f.services
+                .iter()
+                .all(|s| s.scheduler == nft::Scheduler::Wrr)
+        );
+        assert_eq!(f.services[0].real_servers[0].weight, 3);
+    }
+
+    #[test]
+    fn a_service_without_servers_keeps_its_method_and_mixed_methods_are_left_out() {
+        let (t, lvs) = table_of(
+            "virtual_server 10.0.0.1 80 {\n lb_kind DR\n protocol TCP\n\
+             real_server 10.0.0.21 80 {\n  TCP_CHECK {\n  }\n }\n}\n\
+             virtual_server 10.0.0.2 80 {\n lb_kind NAT\n protocol TCP\n\
+             real_server 10.0.0.21 80 {\n }\n\
+             real_server 10.0.0.22 80 {\n  lvs_method DR\n }\n}\n",
+        );
+        let mut empty = t.clone();
+        for s in empty.services.values_mut() {
+            s.destinations.clear();
+        }
+        let (f, _) = forwarding_table(&empty, &lvs, &Eth0);
+        assert_eq!(
+            f.services[0].forwarding,
+            nft::Forwarding::DirectRouting {
+                interface: "eth0".into()
+            }
+        );
+        let (f, left_out) = forwarding_table(&t, &lvs, &Eth0);
+        assert_eq!(f.services.len(), 1);
+        assert_eq!(left_out.len(), 1, "{left_out:?}");
+        assert_eq!(left_out[0].0, "[10.0.0.2]:tcp:80");
+        assert!(
+            left_out[0].1.contains("mix forwarding methods"),
+            "{left_out:?}"
+        );
+    }
+
+    #[test]
+    fn ranges_are_bounded_and_ordered() {
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.1.1".parse().unwrap();
+        assert_eq!(range(a, a).unwrap(), [a]);
+        assert!(range(b, a).is_err());
+        assert!(range(a, b).unwrap_err().contains("more than 256"));
+        assert!(range(a, "::1".parse().unwrap()).is_err());
     }
 }
