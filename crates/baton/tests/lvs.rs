@@ -13,4 +13,5 @@ mod lvs {
     pub mod lab;
     pub mod reload;
     pub mod schedulers;
+    pub mod sync;
 }
