@@ -8,6 +8,7 @@
 mod common;
 
 mod lvs {
+    pub mod bad_input;
     pub mod dr;
     pub mod health;
     pub mod lab;

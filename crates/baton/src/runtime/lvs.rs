@@ -379,6 +379,32 @@ impl Daemon {
         }
     }
 
+    /// Hand the data plane the whole table again: an interface a DR service needs has
+    /// appeared, so what the kernel refused before may be programmed now.
+    pub(super) fn lvs_reprogram(&mut self) {
+        use baton_lvs::Backend as _;
+        let Some(thread) = &self.lvs.dataplane else {
+            return;
+        };
+        if self.lvs.table.services.is_empty() {
+            return;
+        }
+        let dr = DrLookup {
+            config: &self.config,
+            ifaces: &self.ifaces,
+        };
+        let table = self.lvs.table.clone();
+        let mut backend = NftBackend {
+            table: &mut self.lvs.table,
+            lvs: self.lvs.services.config(),
+            thread,
+            dr: &dr,
+        };
+        if let Err(e) = backend.resync(&table) {
+            tracing::debug!("{e}");
+        }
+    }
+
     fn lvs_apply(&mut self, changes: &[baton_lvs::Change]) {
         use baton_lvs::Backend as _;
         self.lvs.counters.table_changes += 1;

@@ -401,6 +401,7 @@ impl Daemon {
         }
         if ch.appeared.is_some() {
             self.sockets.open_available(&self.ifaces);
+            self.lvs_reprogram();
         }
         let now = self.clock.now();
         for input in &ch.inputs {

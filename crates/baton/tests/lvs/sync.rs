@@ -53,7 +53,11 @@ fn failover_download(name: &str, sync: bool) -> Option<Result<usize, String>> {
             .add_host(
                 HostSpec::new(format!("d{n}"))
                     .addr(format!("10.1.0.1{n}/24"))
-                    .nic(Nic::new("eth1").segment("back").addr(format!("10.2.0.{n}/24"))),
+                    .nic(
+                        Nic::new("eth1")
+                            .segment("back")
+                            .addr(format!("10.2.0.{n}/24")),
+                    ),
             )
             .unwrap();
         h.sh("sysctl -qw net.ipv4.ip_forward=1").unwrap();
@@ -69,7 +73,8 @@ fn failover_download(name: &str, sync: bool) -> Option<Result<usize, String>> {
                     .addr(format!("10.2.0.1{i}/24")),
             )
             .unwrap();
-        h.sh(&format!("ip route add default via {GATEWAY}")).unwrap();
+        h.sh(&format!("ip route add default via {GATEWAY}"))
+            .unwrap();
         servers.push(RealServer::install(&h, &format!("rs{i}")));
     }
     let b1 = Baton::start(&d1, &conf(150, sync));
@@ -80,7 +85,11 @@ fn failover_download(name: &str, sync: bool) -> Option<Result<usize, String>> {
     wait_all_alive(&b1, Duration::from_secs(10));
     wait_all_alive(&b2, Duration::from_secs(10));
     let vip = addr(&format!("{VIP}:80"));
-    assert_eq!(count(&client, None, vip, 4).len(), 2, "both real servers serve");
+    assert_eq!(
+        count(&client, None, vip, 4).len(),
+        2,
+        "both real servers serve"
+    );
     if sync {
         let s = b2.status().unwrap();
         let role = &s["lvs"]["sync_daemon"]["role"];
@@ -89,11 +98,22 @@ fn failover_download(name: &str, sync: bool) -> Option<Result<usize, String>> {
 
     let c = client.clone();
     let started = Instant::now();
-    let download = thread::spawn(move || get(&c, None, vip, "/big", Duration::from_secs(5)).map(|b| b.len()));
+    let download =
+        thread::spawn(move || get(&c, None, vip, "/big", Duration::from_secs(5)).map(|b| b.len()));
     thread::sleep(Duration::from_millis(1500));
     if sync {
-        let entries = d2.cmd(["conntrackd", "-C", &b2.host.path("baton.conntrackd.conf").display().to_string(), "-e"]).unwrap_or_default();
-        println!("d2's external cache before the cut: {} entr(ies) for {VIP}:80", entries.lines().filter(|l| l.contains("dport=80")).count());
+        let entries = d2
+            .cmd([
+                "conntrackd",
+                "-C",
+                &b2.host.path("baton.conntrackd.conf").display().to_string(),
+                "-e",
+            ])
+            .unwrap_or_default();
+        println!(
+            "d2's external cache before the cut: {} entr(ies) for {VIP}:80",
+            entries.lines().filter(|l| l.contains("dport=80")).count()
+        );
     }
     // d1 dies as far as the network can tell: every link down.
     d1.link_down("eth0").unwrap();
