@@ -61,13 +61,6 @@ impl NftSocket {
         })
     }
 
-    /// The netlink port id the kernel gave this socket (the owner of owned tables).
-    pub fn port_id(&self) -> io::Result<u32> {
-        let mut addr = SocketAddr::new(0, 0);
-        self.sock.get_address(&mut addr)?;
-        Ok(addr.port_number())
-    }
-
     /// Send one batch; `Ok` once the kernel committed it.
     pub fn commit(&mut self, batch: &Batch) -> Result<(), BatchFailure> {
         if batch.is_empty() {

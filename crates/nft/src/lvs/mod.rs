@@ -146,16 +146,6 @@ impl Dataplane {
         Ok(dp)
     }
 
-    /// The inet table (NAT services).
-    pub fn nat_table(&self) -> &TableId {
-        &self.nat
-    }
-
-    /// The netdev table (DR services).
-    pub fn dr_table(&self) -> &TableId {
-        &self.dr
-    }
-
     /// The inet table's base chains and dispatch maps.
     fn nat_skeleton(&self, b: &mut Batch) {
         let t = &self.nat;
