@@ -7,11 +7,11 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// The programs the demo runs and the Debian package of each: `ip` builds the lab, `nft` is
-/// the post's firewall, and the post's check script needs bash, `ps` and `killall`.
+/// The programs the demo runs and the Debian package of each: `ip` builds the lab, and the
+/// post's check script needs bash, `ps` and `killall`. (The post's firewall is programmed
+/// over netlink, `firewall`: no `nft`.)
 pub const TOOLS: &[(&str, &str)] = &[
     ("ip", "iproute2"),
-    ("nft", "nftables"),
     ("bash", "bash"),
     ("ps", "procps"),
     ("killall", "psmisc"),
@@ -47,7 +47,7 @@ pub fn ensure(install: bool) -> Result<()> {
         );
     }
     println!(
-        "baton demo: installing {list} with apt-get (the lab's network tools, the post's firewall and its check script's ps/killall)"
+        "baton demo: installing {list} with apt-get (the lab's network tools and the post's check script's ps/killall)"
     );
     let apt = |args: &[&str]| -> Result<()> {
         let status = Command::new("apt-get")
