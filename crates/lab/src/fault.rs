@@ -78,6 +78,13 @@ impl Host {
         )
     }
 
+    /// Install a rule of your own: `matches` is an nft match expression (`udp dport 53`);
+    /// matching packets are counted and dropped. The checkers' tests drop a protocol's
+    /// probes with it (a hung server).
+    pub fn nft_drop(&self, chain: Chain, matches: &str) -> Result<Fault> {
+        self.nft_rules(&format!("drop {matches}"), &[(chain, matches.to_string())])
+    }
+
     fn nft_rules(&self, what: &str, rules: &[(Chain, String)]) -> Result<Fault> {
         crate::require_tool("nft")?;
         // Declaring the table and chains again is harmless, so each fault just does it.

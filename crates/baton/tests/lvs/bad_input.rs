@@ -126,7 +126,7 @@ fn a_data_plane_nftables_refuses_is_logged_and_the_daemon_serves() {
         .director
         .write_file(
             "second.conf",
-            &format!(
+            format!(
                 "vrrp_instance VI_2 {{\n interface eth0\n virtual_router_id 77\n priority 100\n\
              \x20virtual_ipaddress {{\n  10.1.0.77/32\n }}\n}}\n{vs}"
             ),

@@ -191,7 +191,8 @@ pub fn addr(s: &str) -> SocketAddr {
 /// virtual server), `n` real servers routing through it.
 #[derive(Debug)]
 pub struct NatLab {
-    pub lab: Lab,
+    /// Kept for its lifetime: dropping it tears the lab down.
+    pub _lab: Lab,
     pub client: Host,
     pub director: Host,
     pub servers: Vec<RealServer>,
@@ -244,7 +245,7 @@ pub fn nat_lab(name: &str, n: usize) -> Option<NatLab> {
         })
         .collect();
     Some(NatLab {
-        lab,
+        _lab: lab,
         client,
         director,
         servers,
