@@ -14,6 +14,8 @@ pub struct Sections {
     pub service: bool,
     pub footprint: bool,
     pub scale: bool,
+    /// Virtual servers: NAT beside an nginx proxy, real-server deaths, checkers.
+    pub lvs: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -38,7 +40,8 @@ pub struct Options {
 }
 
 pub const USAGE: &str = "\
-bench: baton against keepalived in one lab: failover on the wire, footprint, scale.
+bench: baton against keepalived in one lab: failover on the wire, footprint, scale,
+virtual servers.
 
 usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N,...]
                  [--only SECTIONS] [--baton PATH]
@@ -50,7 +53,8 @@ usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N
   --window   scale window in seconds (default 60)
   --steps    scale instance counts (default 200,500,1000,2000,4000,6000,8000)
   --only     run only these sections, comma-separated: takeover (crash, graceful stop),
-             service (nginx killed), failover (both), footprint, scale
+             service (nginx killed), failover (both), footprint, scale, lvs (virtual
+             servers: NAT beside an nginx proxy, real-server deaths, checkers' CPU)
   --baton    the baton binary (default: target/release/baton)
   --doc      write the markdown report here (default docs/PERFORMANCE.md for a full run,
              target/bench/PERFORMANCE.quick.md for --quick)
@@ -92,6 +96,7 @@ impl Options {
                 service: true,
                 footprint: true,
                 scale: true,
+                lvs: true,
             },
             baton: target_dir().join("release/baton"),
             doc: Some(if quick {
@@ -128,6 +133,7 @@ impl Options {
                         service: false,
                         footprint: false,
                         scale: false,
+                        lvs: false,
                     };
                     for s in list.split(',') {
                         match s.trim() {
@@ -139,6 +145,7 @@ impl Options {
                             }
                             "footprint" => o.sections.footprint = true,
                             "scale" => o.sections.scale = true,
+                            "lvs" => o.sections.lvs = true,
                             other => bail!("--only: unknown section {other:?}"),
                         }
                     }
@@ -196,6 +203,7 @@ mod tests {
         assert_eq!(o.runs, 7);
         assert_eq!(o.scale_steps, vec![100, 300]);
         assert!(o.sections.scale && !o.sections.takeover && !o.sections.footprint);
+        assert!(!o.sections.lvs && parse(&["--only", "lvs"]).sections.lvs);
         let f = parse(&["--only", "failover"]);
         assert!(f.sections.takeover && f.sections.service && !f.sections.scale);
         assert!(Options::parse(vec!["--only".into(), "nope".into()]).is_err());
