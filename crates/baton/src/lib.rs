@@ -1,7 +1,9 @@
 //! baton, the daemon: command line, process lifecycle and every piece of IO the VRRP engine
-//! needs (raw VRRP sockets, netlink for addresses, routes, rules and link events, gratuitous
-//! ARP and unsolicited NA, the control socket, logs). Protocol decisions live in `baton-vrrp`;
-//! this crate turns its actions into syscalls and kernel events into its inputs.
+//! and keepalived's virtual-server (LVS) half need (raw VRRP sockets, netlink for addresses,
+//! routes, rules and link events, gratuitous ARP and unsolicited NA, the real-server
+//! checkers, the nftables data plane, conntrackd for `lvs_sync_daemon`, the control socket,
+//! logs). Decisions live in `baton-vrrp` and `baton-lvs`; this crate turns their actions into
+//! syscalls and kernel events and checker verdicts into their inputs.
 //!
 //! | module | what |
 //! |---|---|
@@ -21,7 +23,9 @@
 //!
 //! # Footprint
 //!
-//! One process, one thread, one current-thread tokio runtime. `benches/footprint.sh` measures
+//! One process, one thread, one current-thread tokio runtime for VRRP. A configuration with
+//! virtual servers adds two threads: the checkers' (their own runtime, so no check delays an
+//! advert) and the nftables data plane's (its netlink exchanges block). `benches/footprint.sh` measures
 //! the resident memory of the seed's master in steady state (MASTER, holding the VIP) next to
 //! keepalived's. On the development machine (Linux 6.18, Debian's keepalived 2.2.7):
 //!

@@ -8,6 +8,7 @@
 //!     advert on a VRRP socket → parse (baton-wire)  → Input::Advert
 //!     netlink monitor event   → interface table     → Input::LinkUp/LinkDown/AddressAdded/…
 //!     tracker observation     → Input::Script/ProcessCount/FileValue
+//!     checker verdict         → the LVS core (runtime::lvs), its table to nftables
 //!     next_deadline() reached → Input::Deadline (and spaced GARP/NA frames)
 //!     SIGHUP                  → reload, Input::Reload (refused on errors)
 //!     control request         → node.status()
