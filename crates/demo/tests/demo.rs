@@ -238,7 +238,10 @@ fn the_directors_balance_through_lvs_nat_and_fail_over() {
     if !baton_lab::require_root() {
         return;
     }
-    let out = Command::new(baton()).args(["demo", "--lvs"]).output().unwrap();
+    let out = Command::new(baton())
+        .args(["demo", "--lvs"])
+        .output()
+        .unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
