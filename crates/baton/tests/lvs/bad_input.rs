@@ -182,3 +182,44 @@ fn a_data_plane_nftables_refuses_is_logged_and_the_daemon_serves() {
     let served = count(&l.client, None, addr(&format!("{VIP}:80")), 2);
     assert_eq!(served.get("rs1"), Some(&2), "{served:?}");
 }
+
+/// `baton genhash` prints the digest keepalived's own `genhash` prints for the same page,
+/// with keepalived's options.
+#[test]
+fn genhash_prints_what_keepalived_genhash_prints() {
+    let Some(l) = nat_lab("lvs-genhash", 1) else {
+        return;
+    };
+    if baton_lab::require_tool("genhash").is_err() {
+        eprintln!("skipping: genhash (Debian package keepalived) is not installed");
+        return;
+    }
+    let args = ["-s", "10.2.0.11", "-p", "8080", "-u", "/"];
+    let ours = l
+        .director
+        .cmd(
+            std::iter::once(BATON)
+                .chain(std::iter::once("genhash"))
+                .chain(args),
+        )
+        .unwrap();
+    let theirs = l
+        .director
+        .cmd(std::iter::once("genhash").chain(args))
+        .unwrap();
+    let digest = |out: &str| {
+        out.lines()
+            .rev()
+            .find_map(|l| {
+                let w = l.trim().rsplit(' ').next()?;
+                (w.len() == 32 && w.chars().all(|c| c.is_ascii_hexdigit())).then(|| w.to_string())
+            })
+            .unwrap_or_else(|| panic!("no digest in {out:?}"))
+    };
+    println!(
+        "baton genhash: {}; keepalived's genhash: {}",
+        ours.trim(),
+        theirs.trim()
+    );
+    assert_eq!(digest(&ours), digest(&theirs));
+}
