@@ -35,6 +35,18 @@ pub trait Host {
     /// For `enable_script_security`: the first component of `path` (the file or one of its
     /// directories) that a non-root user could modify or replace, with the reason.
     fn insecure_component(&self, path: &Path) -> Option<(PathBuf, String)>;
+
+    /// The contents of an `auth_hmac` key file (`file:PATH`), at most `limit` bytes (a
+    /// longer file is an error of kind `FileTooLarge`), and its permission bits.
+    fn read_key_file(&self, path: &Path, limit: usize) -> std::io::Result<KeyFile>;
+}
+
+/// An `auth_hmac` key file as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFile {
+    pub bytes: Vec<u8>,
+    /// Permission bits (`st_mode & 0o777`).
+    pub mode: u32,
 }
 
 /// The machine we run on.
@@ -124,6 +136,22 @@ impl Host for RealHost {
         }
         None
     }
+
+    fn read_key_file(&self, path: &Path, limit: usize) -> std::io::Result<KeyFile> {
+        use std::io::Read;
+        let file = std::fs::File::open(path)?;
+        let mode = file.metadata()?.permissions().mode() & 0o777;
+        let mut bytes = Vec::new();
+        // One byte past the limit tells a file that is too large from one that fits.
+        file.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+        if bytes.len() > limit {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!("longer than {limit} bytes"),
+            ));
+        }
+        Ok(KeyFile { bytes, mode })
+    }
 }
 
 /// A script as [`FakeHost`] knows it.
@@ -145,6 +173,8 @@ pub struct FakeHost {
     pub groups: BTreeSet<String>,
     /// Scripts by the path or bare name written in the configuration.
     pub scripts: BTreeMap<String, FakeScript>,
+    /// `auth_hmac` key files by path.
+    pub key_files: BTreeMap<PathBuf, KeyFile>,
 }
 
 impl FakeHost {
@@ -184,6 +214,17 @@ impl FakeHost {
         self.scripts.insert(program.to_string(), state);
         self
     }
+
+    pub fn key_file(mut self, path: &str, bytes: &[u8], mode: u32) -> FakeHost {
+        self.key_files.insert(
+            PathBuf::from(path),
+            KeyFile {
+                bytes: bytes.to_vec(),
+                mode,
+            },
+        );
+        self
+    }
 }
 
 impl Host for FakeHost {
@@ -215,6 +256,20 @@ impl Host for FakeHost {
         match self.scripts.get(path.to_str()?) {
             Some(FakeScript::Insecure(reason)) => Some((path.to_path_buf(), reason.clone())),
             _ => None,
+        }
+    }
+
+    fn read_key_file(&self, path: &Path, limit: usize) -> std::io::Result<KeyFile> {
+        match self.key_files.get(path) {
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such file",
+            )),
+            Some(k) if k.bytes.len() > limit => Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!("longer than {limit} bytes"),
+            )),
+            Some(k) => Ok(k.clone()),
         }
     }
 }

@@ -45,7 +45,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use diag::{Code, Diagnostic, Diagnostics, Note, Severity};
-pub use host::{FakeHost, FakeScript, Host, RealHost, ScriptLookup};
+pub use host::{FakeHost, FakeScript, Host, KeyFile, RealHost, ScriptLookup};
 pub use lvs::*;
 pub use model::*;
 pub use source::{FsSources, MemSources, Sources};
@@ -180,6 +180,7 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
     let mut cx = parse::cx::Cx::new(diags);
     let mut raw = parse::parse(&mut cx, stmts);
     hostcheck::interfaces(&mut cx, &raw, host);
+    resolve::auth_hmac::read_key_files(&mut cx, &mut raw.instances, host);
     let global = resolve::global(&mut cx, &mut raw.global);
     let fast_handover_explicit = raw.global.fast_handover.as_ref().is_some_and(|f| f.v);
     let garp_groups = std::mem::take(&mut raw.garp_groups);

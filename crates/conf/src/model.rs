@@ -487,6 +487,74 @@ pub enum Authentication {
     Ah(String),
 }
 
+/// `auth_hmac { … }`: keepalived's HMAC-SHA256 authentication trailer (2.4.2+ wire format).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthHmac {
+    /// Every configured key; a receiver accepts any of them (key rotation).
+    pub keys: Vec<HmacKey>,
+    /// The key that signs; always one of `keys`.
+    pub active_key: u8,
+    pub anti_replay: AntiReplay,
+    /// Freshness window of `anti_replay time`, in seconds (1..=300).
+    pub time_window: u32,
+    pub mode: HmacMode,
+}
+
+impl AuthHmac {
+    /// The key with this id.
+    pub fn key(&self, id: u8) -> Option<&HmacKey> {
+        self.keys.iter().find(|k| k.id == id)
+    }
+}
+
+/// One `key ID VALUE` of `auth_hmac`: 32 to 64 bytes.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct HmacKey {
+    pub id: u8,
+    /// Never dumped.
+    #[serde(skip)]
+    pub secret: Vec<u8>,
+    pub span: Span,
+}
+
+impl std::fmt::Debug for HmacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "HmacKey {{ id: {}, {} bytes }}",
+            self.id,
+            self.secret.len()
+        )
+    }
+}
+
+/// `anti_replay time|monotonic`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AntiReplay {
+    /// Sequence from the realtime clock, a freshness window and growth per sender.
+    Time,
+    /// Growth per sender only.
+    Monotonic,
+}
+
+/// `mode enforce|permissive|receive-only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum HmacMode {
+    /// Sign, and require a valid trailer.
+    Enforce,
+    /// Sign; accept adverts without a trailer too.
+    Permissive,
+    /// Do not sign; verify a trailer that is present, accept adverts without one.
+    ReceiveOnly,
+}
+
+impl HmacMode {
+    /// Whether adverts are sent with a trailer.
+    pub fn signs(self) -> bool {
+        self != HmacMode::ReceiveOnly
+    }
+}
+
 /// One `unicast_peer` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnicastPeer {
@@ -640,6 +708,8 @@ pub struct VrrpInstance {
     #[serde(serialize_with = "as_display")]
     pub family: Family,
     pub auth: Option<Authentication>,
+    /// `auth_hmac`; when set, `auth` is `None` (keepalived drops the legacy block).
+    pub auth_hmac: Option<AuthHmac>,
     pub nopreempt: bool,
     #[serde(serialize_with = "as_secs")]
     pub preempt_delay: Duration,
@@ -704,6 +774,7 @@ impl VrrpInstance {
             },
             family,
             auth: None,
+            auth_hmac: None,
             nopreempt: false,
             preempt_delay: Duration::ZERO,
             src_ip: None,

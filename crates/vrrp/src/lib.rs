@@ -83,6 +83,7 @@
 
 pub mod action;
 mod advert_check;
+pub mod auth_hmac;
 pub mod counters;
 pub mod election;
 mod environment;

@@ -79,7 +79,11 @@ impl Daemon {
         let Some(inst) = self.node.instance(s.instance) else {
             return;
         };
-        let Some(ep) = self.sockets.find_mut(inst.interface(), inst.family()) else {
+        if self
+            .sockets
+            .find_mut(inst.interface(), inst.family())
+            .is_none()
+        {
             tracing::warn!(
                 "({}) no VRRP socket for {} ({})",
                 inst.name(),
@@ -87,20 +91,26 @@ impl Daemon {
                 inst.family()
             );
             return;
-        };
-        let Some(advert) = self.node.advert(s.instance, s.priority) else {
+        }
+        // Signing (auth_hmac) advances the instance's sequence, so the core builds it.
+        let built = self
+            .node
+            .emit_advert(&s, super::clock::unix_time(), &mut self.send_buf);
+        let Some(inst) = self.node.instance(s.instance) else {
             return;
         };
-        let dst = s.dst.addr();
-        let n = match advert.emit(&mut self.send_buf, s.src, dst, s.checksum) {
+        let n = match built {
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!("({}) cannot build the advert: {e}", inst.name());
                 return;
             }
         };
+        let Some(ep) = self.sockets.find_mut(inst.interface(), inst.family()) else {
+            return;
+        };
         let unicast = matches!(s.dst, Destination::Unicast(_));
-        ep.send(s.src, dst, s.ttl, unicast, &self.send_buf[..n])
+        ep.send(s.src, s.dst.addr(), s.ttl, unicast, &self.send_buf[..n])
             .await;
     }
 

@@ -48,6 +48,14 @@ impl Clock {
     }
 }
 
+/// The realtime clock, since the Unix epoch: only for `auth_hmac`, whose sequence numbers
+/// and freshness window are wall-clock seconds. A clock before 1970 reads as the epoch.
+pub fn unix_time() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

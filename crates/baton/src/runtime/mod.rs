@@ -34,7 +34,7 @@ use baton_conf::Config;
 use baton_track::{ScriptPolicy, TrackEvent, TrackOptions};
 use baton_vrrp::{Action, Input, Node, ReceivedAdvert};
 use baton_wire::advert::Packet;
-use baton_wire::{AdvertRepr, ChecksumPolicy};
+use baton_wire::{AdvertRepr, ChecksumPolicy, auth_ext};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
@@ -56,7 +56,7 @@ const EXIT_INIT_FAILED: u8 = 2;
 /// addresses); anything larger is truncated and counted.
 const RECV_BUFFER: usize = 60 + 8 + 255 * 16 + 8;
 /// The largest advert baton can emit.
-const SEND_BUFFER: usize = 8 + 255 * 16 + 8;
+const SEND_BUFFER: usize = 8 + 255 * 16 + 8 + baton_wire::auth_ext::TRAILER_LEN;
 
 /// One running daemon: the protocol core and every piece of IO it drives.
 #[derive(Debug)]
@@ -332,8 +332,19 @@ impl Daemon {
                 return;
             }
         };
-        let parsed = Packet::new_checked(rx.payload, ep.family)
-            .and_then(|p| AdvertRepr::parse(&p, ep.family, rx.src, rx.dst, ChecksumPolicy::Either));
+        // keepalived's auth_hmac trailer is found by length alone.
+        let (message, trailer) = auth_ext::split(rx.payload, ep.family);
+        let parsed = Packet::new_checked(message, ep.family).and_then(|p| match trailer {
+            Some(t) => AdvertRepr::parse_with_trailer(
+                &p,
+                t,
+                ep.family,
+                rx.src,
+                rx.dst,
+                ChecksumPolicy::Either,
+            ),
+            None => AdvertRepr::parse(&p, ep.family, rx.src, rx.dst, ChecksumPolicy::Either),
+        });
         let (advert, checksum) = match parsed {
             Ok(a) => a,
             Err(e) => {
@@ -355,6 +366,9 @@ impl Daemon {
             dst: rx.dst,
             ttl: rx.ttl,
             checksum,
+            message,
+            trailer: trailer.and_then(|t| auth_ext::TrailerRepr::parse(t).ok()),
+            unix_time: clock::unix_time(),
         });
         self.node.handle(now, input, &mut self.actions);
         self.execute().await;

@@ -124,6 +124,8 @@ pub struct Instance {
     pub(crate) counters: Counters,
     pub(crate) mismatches: Mismatches,
     pub(crate) last: Option<Transition>,
+    /// `auth_hmac` sequence and replay marks.
+    pub(crate) hmac: crate::auth_hmac::HmacState,
 }
 
 impl Instance {
@@ -151,6 +153,7 @@ impl Instance {
             counters: Counters::default(),
             mismatches: Mismatches::default(),
             last: None,
+            hmac: Default::default(),
         }
     }
 

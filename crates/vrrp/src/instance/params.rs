@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_conf::{
-    Authentication, GarpSettings, InitialState, Notify, UnicastPeer, VirtualAddress, VirtualRoute,
-    VirtualRule, VrrpInstance,
+    AuthHmac, Authentication, GarpSettings, InitialState, Notify, UnicastPeer, VirtualAddress,
+    VirtualRoute, VirtualRule, VrrpInstance,
 };
 use baton_wire::{Auth, ChecksumForm, Family, Version};
 
@@ -30,6 +30,8 @@ pub(crate) struct Params {
     pub advert_field: u16,
     pub advert_int: Duration,
     pub auth: Auth,
+    /// `auth_hmac`, shared with the configuration it came from.
+    pub hmac: Option<Arc<AuthHmac>>,
     pub vip_bytes: Vec<u8>,
     pub vips: Vec<VirtualAddress>,
     pub excluded: Vec<VirtualAddress>,
@@ -82,6 +84,7 @@ impl Params {
             advert_field,
             advert_int,
             auth,
+            hmac: c.auth_hmac.clone().map(Arc::new),
             vip_bytes,
             vips: c.vips.clone(),
             excluded: c.excluded_vips.clone(),

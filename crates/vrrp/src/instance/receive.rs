@@ -34,6 +34,14 @@ impl Instance {
         let check_addresses = self.state == State::Master
             || !self.p.skip_check_adv_addr
             || self.master.map(|m| m.0) != Some(rx.src);
+        if let Err(reason) = advert_check::check_header(&self.p, rx) {
+            self.counters.dropped.count(reason);
+            self.report_mismatch(now, rx, reason, out);
+            return Outcome::Nothing;
+        }
+        if self.p.hmac.is_some() && !self.authenticate(now, rx, out) {
+            return Outcome::Nothing;
+        }
         if let Err(reason) = advert_check::check(&self.p, rx, check_addresses) {
             self.counters.dropped.count(reason);
             self.report_mismatch(now, rx, reason, out);
@@ -207,6 +215,73 @@ impl Instance {
         self.enter_backup(now, out, "higher priority advert", interval);
         self.master = Some((rx.src, prio));
         Outcome::LeftMaster
+    }
+
+    /// `auth_hmac`: check the trailer (or its absence). A failure is counted and logged
+    /// (at the 1st, 2nd, 4th, 8th… of its kind, so a flood cannot flood the log).
+    fn authenticate(
+        &mut self,
+        _now: Instant,
+        rx: &ReceivedAdvert<'_>,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        let Some(cfg) = self.p.hmac.clone() else {
+            return true;
+        };
+        let check = crate::auth_hmac::Message {
+            version: self.p.version,
+            vrid: self.p.vrid,
+            src: rx.src,
+            message: rx.message,
+            trailer: rx.trailer.as_ref(),
+            unix_time: rx.unix_time,
+        };
+        match self.hmac.verify(&cfg, &self.p.unicast_peers, &check) {
+            Ok(skew) => {
+                if rx.trailer.is_some() {
+                    self.counters.auth_ext.verified += 1;
+                }
+                if let Some(delta) = skew {
+                    self.log(
+                        out,
+                        Level::Warn,
+                        LogText::Owned(format!(
+                            "auth_hmac: clock of {} differs from ours by {delta} s (window {} s): check NTP",
+                            rx.src, cfg.time_window
+                        )),
+                    );
+                }
+                true
+            }
+            Err(crate::auth_hmac::AuthFailure::NotAPeer) => {
+                self.counters.dropped.count(DropReason::NotAPeer);
+                false
+            }
+            Err(f) => {
+                self.counters.auth_ext.count(f);
+                let c = &self.counters.auth_ext;
+                let n = match f {
+                    crate::auth_hmac::AuthFailure::Missing => c.missing,
+                    crate::auth_hmac::AuthFailure::Malformed => c.malformed,
+                    crate::auth_hmac::AuthFailure::Stale => c.stale,
+                    crate::auth_hmac::AuthFailure::UnknownKey => c.unknown_key,
+                    crate::auth_hmac::AuthFailure::BadHmac => c.invalid_hmac,
+                    crate::auth_hmac::AuthFailure::Replay => c.replay,
+                    crate::auth_hmac::AuthFailure::NotAPeer => 0,
+                };
+                if n.is_power_of_two() {
+                    self.log(
+                        out,
+                        Level::Warn,
+                        LogText::Owned(format!(
+                            "auth_hmac: dropped advert from {}: {f} ({n} so far)",
+                            rx.src
+                        )),
+                    );
+                }
+                false
+            }
+        }
     }
 
     /// keepalived's `garp_lower_prio_repeat` burst and its delayed repeat.

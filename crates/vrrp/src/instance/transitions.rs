@@ -23,7 +23,7 @@ impl Instance {
         }
         let checksum = self.p.send_checksum;
         if self.p.unicast() {
-            for peer in &self.p.unicast_peers {
+            for (i, peer) in self.p.unicast_peers.iter().enumerate() {
                 out.push(Action::SendAdvert(SendAdvert {
                     instance: self.id,
                     priority,
@@ -31,6 +31,7 @@ impl Instance {
                     dst: Destination::Unicast(peer.addr),
                     ttl: self.p.unicast_ttl,
                     checksum,
+                    first_copy: i == 0,
                 }));
             }
         } else {
@@ -41,6 +42,7 @@ impl Instance {
                 dst: Destination::Multicast(self.p.mcast_group),
                 ttl: baton_wire::VRRP_TTL,
                 checksum,
+                first_copy: true,
             }));
         }
     }

@@ -232,6 +232,65 @@ impl Node {
         })
     }
 
+    /// Write the advert `s` asks for into `buf`, signed with its `auth_hmac` trailer when
+    /// the instance has one that signs (`unix_time`: the realtime clock, since the Unix
+    /// epoch). Returns the bytes written: the IP payload to send.
+    pub fn emit_advert(
+        &mut self,
+        s: &crate::action::SendAdvert,
+        unix_time: std::time::Duration,
+        buf: &mut [u8],
+    ) -> Result<usize, baton_wire::Error> {
+        use baton_wire::auth_ext::{self, TRAILER_LEN};
+        let Some(inst) = self.instances.get_mut(s.instance.index()) else {
+            return Err(baton_wire::Error::Truncated {
+                field: baton_wire::Field::OutputBuffer,
+                need: 0,
+                have: 0,
+            });
+        };
+        let p = &inst.p;
+        let advert = AdvertRepr {
+            version: p.version,
+            vrid: p.vrid,
+            priority: s.priority,
+            interval: p.advert_field,
+            auth: p.auth,
+            addresses: Addresses::new(p.family, &p.vip_bytes).unwrap_or(Addresses::empty(p.family)),
+        };
+        let dst = s.dst.addr();
+        let n = advert.emit(buf, s.src, dst, s.checksum)?;
+        let Some(cfg) = p.hmac.as_ref().filter(|h| h.mode.signs()) else {
+            return Ok(n);
+        };
+        let have = buf.len();
+        let Some(datagram) = buf.get_mut(..n + TRAILER_LEN) else {
+            return Err(baton_wire::Error::Truncated {
+                field: baton_wire::Field::OutputBuffer,
+                need: n + TRAILER_LEN,
+                have,
+            });
+        };
+        let (message, tail) = datagram.split_at_mut(n);
+        let (version, vrid) = (p.version, p.vrid);
+        let m = crate::auth_hmac::Message {
+            version,
+            vrid,
+            src: s.src,
+            message,
+            trailer: None,
+            unix_time,
+        };
+        let Some(trailer) = inst.hmac.sign(cfg, &m, s.first_copy) else {
+            return Ok(n);
+        };
+        tail.copy_from_slice(&trailer.emit());
+        if p.family == Family::Ipv6 {
+            auth_ext::seal_ipv6_checksum(datagram, s.src, dst)?;
+        }
+        Ok(n + TRAILER_LEN)
+    }
+
     /// The addresses an [`Action::Announce`] covers, with the interface each goes out on.
     pub fn announce_addresses(
         &self,

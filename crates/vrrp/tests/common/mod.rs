@@ -179,6 +179,9 @@ impl H {
             dst: rx.dst,
             ttl: rx.ttl,
             checksum: rx.checksum,
+            message: &[],
+            trailer: None,
+            unix_time: std::time::Duration::ZERO,
         }));
     }
 
