@@ -170,6 +170,8 @@ codes! {
     ScriptInsecure = "script-insecure", Error;
     /// A script user or group that does not exist.
     ScriptUserUnknown = "script-user-unknown", Error;
+    /// A "system" command (`</dev/tcp/…`) that cannot work on this host's `/bin/sh`.
+    ShellScript = "shell-script", Warning;
     /// Scripts configured without `enable_script_security` (`baton check` exits 5).
     ScriptSecurity = "script-security", Warning;
     /// A vrrp_script or tracker defined but used by no instance or group.

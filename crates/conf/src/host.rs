@@ -39,6 +39,10 @@ pub trait Host {
     /// The contents of an `auth_hmac` key file (`file:PATH`), at most `limit` bytes (a
     /// longer file is an error of kind `FileTooLarge`), and its permission bits.
     fn read_key_file(&self, path: &Path, limit: usize) -> std::io::Result<KeyFile>;
+
+    /// Whether `/bin/sh` (which runs keepalived's "system" commands) understands bash's
+    /// `/dev/tcp/HOST/PORT` redirections; `None` if that cannot be told.
+    fn shell_has_dev_tcp(&self) -> Option<bool>;
 }
 
 /// An `auth_hmac` key file as read.
@@ -152,6 +156,14 @@ impl Host for RealHost {
         }
         Ok(KeyFile { bytes, mode })
     }
+
+    fn shell_has_dev_tcp(&self) -> Option<bool> {
+        // /dev/tcp is a bash feature; dash (Debian's /bin/sh), busybox ash and the others
+        // open it as a file, which does not exist.
+        let real = std::fs::canonicalize("/bin/sh").ok()?;
+        let name = real.file_name()?.to_str()?;
+        Some(name.starts_with("bash"))
+    }
 }
 
 /// A script as [`FakeHost`] knows it.
@@ -175,6 +187,8 @@ pub struct FakeHost {
     pub scripts: BTreeMap<String, FakeScript>,
     /// `auth_hmac` key files by path.
     pub key_files: BTreeMap<PathBuf, KeyFile>,
+    /// What [`Host::shell_has_dev_tcp`] answers.
+    pub shell_dev_tcp: Option<bool>,
 }
 
 impl FakeHost {
@@ -212,6 +226,11 @@ impl FakeHost {
 
     pub fn script(mut self, program: &str, state: FakeScript) -> FakeHost {
         self.scripts.insert(program.to_string(), state);
+        self
+    }
+
+    pub fn shell_dev_tcp(mut self, has: bool) -> FakeHost {
+        self.shell_dev_tcp = Some(has);
         self
     }
 
@@ -271,6 +290,10 @@ impl Host for FakeHost {
             )),
             Some(k) => Ok(k.clone()),
         }
+    }
+
+    fn shell_has_dev_tcp(&self) -> Option<bool> {
+        self.shell_dev_tcp
     }
 }
 

@@ -212,6 +212,30 @@ pub struct Command {
     pub span: Span,
 }
 
+impl Command {
+    /// keepalived's rule for a "system" command, run through `/bin/sh -c` instead of
+    /// exec'd: the first word begins with `<`, then optional spaces or tabs, then `/` (a
+    /// test that a file can be opened: `</dev/tcp/127.0.0.1/80`, `</run/ok`). There is no
+    /// script file to check, so neither the file checks nor `enable_script_security`'s
+    /// apply to it (keepalived 2.4.3 `check_script_secure`, `SC_SYSTEM`).
+    pub fn runs_through_shell(&self) -> bool {
+        self.argv.first().is_some_and(|first| {
+            first
+                .strip_prefix('<')
+                .is_some_and(|rest| rest.trim_start_matches([' ', '\t']).starts_with('/'))
+        })
+    }
+
+    /// The file a "system" command opens (`/dev/tcp/…` of `</dev/tcp/…`).
+    pub fn shell_redirection_target(&self) -> Option<&str> {
+        if !self.runs_through_shell() {
+            return None;
+        }
+        let first = self.argv.first()?;
+        Some(first[1..].trim_start_matches([' ', '\t']))
+    }
+}
+
 /// Gratuitous ARP / unsolicited NA timing, global `vrrp_garp_*` or per-instance `garp_*`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GarpSettings {
