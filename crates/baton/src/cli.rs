@@ -388,6 +388,6 @@ mod tests {
         let check = cli.find_subcommand_mut("check").unwrap();
         let help = check.render_long_help().to_string();
         assert!(help.contains(crate::north::check::EXIT_CODES), "{help}");
-        assert!(help.contains("4  the configuration has errors"), "{help}");
+        assert!(help.contains("5  the configuration has errors"), "{help}");
     }
 }

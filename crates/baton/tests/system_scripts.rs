@@ -141,7 +141,7 @@ fn check_and_daemon_drop_the_same_scripts_without_the_default_user() {
         .unwrap();
     let report = String::from_utf8_lossy(&out.stderr).into_owned();
     // An error (keepalived: "Unable to set default user for vrrp script … - removing").
-    assert_eq!(out.status.code(), Some(4), "{report}");
+    assert_eq!(out.status.code(), Some(5), "{report}");
     assert!(
         report.contains("vrrp_script chk_default: enable_script_security is set but the default script user 'keepalived_script' does not exist"),
         "{report}"

@@ -304,7 +304,7 @@ pub(crate) fn scripts(
         cx.diags.push(Diagnostic::new(
             Code::ScriptSecurity,
             span,
-            "scripts are configured but enable_script_security is not set in global_defs (keepalived -t exits 5 for this)",
+            "scripts are configured but enable_script_security is not set in global_defs (keepalived -t exits 6 for this)",
         ));
     }
 }

@@ -72,18 +72,23 @@ impl Default for LoadOptions {
     }
 }
 
-/// keepalived's `-t` exit codes, which `baton check` keeps.
+/// The `-t` / `baton check` exit codes: those Debian's keepalived 2.2.7 and keepalived 2.3.3
+/// really return (keepalived's man page still lists 3, 4 and 5, which its code stopped
+/// returning), except where a zero would pass a configuration that runs nothing. Case by
+/// case, with both keepalived's answers: docs/CHECK.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum CheckStatus {
     /// No errors (warnings allowed).
     Clean = 0,
-    /// Nothing usable: the file cannot be read or no instance is left.
-    Unusable = 3,
-    /// Errors, but the daemon would run what is left.
-    Errors = 4,
+    /// Nothing usable: the file is missing, unreadable or empty, or no instance is left.
+    /// keepalived's code says 4 for a missing file; its binaries answer 0 for all three.
+    Unusable = 4,
+    /// Errors (unknown keywords included, as keepalived counts them), but the daemon would
+    /// run what is left.
+    Errors = 5,
     /// No errors, but scripts are configured without `enable_script_security`.
-    ScriptSecurity = 5,
+    ScriptSecurity = 6,
 }
 
 /// The result of loading: the configuration, if usable, and everything found on the way.
@@ -115,7 +120,12 @@ impl Loaded {
     pub fn status(&self) -> CheckStatus {
         if self.config.is_none() {
             CheckStatus::Unusable
-        } else if self.has_errors() {
+        } else if self.has_errors()
+            || self
+                .diagnostics
+                .iter()
+                .any(|d| d.code == Code::UnknownKeyword)
+        {
             CheckStatus::Errors
         } else if self
             .diagnostics

@@ -57,7 +57,7 @@ fn script_security_without_the_default_user_drops_what_would_need_it() {
         .collect();
     assert_eq!(errors.len(), 3, "{:#?}", l.diagnostics);
     assert!(errors.iter().all(|d| d.severity == Severity::Error));
-    assert_eq!(l.status() as u8, 4);
+    assert_eq!(l.status() as u8, 5);
 }
 
 #[test]

@@ -23,11 +23,12 @@ pub struct CheckOptions {
 
 /// The exit codes, for `baton check --help` (keepalived's `-t` codes).
 pub const EXIT_CODES: &str = "\
-Exit status (the codes of keepalived -t):
+Exit status (the codes keepalived 2.2.7 and 2.3.3 -t really return; docs/CHECK.md):
   0  the configuration is fine (warnings may have been printed)
-  3  the configuration is unusable: it cannot be read or no vrrp_instance is left
-  4  the configuration has errors, but baton would run what is left
-  5  no errors, but scripts are configured without enable_script_security
+  4  the configuration is unusable: missing, unreadable, empty, or nothing left to run
+     (keepalived exits 0 for these three)
+  5  the configuration has errors (unknown keywords too), but baton would run what is left
+  6  no errors, but scripts are configured without enable_script_security
 
 Diagnostics go to standard error as FILE:LINE:COL: error|warning: MESSAGE with the source
 line and a caret; --format json prints them on standard output instead, and --dump prints
@@ -159,7 +160,7 @@ mod tests {
     fn errors_print_file_line_col_and_a_caret() {
         let (code, _, err) =
             run_report(&GOOD.replace("priority 200", "priority 300"), false, false);
-        assert_eq!(code, 4);
+        assert_eq!(code, 5);
         assert!(
             err.starts_with(
                 "k.conf:4:11: error: (VI_1) priority 300 is outside 1..255; using 100\n"
@@ -176,10 +177,10 @@ mod tests {
     #[test]
     fn json_report_carries_codes_and_positions() {
         let (code, out, err) = run_report(&GOOD.replace("priority 200", "priority 0"), true, true);
-        assert_eq!(code, 4);
+        assert_eq!(code, 5);
         assert!(err.is_empty());
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["status"], 4);
+        assert_eq!(v["status"], 5);
         assert_eq!(v["errors"], 1);
         let d = &v["diagnostics"][0];
         assert_eq!(
@@ -203,9 +204,9 @@ mod tests {
     }
 
     #[test]
-    fn unusable_configuration_exits_3() {
+    fn unusable_configuration_exits_4() {
         let (code, out, err) = run_report("global_defs {\n}\n", false, true);
-        assert_eq!(code, 3);
+        assert_eq!(code, 4);
         assert_eq!(out, "null\n");
         assert!(err.contains("error: no usable vrrp_instance"), "{err}");
     }
