@@ -152,3 +152,21 @@ fn unusable_configurations_exit_4() {
     let out = baton(&["check", "-f", conf.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
 }
+
+#[test]
+fn explain_gives_the_seeds_firewall_fix_for_its_interface() {
+    let path = fixture("master.conf");
+    let out = baton(&["check", "--explain", "-f", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let explained = text(&out.stdout);
+    assert!(
+        explained.contains(
+            "firewall-cmd --direct --permanent --add-rule ipv4 filter INPUT 0 --in-interface ens33 --destination 224.0.0.18 --protocol vrrp -j ACCEPT"
+        ),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("iifname \"ens33\" ip daddr 224.0.0.18 meta l4proto vrrp accept"),
+        "{explained}"
+    );
+}

@@ -19,6 +19,8 @@ pub struct CheckOptions {
     pub json: bool,
     /// `--dump`: print the effective configuration as JSON.
     pub dump: bool,
+    /// `--explain`: print what the firewall must let through for each instance.
+    pub explain: bool,
 }
 
 /// The exit codes, for `baton check --help` (keepalived's `-t` codes).
@@ -97,6 +99,11 @@ pub fn report(
         if opts.dump {
             doc["config"] = serde_json::to_value(&loaded.config).unwrap_or(serde_json::Value::Null);
         }
+        if opts.explain
+            && let Some(c) = &loaded.config
+        {
+            doc["explain"] = serde_json::Value::String(super::explain::remedies(c));
+        }
         let _ = serde_json::to_writer_pretty(&mut *out, &doc);
         let _ = writeln!(out);
     } else {
@@ -114,6 +121,11 @@ pub fn report(
             let _ = serde_json::to_writer_pretty(&mut *out, &loaded.config);
             let _ = writeln!(out);
         }
+        if opts.explain
+            && let Some(c) = &loaded.config
+        {
+            let _ = write!(out, "{}", super::explain::remedies(c));
+        }
     }
     status as u8
 }
@@ -130,6 +142,7 @@ mod tests {
             all_config: false,
             json,
             dump,
+            explain: false,
         }
     }
 

@@ -126,6 +126,8 @@ pub struct Instance {
     pub(crate) last: Option<Transition>,
     /// `auth_hmac` sequence and replay marks.
     pub(crate) hmac: crate::auth_hmac::HmacState,
+    /// As MASTER: a lower-priority master we keep hearing (split brain).
+    pub(crate) dual: Option<crate::split_brain::DualMaster>,
 }
 
 impl Instance {
@@ -154,6 +156,7 @@ impl Instance {
             mismatches: Mismatches::default(),
             last: None,
             hmac: Default::default(),
+            dual: None,
         }
     }
 
@@ -209,6 +212,14 @@ impl Instance {
 
     pub fn mismatches(&self) -> &[crate::mismatch::Mismatch] {
         self.mismatches.list()
+    }
+
+    /// Another master beside us that does not hear us, once the evidence is in.
+    pub fn split_brain(&self) -> Option<crate::split_brain::SplitBrain> {
+        self.dual
+            .as_ref()
+            .filter(|d| d.reported)
+            .map(|d| crate::split_brain::SplitBrain::of(d, self.p.unicast()))
     }
 
     pub fn last_transition(&self) -> Option<&Transition> {

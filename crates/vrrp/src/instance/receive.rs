@@ -147,7 +147,11 @@ impl Instance {
             return Outcome::Nothing;
         }
         let higher = prio > self.prio || (prio == self.prio && cmp == Ordering::Greater);
-        if higher && self.p.higher_prio_send_advert {
+        // keepalived's higher_prio_send_advert, and always under fast handover: one advert
+        // at our priority before yielding, so the winner hears a lower master and
+        // re-announces its addresses. After a healed split brain the neighbours' caches
+        // point at us; without it nobody would correct them.
+        if higher && (self.p.higher_prio_send_advert || self.p.fast) {
             self.send_advert(out, self.prio);
         }
         if prio == self.prio {
@@ -195,6 +199,7 @@ impl Instance {
             if !self.p.lower_prio_no_advert {
                 self.send_advert(out, self.prio);
             }
+            self.heard_lower_master(now, rx, prio, out);
             self.lower_priority_garp(now, out);
             self.notify(out, NotifyState::MasterRxLowerPri);
             return Outcome::HeardLowerPriority;
@@ -282,6 +287,54 @@ impl Instance {
                 false
             }
         }
+    }
+
+    /// A lower-priority master spoke while we are master: one more piece of evidence that
+    /// it does not hear us; said once the evidence is in.
+    fn heard_lower_master(
+        &mut self,
+        now: Instant,
+        rx: &ReceivedAdvert<'_>,
+        prio: u8,
+        out: &mut Vec<Action>,
+    ) {
+        use crate::split_brain::{DualMaster, EVIDENCE, explain};
+        match &mut self.dual {
+            Some(d) if d.peer == rx.src => {
+                d.last = now;
+                d.priority = prio;
+                d.adverts += 1;
+            }
+            _ => self.dual = Some(DualMaster::new(now, rx.src, prio)),
+        }
+        let unicast = self.p.unicast();
+        if let Some(d) = self
+            .dual
+            .as_mut()
+            .filter(|d| !d.reported && d.adverts >= EVIDENCE)
+        {
+            d.reported = true;
+            let text = format!("two masters: {}", explain(d, unicast));
+            self.log(out, Level::Warn, LogText::Owned(text));
+        }
+    }
+
+    /// On our advert timer: a lower-priority master silent for three of our intervals has
+    /// heard us (or stopped).
+    pub(crate) fn check_dual_master(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let Some(d) = &self.dual else { return };
+        if now.saturating_duration_since(d.last) <= 3 * self.p.advert_int {
+            return;
+        }
+        if d.reported {
+            let text = format!(
+                "{} no longer advertises after {} s as a second master: it hears us again (or it stopped)",
+                d.peer,
+                d.deaf_for().as_secs()
+            );
+            self.log(out, Level::Info, LogText::Owned(text));
+        }
+        self.dual = None;
     }
 
     /// keepalived's `garp_lower_prio_repeat` burst and its delayed repeat.

@@ -273,6 +273,7 @@ impl Instance {
             });
         }
         self.address_actions(out, false);
+        self.dual = None;
         self.garp_second = None;
         self.garp_lower_second = None;
         self.garp_refresh = None;
@@ -459,6 +460,7 @@ impl Instance {
                 Outcome::WantsMaster
             }
             State::Master => {
+                self.check_dual_master(now, out);
                 self.send_advert(out, self.prio);
                 // From now, not from the due time: a late wake-up must not burst.
                 self.timer = Some(t.max(now) + self.p.advert_int);
