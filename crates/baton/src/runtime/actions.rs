@@ -170,23 +170,19 @@ impl Daemon {
         }
     }
 
-    /// `no_accept`: keepalived drops traffic to the VIPs with a firewall rule. baton does not
-    /// install one yet; say so once per instance rather than pretend.
+    /// `no_accept`: while the instance is master (and not the owner), traffic to and from
+    /// its addresses is dropped, as keepalived's nftables rules do.
     fn no_accept(&mut self, instance: InstanceId, block: bool) {
-        if !block {
+        let Some(inst) = self.node.instance(instance) else {
             return;
-        }
-        let name = self
+        };
+        let name = inst.name().to_string();
+        let addrs: Vec<IpAddr> = self
             .node
-            .instance(instance)
-            .map(|i| i.name().to_string())
-            .unwrap_or_default();
-        if !self.warned_no_accept.contains(&name) {
-            tracing::warn!(
-                "({name}) no_accept: traffic to the VIPs is not filtered (not implemented)"
-            );
-            self.warned_no_accept.push(name);
-        }
+            .announce_addresses(instance)
+            .map(|(_, a)| a.addr)
+            .collect();
+        self.accept_mode.set(&name, &addrs, block);
     }
 }
 

@@ -76,8 +76,8 @@ pub struct Daemon {
     recv_buf: Box<[u8]>,
     send_buf: Box<[u8]>,
     info: status::Info,
-    /// Instances told once that `no_accept` is not enforced.
-    warned_no_accept: Vec<String>,
+    /// `no_accept`: the addresses of non-owner masters dropped by nftables.
+    accept_mode: crate::south::accept_mode::AcceptMode,
     /// An instance changed state in the last batch of actions: tell systemd.
     states_changed: bool,
     /// systemd has been told READY=1; status lines before it would come first.
@@ -223,7 +223,7 @@ impl Daemon {
             track_options,
             recv_buf: vec![0u8; RECV_BUFFER].into_boxed_slice(),
             send_buf: vec![0u8; SEND_BUFFER].into_boxed_slice(),
-            warned_no_accept: Vec::new(),
+            accept_mode: Default::default(),
             states_changed: false,
             ready: false,
         };

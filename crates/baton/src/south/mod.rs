@@ -10,7 +10,9 @@
 //! | [`sockets`] | the sockets the core's instances need, with their counters |
 //! | [`garp`] | gratuitous ARP and unsolicited NA frames on AF_PACKET |
 //! | [`announce`] | GARP/NA bursts spaced per interface |
+//! | [`accept_mode`] | `no_accept`: the nftables table that drops traffic to a master's addresses |
 
+pub mod accept_mode;
 pub mod announce;
 pub mod garp;
 pub mod links;
