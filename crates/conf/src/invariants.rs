@@ -114,6 +114,12 @@ pub(crate) fn check(c: &Config) -> Result<(), String> {
         if let Some((kind, name)) = tracked_names(&i.tracking).find(|(k, nm)| !defined(k, nm)) {
             return Err(format!("{n}: tracks undefined {kind} {name}"));
         }
+        if i.use_vmac
+            && (i.vmacs.first().map(|v| &v.name) != i.vmac_name.as_ref()
+                || (!i.unicast_peers.is_empty() && !i.vmac_xmit_base))
+        {
+            return Err(format!("{n}: use_vmac not resolved"));
+        }
         if let Some(h) = &i.auth_hmac
             && (i.auth.is_some()
                 || h.key(h.active_key).is_none()

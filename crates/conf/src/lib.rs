@@ -214,6 +214,7 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
         })
         .collect();
     checks::vrid_collisions(&mut cx, &mut instances);
+    resolve::vmac::resolve(&mut cx, &mut instances, &global);
     checks::vip_duplicates(&mut cx, &instances);
     let groups = checks::sync_groups(&mut cx, std::mem::take(&mut raw.sync_groups), &instances);
     let track_groups =

@@ -714,6 +714,33 @@ pub struct VirtualRule {
     pub span: Span,
 }
 
+/// A VRRP virtual MAC interface: a macvlan in private mode on `base` with the virtual
+/// router's MAC (keepalived's `use_vmac`, on the instance or on one address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Vmac {
+    /// `vrrp.<VRID>` unless named (keepalived's `create_vmac_name`).
+    pub name: String,
+    /// The interface it sits on.
+    pub base: String,
+    /// 00:00:5e:00:01:VRID (IPv6: 00:00:5e:00:02:VRID) unless given.
+    pub mac: [u8; 6],
+    /// The family of the addresses it carries: IPv6 gets a link-local address and no
+    /// automatic one.
+    #[serde(serialize_with = "as_display")]
+    pub family: Family,
+}
+
+impl Vmac {
+    /// RFC 5798 §7.3's virtual router MAC of `vrid` for `family`.
+    pub fn default_mac(vrid: u8, family: Family) -> [u8; 6] {
+        let kind = match family {
+            Family::Ipv4 => 1,
+            Family::Ipv6 => 2,
+        };
+        [0x00, 0x00, 0x5e, 0x00, kind, vrid]
+    }
+}
+
 /// `vrrp_instance NAME { … }` with keepalived's defaults and the global settings already
 /// folded in, so consumers never look at `global_defs` for an instance's behaviour.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -763,6 +790,9 @@ pub struct VrrpInstance {
     pub vmac_mac: Option<[u8; 6]>,
     /// `vmac_xmit_base`: adverts on the base interface instead of the VMAC.
     pub vmac_xmit_base: bool,
+    /// The VMACs this instance needs: its own first (`use_vmac`), then those of addresses
+    /// marked `use_vmac`. Addresses that go on a VMAC have it as their `dev`.
+    pub vmacs: Vec<Vmac>,
     pub garp: GarpSettings,
     pub down_timer_adverts: u8,
     pub lower_prio_no_advert: bool,
@@ -778,6 +808,15 @@ impl VrrpInstance {
     /// The address owner (priority 255).
     pub fn is_owner(&self) -> bool {
         self.priority == 255
+    }
+
+    /// Where adverts are sent and received: the instance's VMAC (keepalived sends and
+    /// receives on the macvlan), unless `vmac_xmit_base` or no VMAC.
+    pub fn advert_interface(&self) -> Option<&str> {
+        match (self.use_vmac, self.vmac_xmit_base, &self.vmac_name) {
+            (true, false, Some(name)) => Some(name),
+            _ => self.interface.as_deref(),
+        }
     }
 
     /// An instance with keepalived's defaults, for building configurations in code (tests,
@@ -825,6 +864,7 @@ impl VrrpInstance {
             vmac_name: None,
             vmac_mac: None,
             vmac_xmit_base: false,
+            vmacs: Vec::new(),
             garp: global.garp,
             down_timer_adverts: global.down_timer_adverts,
             lower_prio_no_advert: false,

@@ -81,13 +81,13 @@ impl Daemon {
         };
         if self
             .sockets
-            .find_mut(inst.interface(), inst.family())
+            .find_mut(inst.advert_interface(), inst.family())
             .is_none()
         {
             tracing::warn!(
                 "({}) no VRRP socket for {} ({})",
                 inst.name(),
-                inst.interface(),
+                inst.advert_interface(),
                 inst.family()
             );
             return;
@@ -106,7 +106,10 @@ impl Daemon {
                 return;
             }
         };
-        let Some(ep) = self.sockets.find_mut(inst.interface(), inst.family()) else {
+        let Some(ep) = self
+            .sockets
+            .find_mut(inst.advert_interface(), inst.family())
+        else {
             return;
         };
         let unicast = matches!(s.dst, Destination::Unicast(_));

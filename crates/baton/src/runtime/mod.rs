@@ -76,6 +76,8 @@ pub struct Daemon {
     recv_buf: Box<[u8]>,
     send_buf: Box<[u8]>,
     info: status::Info,
+    /// `use_vmac`: the macvlans made for the configuration.
+    vmacs: crate::south::vmac::Vmacs,
     /// `no_accept`: the addresses of non-owner masters dropped by nftables.
     accept_mode: crate::south::accept_mode::AcceptMode,
     /// An instance changed state in the last batch of actions: tell systemd.
@@ -198,6 +200,9 @@ impl Daemon {
         let netlink = Netlink::connect()?;
         // Subscribe before listing, so nothing falls between the listing and the events.
         let mut monitor = Monitor::start(&[])?;
+        // VMACs first: the interface table and the sockets must see them.
+        let mut vmacs = crate::south::vmac::Vmacs::default();
+        vmacs.apply(&netlink, &config).await;
         let links = netlink.links().await?;
         let addrs = netlink.addresses(None).await?;
         monitor.set_known(&links);
@@ -223,6 +228,7 @@ impl Daemon {
             track_options,
             recv_buf: vec![0u8; RECV_BUFFER].into_boxed_slice(),
             send_buf: vec![0u8; SEND_BUFFER].into_boxed_slice(),
+            vmacs,
             accept_mode: Default::default(),
             states_changed: false,
             ready: false,
@@ -497,6 +503,7 @@ impl Daemon {
                 let new = *new;
                 let policy = ScriptPolicy::new(&new.global, &self.track_options);
                 self.tracking.reload(&self.config, &new, &policy).await;
+                self.vmacs.apply(&self.netlink, &new).await;
                 let now = self.clock.now();
                 self.node
                     .handle(now, Input::Reload(&new), &mut self.actions);
@@ -532,6 +539,7 @@ impl Daemon {
         let now = self.clock.now();
         self.node.handle(now, Input::Shutdown, &mut self.actions);
         self.execute().await;
+        self.vmacs.remove_all(&self.netlink).await;
         self.tracking.stop().await;
     }
 }

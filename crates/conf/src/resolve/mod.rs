@@ -18,6 +18,7 @@ mod adverts;
 pub(crate) mod auth_hmac;
 mod election;
 pub(crate) mod lvs;
+pub(crate) mod vmac;
 
 fn diag(cx: &mut Cx<'_>, code: Code, span: &Span, message: impl Into<String>) {
     cx.diags.push(Diagnostic::new(code, span.clone(), message));

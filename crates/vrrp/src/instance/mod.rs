@@ -180,6 +180,12 @@ impl Instance {
         &self.p.interface
     }
 
+    /// Where the instance's adverts are sent and received: its VMAC (keepalived's
+    /// `use_vmac`), unless `vmac_xmit_base`, else [`Instance::interface`].
+    pub fn advert_interface(&self) -> &str {
+        &self.p.advert_interface
+    }
+
     pub fn state(&self) -> State {
         self.state
     }

@@ -23,6 +23,8 @@ pub(crate) struct Params {
     pub version: Version,
     /// `""` when the instance has no interface (unicast with `dev` on every VIP).
     pub interface: Arc<str>,
+    /// Where adverts go and come from: the VMAC, unless `vmac_xmit_base` (else `interface`).
+    pub advert_interface: Arc<str>,
     pub base_priority: u8,
     pub owner: bool,
     /// `state MASTER` on an owner: become MASTER at once.
@@ -78,6 +80,7 @@ impl Params {
             family: c.family,
             version: c.version,
             interface: Arc::from(c.interface.as_deref().unwrap_or("")),
+            advert_interface: Arc::from(c.advert_interface().unwrap_or("")),
             base_priority: c.priority,
             owner,
             immediate_master: owner && c.state == InitialState::Master,

@@ -125,23 +125,22 @@ impl Node {
             }
         }
         for inst in &self.instances {
-            let seg = match self
-                .segments
-                .iter()
-                .position(|s| s.interface == inst.p.interface && s.family == inst.p.family)
-            {
-                Some(s) => s,
-                None => {
-                    self.segments.push(Segment {
-                        interface: inst.p.interface.clone(),
-                        family: inst.p.family,
-                        by_vrid: vec![Vec::new(); 256],
-                        groups: Vec::new(),
-                        instances: 0,
-                    });
-                    self.segments.len() - 1
-                }
-            };
+            let seg =
+                match self.segments.iter().position(|s| {
+                    s.interface == inst.p.advert_interface && s.family == inst.p.family
+                }) {
+                    Some(s) => s,
+                    None => {
+                        self.segments.push(Segment {
+                            interface: inst.p.advert_interface.clone(),
+                            family: inst.p.family,
+                            by_vrid: vec![Vec::new(); 256],
+                            groups: Vec::new(),
+                            instances: 0,
+                        });
+                        self.segments.len() - 1
+                    }
+                };
             let segment = &mut self.segments[seg];
             segment.by_vrid[usize::from(inst.p.vrid)].push(inst.id.0);
             segment.instances += 1;
