@@ -23,6 +23,8 @@ pub struct InstanceConf {
     pub checksum_as_v2: bool,
     /// `auth_hmac` (keepalived 2.4.2+) with [`HMAC_KEY`] as key 1.
     pub auth_hmac: bool,
+    /// `use_vmac`: the VRRP virtual MAC on a macvlan.
+    pub use_vmac: bool,
 }
 
 /// The key both sides share in the `auth_hmac` cases: 32 bytes, written in hex.
@@ -41,6 +43,7 @@ impl InstanceConf {
             vips: vec![vip.to_string()],
             checksum_as_v2: false,
             auth_hmac: false,
+            use_vmac: false,
         }
     }
 
@@ -67,6 +70,9 @@ impl InstanceConf {
                 c,
                 "    authentication {{\n        auth_type PASS\n        auth_pass {pass}\n    }}"
             );
+        }
+        if self.use_vmac {
+            c.push_str("    use_vmac\n");
         }
         if self.auth_hmac {
             let _ = writeln!(

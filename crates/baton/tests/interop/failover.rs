@@ -47,6 +47,32 @@ pub enum Mode {
     PlainChecksum,
     /// keepalived 2.4's `auth_hmac` (HMAC-SHA256 trailer) on both sides.
     AuthHmac,
+    /// `use_vmac`: the VRRP virtual MAC on a macvlan, on both sides (FRR's vrrpd always
+    /// works that way).
+    Vmac,
+}
+
+/// Every VRRP advert from IP address `src` left with Ethernet source `vmac`.
+fn check_vmac_source(pcap: &Path, src: &str, vmac: &str) -> Result<()> {
+    let p = baton_lab::Pcap::read(pcap)?;
+    let src: std::net::IpAddr = src.parse()?;
+    let mut n = 0;
+    for r in p.with_protocol(112) {
+        let (Some(ip), Some((_, eth_src, _, _))) = (r.ip(), r.ethernet()) else {
+            continue;
+        };
+        if ip.src != src {
+            continue;
+        }
+        n += 1;
+        if eth_src.to_string() != vmac {
+            bail!("an advert from {src} left with MAC {eth_src}, not the virtual MAC {vmac}");
+        }
+    }
+    if n == 0 {
+        bail!("no advert from {src} in the capture");
+    }
+    Ok(())
 }
 
 /// One failover case.
@@ -70,6 +96,12 @@ impl Failover {
         let option = match (self.mode, self.version, self.family) {
             (Mode::Pass, _, _) => ", PASS authentication",
             (Mode::AuthHmac, _, _) => ", auth_hmac (HMAC-SHA256 trailer) on both sides",
+            (Mode::Vmac, _, _) => match self.peer {
+                Peer::Frr => {
+                    ", baton with use_vmac beside FRR's macvlan (VRRP virtual MAC on both)"
+                }
+                _ => ", use_vmac on both sides (VRRP virtual MAC on a macvlan)",
+            },
             (Mode::PlainChecksum, _, _) => {
                 ", v3_checksum_as_v2 on both sides (checksum without pseudo-header)"
             }
@@ -111,6 +143,7 @@ impl Failover {
             Mode::Unicast => c.unicast = Some((src.into(), peer.into())),
             Mode::PlainChecksum => c.checksum_as_v2 = true,
             Mode::AuthHmac => c.auth_hmac = true,
+            Mode::Vmac => c.use_vmac = true,
         }
         c
     }
@@ -185,7 +218,7 @@ impl Failover {
                 Box::new(Keepalived::with_binary(&pair.r2, peer_conf, &binary)?)
             }
             Peer::Frr => {
-                if self.mode != Mode::Multicast && !self.plain() {
+                if !matches!(self.mode, Mode::Multicast | Mode::Vmac) && !self.plain() {
                     bail!("FRR cases run multicast only");
                 }
                 let frr = Frr::new(
@@ -255,6 +288,21 @@ impl Failover {
             pair.r1.interface(IFNAME)?.mac.to_string(),
             self.baton_master,
         )];
+        if self.mode == Mode::Vmac {
+            // Both masters speak from the one virtual MAC: judge every frame of it, and
+            // check that baton's adverts (its source address) left with it.
+            let vmac = format!(
+                "00:00:5e:00:{:02x}:{:02x}",
+                if self.family == Family::Ipv4 { 1 } else { 2 },
+                crate::topology::VRID
+            );
+            check_vmac_source(&pcap, addrs.r1, &vmac)?;
+            senders = vec![(
+                format!("{} and {}", baton.label(), peer.label()),
+                vmac,
+                true,
+            )];
+        }
         if self.peer == Peer::Baton {
             senders.push((
                 peer.label(),
