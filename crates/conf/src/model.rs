@@ -338,6 +338,9 @@ pub struct GlobalDefs {
     pub vrrp_process_name: Option<String>,
     /// `process_names`: keepalived names its processes (the parent `keepalived`).
     pub process_names: bool,
+    /// `net_namespace NAME`: run in the network namespace `ip netns` made as NAME
+    /// (`/run/netns/NAME`), as keepalived does.
+    pub net_namespace: Option<String>,
 }
 
 impl Default for GlobalDefs {
@@ -372,6 +375,7 @@ impl Default for GlobalDefs {
             process_name: None,
             vrrp_process_name: None,
             process_names: false,
+            net_namespace: None,
         }
     }
 }

@@ -37,14 +37,26 @@ line and a caret; --format json prints them on standard output instead, and --du
 the effective configuration (keepalived's defaults applied) as JSON.";
 
 pub fn run(opts: &CheckOptions) -> ExitCode {
-    let loaded = baton_conf::load(
-        &opts.config,
-        &LoadOptions {
-            config_id: opts.config_id.clone(),
-            all_config: opts.all_config,
-            ..LoadOptions::default()
-        },
-    );
+    let load_options = LoadOptions {
+        config_id: opts.config_id.clone(),
+        all_config: opts.all_config,
+        ..LoadOptions::default()
+    };
+    let mut loaded = baton_conf::load(&opts.config, &load_options);
+    // Interfaces are checked where the daemon will run: inside its net_namespace, when
+    // this process may enter it (otherwise here, and the report says so).
+    if let Some(ns) = loaded
+        .config
+        .as_ref()
+        .and_then(|c| c.global.net_namespace.clone())
+    {
+        match crate::daemon::enter_net_namespace(&ns) {
+            Ok(()) => loaded = baton_conf::load(&opts.config, &load_options),
+            Err(e) => eprintln!(
+                "note: cannot enter network namespace {ns} ({e}); interfaces checked in this one"
+            ),
+        }
+    }
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     let code = report(&loaded, opts, &mut out, &mut err);

@@ -501,6 +501,16 @@ impl Daemon {
         match source.reload() {
             Reload::Applied(new) => {
                 let new = *new;
+                if new.global.net_namespace != self.config.global.net_namespace {
+                    tracing::warn!(
+                        "net_namespace cannot change on reload; staying in {}",
+                        self.config
+                            .global
+                            .net_namespace
+                            .as_deref()
+                            .unwrap_or("the namespace baton started in")
+                    );
+                }
                 let policy = ScriptPolicy::new(&new.global, &self.track_options);
                 self.tracking.reload(&self.config, &new, &policy).await;
                 self.vmacs.apply(&self.netlink, &new).await;

@@ -49,7 +49,6 @@ pub(crate) struct RawConfig {
 /// Top-level blocks of keepalived that are not VRRP: skipped, said once.
 const NOT_IMPLEMENTED: &[&str] = &[
     "bfd_instance",
-    "net_namespace",
     "net_namespace_ipvs",
     "namespace_with_ipsets",
     "instance",
@@ -95,6 +94,7 @@ pub(crate) fn parse(cx: &mut Cx<'_>, stmts: &[Stmt]) -> RawConfig {
         let kw = stmt.keyword();
         match kw.text.as_str() {
             "global_defs" => global::global_defs(cx, stmt, &mut c.global),
+            "net_namespace" => global::net_namespace(cx, stmt, &mut c.global.defs),
             "vrrp_script" => {
                 if let Some(s) = trackers::vrrp_script(cx, stmt)
                     && scripts.fresh(cx, "vrrp_script", &s.name, &s.span, s.name.len() as u32)
