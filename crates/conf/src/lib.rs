@@ -274,6 +274,17 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
     );
     config.lvs = lvs;
     checks::static_track_groups(&mut cx, &mut config);
+    // keepalived puts a static address without `dev` on `default_interface` (eth0).
+    let default_if = config
+        .global
+        .default_interface
+        .clone()
+        .unwrap_or_else(|| "eth0".to_string());
+    for a in &mut config.static_addresses {
+        if a.dev.is_none() {
+            a.dev = Some(default_if.clone());
+        }
+    }
     checks::unused_trackers(&mut cx, &config, &referenced);
     hostcheck::scripts(&mut cx, &mut config, host, &referenced.scripts);
 

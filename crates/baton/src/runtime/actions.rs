@@ -189,6 +189,51 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// keepalived's `static_ipaddress`, `static_routes` and `static_rules`: put in place at
+    /// start whatever the instances do, taken away at exit.
+    pub(super) async fn static_config(&mut self, c: &baton_conf::Config, add: bool) {
+        for a in &c.static_addresses {
+            let dev = a.dev.as_deref().unwrap_or_default();
+            if add {
+                self.add_address(dev, a).await;
+            } else {
+                self.remove_address(dev, a).await;
+            }
+        }
+        for r in &c.static_routes {
+            self.route(r, add).await;
+        }
+        for r in &c.static_rules {
+            self.rule(r, add).await;
+        }
+    }
+
+    /// On reload: remove the static addresses, routes and rules that went, add the new.
+    pub(super) async fn static_reload(&mut self, new: &baton_conf::Config) {
+        let old = &self.config;
+        let gone = |o: &baton_conf::VirtualAddress| !new.static_addresses.contains(o);
+        let mut before = old.clone();
+        before.static_addresses.retain(gone);
+        before
+            .static_routes
+            .retain(|r| !new.static_routes.contains(r));
+        before
+            .static_rules
+            .retain(|r| !new.static_rules.contains(r));
+        let mut after = new.clone();
+        after
+            .static_addresses
+            .retain(|a| !old.static_addresses.contains(a));
+        after
+            .static_routes
+            .retain(|r| !old.static_routes.contains(r));
+        after.static_rules.retain(|r| !old.static_rules.contains(r));
+        self.static_config(&before, false).await;
+        self.static_config(&after, true).await;
+    }
+}
+
 /// A core log line, at its level, worded as the core (and keepalived) words it.
 fn log(line: &LogLine) {
     match line.level {

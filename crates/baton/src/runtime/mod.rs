@@ -209,7 +209,9 @@ impl Daemon {
         let ifaces = Interfaces::new(links, addrs);
         let policy = ScriptPolicy::new(&config.global, &track_options);
         let clock = Clock::start();
-        let node = Node::new(&config, ifaces.environment());
+        let mut node = Node::new(&config, ifaces.environment());
+        node.booted_ago(clock::since_boot());
+        crate::south::links::promote_secondaries(&config);
         let mut sockets = Sockets::plan(&node);
         sockets.open_available(&ifaces);
         let tracking = Tracking::start(&config, &policy, track_options.clone());
@@ -234,6 +236,8 @@ impl Daemon {
             ready: false,
         };
         d.first_tracker_values().await;
+        let statics = d.config.clone();
+        d.static_config(&statics, true).await;
         let now = d.clock.now();
         d.node.handle(now, Input::Start, &mut d.actions);
         d.execute().await;
@@ -514,6 +518,8 @@ impl Daemon {
                 let policy = ScriptPolicy::new(&new.global, &self.track_options);
                 self.tracking.reload(&self.config, &new, &policy).await;
                 self.vmacs.apply(&self.netlink, &new).await;
+                self.static_reload(&new).await;
+                crate::south::links::promote_secondaries(&new);
                 let now = self.clock.now();
                 self.node
                     .handle(now, Input::Reload(&new), &mut self.actions);
@@ -549,6 +555,8 @@ impl Daemon {
         let now = self.clock.now();
         self.node.handle(now, Input::Shutdown, &mut self.actions);
         self.execute().await;
+        let statics = self.config.clone();
+        self.static_config(&statics, false).await;
         self.vmacs.remove_all(&self.netlink).await;
         self.tracking.stop().await;
     }

@@ -255,7 +255,11 @@ pub(crate) fn global_defs(cx: &mut Cx<'_>, stmt: &Stmt, g: &mut RawGlobal) {
                 }
             }
             "vrrp_min_garp" => set_bool(cx, line, &mut g.min_garp),
-            "vrrp_garp_extra_if" => d.garp.extra_if = extra_if(cx, line),
+            "vrrp_garp_extra_if" => {
+                // Read and checked; the periodic GARP on other interfaces is not sent.
+                cx.not_implemented(line);
+                d.garp.extra_if = extra_if(cx, line)
+            }
             "vrrp_down_timer_adverts" => {
                 if let Some(v) = cx.int_arg(line, 1, 100) {
                     d.down_timer_adverts = v as u8;

@@ -175,16 +175,23 @@ pub(crate) fn parse(cx: &mut Cx<'_>, stmts: &[Stmt]) -> RawConfig {
             }
             "garp_group" => c.garp_groups.extend(groups::garp_group(cx, stmt)),
             "track_group" => {
+                // Read and checked, but a static address, route or rule that disappears
+                // does not yet put the group's instances in FAULT.
+                cx.not_implemented(stmt);
                 if let Some(g) = groups::track_group(cx, stmt)
                     && track_groups.fresh(cx, "track_group", &g.name, &g.span, g.name.len() as u32)
                 {
                     c.track_groups.push(g);
                 }
             }
+            // Read and checked, not acted on: baton follows link state through netlink
+            // (no MII/ethtool polling) and does not delay link changes.
             "linkbeat_interfaces" => {
+                cx.not_implemented(stmt);
                 groups::linkbeat_interfaces(cx, stmt, &mut c.linkbeat_interfaces)
             }
             "interface_up_down_delays" => {
+                cx.not_implemented(stmt);
                 groups::interface_delays(cx, stmt, &mut c.interface_delays)
             }
             "virtual_server" => c.virtual_servers.extend(lvs::virtual_server(cx, stmt)),

@@ -64,8 +64,11 @@ pub struct Node {
     pub(crate) started: bool,
     pending_logs: Vec<Action>,
     log_unknown_vrids: bool,
-    /// `vrrp_startup_delay`.
+    /// `vrrp_startup_delay`, lengthened by `vrrp_delay_after_boot` (see
+    /// [`Node::booted_ago`]).
     startup_delay: std::time::Duration,
+    /// `vrrp_delay_after_boot`.
+    delay_after_boot: std::time::Duration,
     unknown_vrid_adverts: u64,
     /// Every configured VIP and eVIP: never a candidate for an interface's primary address.
     our_addresses: Vec<IpAddr>,
@@ -90,6 +93,7 @@ impl Node {
             pending_logs: Vec::new(),
             log_unknown_vrids: config.global.log_unknown_vrids,
             startup_delay: config.global.startup_delay,
+            delay_after_boot: config.global.delay_after_boot,
             unknown_vrid_adverts: 0,
             our_addresses: Vec::new(),
         };
@@ -216,6 +220,15 @@ impl Node {
                 .or(many.first())
                 .map(|i| InstanceId(*i)),
         }
+    }
+
+    /// How long ago the machine booted, for `vrrp_delay_after_boot` (keepalived starts VRRP
+    /// no earlier than that long after boot, or after `vrrp_startup_delay`, whichever is
+    /// later). Call before [`Input::Start`].
+    pub fn booted_ago(&mut self, uptime: std::time::Duration) {
+        self.startup_delay = self
+            .startup_delay
+            .max(self.delay_after_boot.saturating_sub(uptime));
     }
 
     /// The advert an instance sends at `priority`, borrowing its pre-encoded VIP list.

@@ -463,7 +463,11 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
         "garp_master_refresh_repeat" => {
             r.garp.master_refresh_repeat = cx.int_arg(line, 0, u32::MAX.into()).map(|v| v as u32)
         }
-        "garp_extra_if" => r.garp.extra_if = Some(extra_if(cx, line)),
+        "garp_extra_if" => {
+            // Read and checked; the periodic GARP on other interfaces is not sent.
+            cx.not_implemented(line);
+            r.garp.extra_if = Some(extra_if(cx, line))
+        }
         "down_timer_adverts" => {
             if let Some(v) = cx.int_arg(line, 1, 100) {
                 set(cx, &mut r.down_timer_adverts, v as u8, kw);
