@@ -14,7 +14,7 @@ const TABLE: &str = "baton_lab";
 
 /// Which way a rule filters: traffic arriving at the host, or leaving it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Chain {
+enum Chain {
     /// Packets delivered to the host (`hook input`).
     Input,
     /// Packets the host sends (`hook output`).
