@@ -72,7 +72,7 @@ impl std::fmt::Display for TableId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HookPoint {
     Prerouting,
-    /// Packets delivered to this host.
+    /// Packets delivered to the host itself (`hook input`).
     Input,
     Output,
     Postrouting,

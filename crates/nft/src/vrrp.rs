@@ -26,7 +26,6 @@
 //! table at 0 so an administrator's accept cannot let the traffic through.
 
 use std::collections::BTreeMap;
-use std::io;
 use std::net::IpAddr;
 
 use netlink_packet_netfilter::nftables::{MetaKey, Operator};
@@ -34,7 +33,7 @@ use netlink_packet_netfilter::nftables::{MetaKey, Operator};
 use crate::Error;
 use crate::batch::{BaseChain, Batch, Element, HookPoint, SetSpec, TABLE_GROUP, TableId};
 use crate::expr::{self, Action, Base, NfProto, cmp, lookup, meta, payload, r};
-use crate::socket::{BatchFailure, NftSocket};
+use crate::socket::NftSocket;
 use crate::table;
 
 /// The table's name.
@@ -88,10 +87,6 @@ impl VipFilter {
         f.skeleton(&mut b);
         f.commit(&b)?;
         Ok(f)
-    }
-
-    pub fn table(&self) -> &TableId {
-        &self.table
     }
 
     /// The addresses blocked now.
@@ -213,20 +208,7 @@ impl VipFilter {
     }
 
     fn commit(&mut self, b: &Batch) -> Result<(), Error> {
-        match self.sock.commit(b) {
-            Ok(()) => Ok(()),
-            Err(BatchFailure::Io(e)) => Err(Error::Socket(e)),
-            Err(BatchFailure::Refused(rs)) => match rs.into_iter().next() {
-                Some(rf) => {
-                    let object = b
-                        .label(rf.index)
-                        .map(|l| l.what.clone())
-                        .unwrap_or_default();
-                    Err(table::explain(object, rf.error, &self.table))
-                }
-                None => Err(Error::Socket(io::Error::other("refused"))),
-            },
-        }
+        table::commit(&mut self.sock, b, &self.table)
     }
 }
 

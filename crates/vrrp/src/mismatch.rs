@@ -100,10 +100,6 @@ impl Mismatches {
         }
     }
 
-    pub fn clear_field(&mut self, peer: &IpAddr, field: MismatchField) {
-        self.list.retain(|m| m.peer != *peer || m.field != field);
-    }
-
     pub fn list(&self) -> &[Mismatch] {
         &self.list
     }

@@ -52,12 +52,4 @@ impl AcceptMode {
             ),
         }
     }
-
-    /// The addresses dropped now.
-    pub fn blocked(&self) -> Vec<IpAddr> {
-        self.filter
-            .as_ref()
-            .map(|f| f.blocked().copied().collect())
-            .unwrap_or_default()
-    }
 }

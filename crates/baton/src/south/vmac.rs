@@ -166,7 +166,7 @@ impl Vmacs {
                     Some(ll) => ll,
                     None => {
                         let mac = netlink
-                            .link_by_index(base)
+                            .link_by_name(&v.base)
                             .await?
                             .and_then(|l| l.mac)
                             .unwrap_or(v.mac);
@@ -219,11 +219,6 @@ impl Vmacs {
         while let Some((v, index)) = self.made.pop() {
             self.remove(netlink, &v, index).await;
         }
-    }
-
-    /// The VMACs that exist now, by name.
-    pub fn names(&self) -> Vec<String> {
-        self.made.iter().map(|(v, _)| v.name.clone()).collect()
     }
 }
 
