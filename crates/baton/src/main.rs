@@ -17,9 +17,21 @@ fn main() -> ExitCode {
         Action::Run(options) => baton::daemon::run(options),
         Action::Status {
             control_socket,
+            watch: Some(every),
+            ..
+        } => baton::north::watch::run(&control_socket, every),
+        Action::Status {
+            control_socket,
             json,
+            watch: None,
         } => baton::north::status::run(&control_socket, json),
         Action::Demo(args) => demo(&args.args),
+        Action::Version => {
+            // keepalived prints its version on standard error; tools read it there.
+            eprint!("{}", baton::cli::version_text());
+            ExitCode::SUCCESS
+        }
+        Action::Signum(name) => baton::north::dump::print_signum(&name),
     }
 }
 

@@ -71,7 +71,10 @@ impl Daemon {
             } => self.tracking.run_notify(&target, &command, args.as_ref()),
             Action::WriteFifo(line) => self.tracking.write_fifo(&line),
             Action::Log(line) => log(&line),
-            Action::StateChanged { .. } => self.states_changed = true,
+            Action::StateChanged { instance, from, to } => {
+                self.states_changed = true;
+                self.record_change(instance, from, to);
+            }
         }
     }
 

@@ -174,6 +174,17 @@ impl Baton {
     /// Start `program` (baton's binary, or a link to it under another name) with the usual
     /// arguments and `extra`; ready once the control socket answers.
     pub fn start_program(host: &Host, program: &Path, conf: &str, extra: &[&str]) -> Baton {
+        Baton::start_program_env(host, program, conf, extra, &[])
+    }
+
+    /// [`Baton::start_program`] with environment variables set for the daemon.
+    pub fn start_program_env(
+        host: &Host,
+        program: &Path,
+        conf: &str,
+        extra: &[&str],
+        env: &[(&str, &Path)],
+    ) -> Baton {
         let name = program
             .file_name()
             .map_or("baton".into(), |n| n.to_string_lossy().into_owned());
@@ -186,7 +197,8 @@ impl Baton {
                     .arg(&conf_path)
                     .arg("-p")
                     .arg(&pidfile)
-                    .args(extra),
+                    .args(extra)
+                    .envs(env.iter().copied()),
             )
             .unwrap();
         let b = Baton {

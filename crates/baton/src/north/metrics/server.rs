@@ -1,0 +1,174 @@
+//! The HTTP listener of `--metrics ADDR:PORT`: `/metrics` (Prometheus text), `/` (the status
+//! page), `/healthz`. It runs in tasks of its own beside the event loop and asks the loop for
+//! a [`Snapshot`] over a channel, with a deadline; it never holds the loop's state.
+//!
+//! Clients are bounded: at most [`MAX_CLIENTS`] at once (others are closed at once), each
+//! connection closed after one answer and dropped after [`CLIENT_DEADLINE`] whatever it is
+//! doing, headers limited to hyper's minimum buffer. A slow or hostile client costs a task
+//! and a few kilobytes, and never the loop's time.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::north::snapshot::Snapshot;
+
+/// Connections served at once.
+pub const MAX_CLIENTS: usize = 8;
+/// A connection's whole life: request, answer, close.
+pub const CLIENT_DEADLINE: Duration = Duration::from_secs(5);
+/// How long a request waits for the event loop; a loop that does not answer in this time
+/// is reported down (`keepalived_up 0`, `/healthz` 503).
+pub const LOOP_DEADLINE: Duration = Duration::from_secs(1);
+/// hyper's smallest read buffer: a request's head must fit.
+const MAX_HEAD: usize = 8192;
+
+/// How the listener asks the loop for a snapshot.
+pub type Ask = mpsc::Sender<oneshot::Sender<Snapshot>>;
+
+/// A bound listener, not yet serving.
+#[derive(Debug)]
+pub struct MetricsServer {
+    listener: TcpListener,
+}
+
+impl MetricsServer {
+    /// Bind `addr`. Must be called inside a tokio runtime.
+    pub fn bind(addr: SocketAddr) -> io::Result<MetricsServer> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM.cloexec(),
+            None,
+        )?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(64)?;
+        socket.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(socket.into())?;
+        Ok(MetricsServer { listener })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serve until the runtime stops: each client in a task of its own.
+    pub fn spawn(self, ask: Ask) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(self.serve(ask))
+    }
+
+    async fn serve(self, ask: Ask) {
+        let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+        loop {
+            let (stream, peer) = match self.listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::debug!("metrics listener: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                tracing::debug!("metrics listener: {peer} refused, {MAX_CLIENTS} clients already");
+                drop(stream);
+                continue;
+            };
+            let ask = ask.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| answer(req, ask.clone()));
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(false)
+                    .max_buf_size(MAX_HEAD)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                match tokio::time::timeout(CLIENT_DEADLINE, conn).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::debug!("metrics listener: {peer}: {e}"),
+                    Err(_) => tracing::debug!("metrics listener: {peer} dropped at the deadline"),
+                }
+                drop(slot);
+            });
+        }
+    }
+}
+
+/// Ask the loop for a snapshot; `None` if it did not answer within [`LOOP_DEADLINE`].
+pub async fn snapshot(ask: &Ask) -> Option<Snapshot> {
+    let (tx, rx) = oneshot::channel();
+    let asked = async {
+        ask.send(tx).await.ok()?;
+        rx.await.ok()
+    };
+    tokio::time::timeout(LOOP_DEADLINE, asked)
+        .await
+        .ok()
+        .flatten()
+}
+
+fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+async fn answer(req: Request<Incoming>, ask: Ask) -> Result<Response<Full<Bytes>>, Infallible> {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Ok(reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            TEXT,
+            "read-only: GET only\n".into(),
+        ));
+    }
+    Ok(match req.uri().path() {
+        "/metrics" => {
+            let s = snapshot(&ask).await;
+            reply(
+                StatusCode::OK,
+                prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+                super::encode::encode(s.as_ref()),
+            )
+        }
+        "/healthz" => match snapshot(&ask).await {
+            Some(_) => reply(StatusCode::OK, TEXT, "ok\n".into()),
+            None => reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                TEXT,
+                format!("the event loop did not answer within {LOOP_DEADLINE:?}\n"),
+            ),
+        },
+        "/" | "/index.html" => {
+            let s = snapshot(&ask).await;
+            let status = if s.is_some() {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            reply(
+                status,
+                "text/html; charset=utf-8",
+                crate::north::page::render(s.as_ref()),
+            )
+        }
+        _ => reply(
+            StatusCode::NOT_FOUND,
+            TEXT,
+            "not found: /, /metrics, /healthz\n".into(),
+        ),
+    })
+}
