@@ -140,7 +140,11 @@ async fn missing_and_unexecutable_scripts_are_disabled_and_the_rest_keeps_runnin
             TrackEvent::ScriptResult { name, outcome } => {
                 assert_eq!(&*name, "ok", "only the good script runs");
                 assert_eq!(outcome, ScriptOutcome::Success);
-                assert_eq!(started, ok_results + 1, "each run is announced before its result");
+                assert_eq!(
+                    started,
+                    ok_results + 1,
+                    "each run is announced before its result"
+                );
                 ok_results += 1;
             }
             TrackEvent::ScriptStarted { name } => {
