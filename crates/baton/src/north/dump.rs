@@ -27,7 +27,7 @@ use baton_vrrp::State;
 use serde_json::json;
 
 use crate::north::page::utc;
-use crate::north::snapshot::{Snapshot, keepalived_state};
+use crate::north::snapshot::{InstanceView, Snapshot, keepalived_state};
 
 /// A dump keepalived's signals ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,15 +238,10 @@ pub fn data(s: &Snapshot) -> String {
 }
 
 /// keepalived's counters of one instance (`vrrp_stats`), from baton's.
-fn kstats(s: &Snapshot, i: &baton_vrrp::InstanceStatus) -> serde_json::Value {
+fn kstats(i: &baton_vrrp::InstanceStatus, v: &InstanceView) -> serde_json::Value {
     let c = &i.counters;
-    let socket = |f: fn(&crate::south::sockets::WireErrors) -> u64| {
-        if s.first_on_socket(i) {
-            s.socket_of(i).map_or(0, |e| f(&e.stats.wire_errors))
-        } else {
-            0
-        }
-    };
+    let socket =
+        |f: fn(&crate::south::sockets::WireErrors) -> u64| v.socket_errors.as_ref().map_or(0, f);
     let current = u64::from(i.state == State::Master);
     json!({
         "advert_rcvd": c.adverts_received,
@@ -269,8 +264,8 @@ fn kstats(s: &Snapshot, i: &baton_vrrp::InstanceStatus) -> serde_json::Value {
 /// `keepalived.stats`.
 pub fn stats(s: &Snapshot) -> String {
     let mut o = String::new();
-    for i in &s.node.instances {
-        let k = kstats(s, i);
+    for (i, v) in s.instances() {
+        let k = kstats(i, v);
         let n = |f: &str| k.get(f).and_then(serde_json::Value::as_u64).unwrap_or(0);
         let _ = writeln!(o, "VRRP Instance: {}", i.name);
         let _ = writeln!(o, "  Advertisements:");
@@ -336,7 +331,7 @@ pub fn json(s: &Snapshot) -> serde_json::Value {
                     d.insert("track_script".into(), json!(scripts));
                 }
             }
-            json!({ "data": data, "stats": kstats(s, i) })
+            json!({ "data": data, "stats": kstats(i, v) })
         })
         .collect();
     serde_json::Value::Array(list)

@@ -10,7 +10,7 @@
 //!
 //! Recorded only when a state changes, never per advert.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use baton_vrrp::{Instant, State};
@@ -51,7 +51,7 @@ impl InstanceHistory {
 /// Histories of every instance, by name (a reload keeps the history of instances that stay).
 #[derive(Debug, Clone, Default)]
 pub struct History {
-    instances: Vec<InstanceHistory>,
+    instances: HashMap<String, InstanceHistory>,
 }
 
 impl History {
@@ -66,17 +66,13 @@ impl History {
         cause: &str,
         heard: Option<Instant>,
     ) {
-        let h = match self.instances.iter().position(|h| h.name == name) {
-            Some(i) => &mut self.instances[i],
-            None => {
-                self.instances.push(InstanceHistory {
-                    name: name.to_string(),
-                    ..InstanceHistory::default()
-                });
-                let last = self.instances.len() - 1;
-                &mut self.instances[last]
-            }
-        };
+        let h = self
+            .instances
+            .entry(name.to_string())
+            .or_insert_with(|| InstanceHistory {
+                name: name.to_string(),
+                ..InstanceHistory::default()
+            });
         let previous = h.changes.back().map(|p| p.at);
         let held = previous.map(|p| at.saturating_duration_since(p));
         let takeover = (to == State::Master).then(|| {
@@ -110,11 +106,13 @@ impl History {
 
     /// Forget instances a reload removed.
     pub fn retain(&mut self, names: &[&str]) {
-        self.instances.retain(|h| names.contains(&h.name.as_str()));
+        let keep: std::collections::HashSet<&str> = names.iter().copied().collect();
+        self.instances
+            .retain(|name, _| keep.contains(name.as_str()));
     }
 
     pub fn get(&self, name: &str) -> Option<&InstanceHistory> {
-        self.instances.iter().find(|h| h.name == name)
+        self.instances.get(name)
     }
 }
 

@@ -8,11 +8,13 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use baton_conf::{Config, Scope, VirtualAddress};
+use std::collections::{HashMap, HashSet};
+
+use baton_conf::{Config, Scope, VirtualAddress, VrrpInstance};
 use baton_vrrp::{InstanceStatus, Instant, NodeStatus, State};
 
 use crate::north::history::{History, TransitionRecord};
-use crate::south::sockets::EndpointStatus;
+use crate::south::sockets::{EndpointStatus, WireErrors};
 
 /// The daemon as the views see it.
 #[derive(Debug)]
@@ -46,6 +48,10 @@ pub struct InstanceView {
     pub track_scripts: Vec<(String, i32)>,
     pub changes: Vec<TransitionRecord>,
     pub last_takeover: Option<Duration>,
+    /// Datagrams on this instance's socket that never became an advert: set on the first
+    /// instance of each socket only (their VRID is unknown, so they are charged once and
+    /// sums over instances stay right).
+    pub socket_errors: Option<WireErrors>,
 }
 
 /// A virtual address as keepalived writes it (`192.168.5.10 dev ens33 scope global`).
@@ -97,35 +103,64 @@ pub fn scope_name(s: Scope) -> String {
 }
 
 impl InstanceView {
-    /// `interface`: the instance's interface as the core resolved it.
-    pub fn of(config: &Config, history: &History, name: &str, interface: &str) -> InstanceView {
-        let mut v = InstanceView::default();
-        if let Some(c) = config.instances.iter().find(|i| i.name == name) {
-            v.vips = c.vips.iter().map(|a| VipText::of(a, interface)).collect();
-            v.excluded = c
-                .excluded_vips
-                .iter()
-                .map(|a| VipText::of(a, interface))
-                .collect();
-            v.garp_delay = c.garp.master_delay;
-            v.track_scripts = c
-                .tracking
-                .scripts
-                .iter()
-                .map(|r| {
-                    let own = config.scripts.iter().find(|s| s.name == r.name);
-                    (
-                        r.name.clone(),
-                        r.weight.or(own.map(|s| s.weight)).unwrap_or(0),
-                    )
-                })
-                .collect();
-        }
-        if let Some(h) = history.get(name) {
-            v.changes = h.changes.iter().cloned().collect();
-            v.last_takeover = h.last_takeover;
-        }
-        v
+    /// The views of every instance of `node`, in its order. Linear in the number of
+    /// instances: a scrape of a thousand must not cost a million comparisons.
+    pub fn all(
+        config: &Config,
+        history: &History,
+        node: &NodeStatus,
+        sockets: &[EndpointStatus],
+    ) -> Vec<InstanceView> {
+        let conf: HashMap<&str, &VrrpInstance> = config
+            .instances
+            .iter()
+            .map(|i| (i.name.as_str(), i))
+            .collect();
+        let scripts: HashMap<&str, i32> = config
+            .scripts
+            .iter()
+            .map(|s| (s.name.as_str(), s.weight))
+            .collect();
+        let mut charged = HashSet::new();
+        node.instances
+            .iter()
+            .map(|i| {
+                let mut v = InstanceView::default();
+                if let Some(c) = conf.get(i.name.as_str()) {
+                    v.vips = c
+                        .vips
+                        .iter()
+                        .map(|a| VipText::of(a, &i.interface))
+                        .collect();
+                    v.excluded = c
+                        .excluded_vips
+                        .iter()
+                        .map(|a| VipText::of(a, &i.interface))
+                        .collect();
+                    v.garp_delay = c.garp.master_delay;
+                    v.track_scripts = c
+                        .tracking
+                        .scripts
+                        .iter()
+                        .map(|r| {
+                            let own = scripts.get(r.name.as_str()).copied();
+                            (r.name.clone(), r.weight.or(own).unwrap_or(0))
+                        })
+                        .collect();
+                }
+                if let Some(h) = history.get(&i.name) {
+                    v.changes = h.changes.iter().cloned().collect();
+                    v.last_takeover = h.last_takeover;
+                }
+                if charged.insert((i.interface.as_str(), i.family.as_str())) {
+                    v.socket_errors = sockets
+                        .iter()
+                        .find(|s| s.interface == i.interface && s.family == i.family)
+                        .map(|s| s.stats.wire_errors.clone());
+                }
+                v
+            })
+            .collect()
     }
 }
 
@@ -157,24 +192,6 @@ impl Snapshot {
         self.now.saturating_duration_since(at)
     }
 
-    /// The socket an instance receives on.
-    pub fn socket_of(&self, i: &InstanceStatus) -> Option<&EndpointStatus> {
-        self.sockets
-            .iter()
-            .find(|s| s.interface == i.interface && s.family == i.family)
-    }
-
-    /// Whether `i` is the first instance on its socket: errors counted on a socket before
-    /// an advert could be read (its VRID unknown) are charged to that one, so that sums
-    /// over instances stay right.
-    pub fn first_on_socket(&self, i: &InstanceStatus) -> bool {
-        self.node
-            .instances
-            .iter()
-            .find(|o| o.interface == i.interface && o.family == i.family)
-            .is_some_and(|o| o.name == i.name)
-    }
-
     /// A script tracker's state word ("ok", "failed", "init"), if it is one.
     pub fn script_state(&self, name: &str) -> Option<&str> {
         self.node
@@ -190,7 +207,7 @@ impl Snapshot {
 pub(crate) fn sample() -> Snapshot {
     use baton_vrrp::{Counters, MasterStatus, TrackerStatus, Transition};
 
-    use crate::south::sockets::{SocketStats, WireErrors};
+    use crate::south::sockets::SocketStats;
 
     let ms = |n: u64| Instant::from_nanos(n * 1_000_000);
     let mut counters = Counters {
@@ -298,6 +315,12 @@ pub(crate) fn sample() -> Snapshot {
             .cloned()
             .collect(),
         last_takeover: history.get("VI_1").unwrap().last_takeover,
+        socket_errors: Some(WireErrors {
+            truncated: 6,
+            msg_type: 8,
+            auth_type: 9,
+            ..WireErrors::default()
+        }),
     };
     let sockets = vec![EndpointStatus {
         interface: "ens33".into(),

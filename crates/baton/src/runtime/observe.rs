@@ -46,11 +46,8 @@ impl Daemon {
     /// One look at everything, for the views.
     pub fn snapshot(&self) -> Snapshot {
         let node = self.node.status();
-        let instances = node
-            .instances
-            .iter()
-            .map(|i| InstanceView::of(&self.config, &self.views.history, &i.name, &i.interface))
-            .collect();
+        let sockets = self.sockets.status();
+        let instances = InstanceView::all(&self.config, &self.views.history, &node, &sockets);
         Snapshot {
             pid: std::process::id(),
             version: env!("CARGO_PKG_VERSION"),
@@ -61,7 +58,7 @@ impl Daemon {
             reloads: self.info.reloads,
             reloads_refused: self.info.reloads_refused,
             node,
-            sockets: self.sockets.status(),
+            sockets,
             instances,
             scripts_running: self
                 .views

@@ -23,7 +23,7 @@ use baton_vrrp::{DropReason, InstanceStatus};
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 
-use crate::north::snapshot::{Snapshot, keepalived_state};
+use crate::north::snapshot::{InstanceView, Snapshot, keepalived_state};
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -140,13 +140,11 @@ fn per_instance(
     fams: &mut Vec<Family>,
     name: &'static str,
     help: &'static str,
-    value: impl Fn(&InstanceStatus) -> u64,
+    value: impl Fn(&InstanceStatus, &InstanceView) -> u64,
 ) {
     let samples = s
-        .node
-        .instances
-        .iter()
-        .map(|i| (common(i), Value::Int(value(i) as i64)))
+        .instances()
+        .map(|(i, v)| (common(i), Value::Int(value(i, v) as i64)))
         .collect();
     fam(fams, name, help, MetricType::Counter, samples);
 }
@@ -199,50 +197,50 @@ fn keepalived_families(s: &Snapshot, fams: &mut Vec<Family>) {
         fams,
         "keepalived_advertisements_received",
         "Advertisements received",
-        |i| c(i).adverts_received,
+        |i, _| c(i).adverts_received,
     );
     per_instance(
         s,
         fams,
         "keepalived_advertisements_sent",
         "Advertisements sent",
-        |i| c(i).adverts_sent,
+        |i, _| c(i).adverts_sent,
     );
-    per_instance(s, fams, "keepalived_become_master", "Became master", |i| {
-        i.counters.transitions.master
-    });
+    per_instance(
+        s,
+        fams,
+        "keepalived_become_master",
+        "Became master",
+        |i, _| i.counters.transitions.master,
+    );
     per_instance(
         s,
         fams,
         "keepalived_release_master",
         "Released master",
-        |i| {
+        |i, _| {
             let current = u64::from(i.state == baton_vrrp::State::Master);
             i.counters.transitions.master.saturating_sub(current)
         },
     );
-    let socket = |i: &InstanceStatus, f: fn(&crate::south::sockets::WireErrors) -> u64| {
-        if s.first_on_socket(i) {
-            s.socket_of(i).map_or(0, |e| f(&e.stats.wire_errors))
-        } else {
-            0
-        }
+    let socket = |v: &InstanceView, f: fn(&crate::south::sockets::WireErrors) -> u64| {
+        v.socket_errors.as_ref().map_or(0, f)
     };
     per_instance(
         s,
         fams,
         "keepalived_packet_length_errors",
         "Packet length errors",
-        |i| socket(i, |w| w.truncated),
+        |_, v| socket(v, |w| w.truncated),
     );
     per_instance(
         s,
         fams,
         "keepalived_advertisements_interval_errors",
         "Advertisement interval errors",
-        |i| i.counters.dropped.interval,
+        |i, _| i.counters.dropped.interval,
     );
-    per_instance(s, fams, "keepalived_ip_ttl_errors", "TTL errors", |i| {
+    per_instance(s, fams, "keepalived_ip_ttl_errors", "TTL errors", |i, _| {
         i.counters.dropped.ttl
     });
     per_instance(
@@ -250,49 +248,49 @@ fn keepalived_families(s: &Snapshot, fams: &mut Vec<Family>) {
         fams,
         "keepalived_invalid_type_received",
         "Invalid type errors",
-        |i| socket(i, |w| w.msg_type),
+        |_, v| socket(v, |w| w.msg_type),
     );
     per_instance(
         s,
         fams,
         "keepalived_address_list_errors",
         "Address list errors",
-        |i| i.counters.dropped.address_list + i.counters.dropped.address_count,
+        |i, _| i.counters.dropped.address_list + i.counters.dropped.address_count,
     );
     per_instance(
         s,
         fams,
         "keepalived_authentication_invalid",
         "Authentication invalid",
-        |i| socket(i, |w| w.auth_type + w.auth_ah),
+        |_, v| socket(v, |w| w.auth_type + w.auth_ah),
     );
     per_instance(
         s,
         fams,
         "keepalived_authentication_mismatch",
         "Authentication mismatch",
-        |i| i.counters.dropped.auth_type,
+        |i, _| i.counters.dropped.auth_type,
     );
     per_instance(
         s,
         fams,
         "keepalived_authentication_failure",
         "Authentication failure",
-        |i| i.counters.dropped.auth_failure,
+        |i, _| i.counters.dropped.auth_failure,
     );
     per_instance(
         s,
         fams,
         "keepalived_priority_zero_received",
         "Priority zero received",
-        |i| i.counters.priority_zero_received,
+        |i, _| i.counters.priority_zero_received,
     );
     per_instance(
         s,
         fams,
         "keepalived_priority_zero_sent",
         "Priority zero sent",
-        |i| i.counters.priority_zero_sent,
+        |i, _| i.counters.priority_zero_sent,
     );
     let garp = s
         .instances()

@@ -1,6 +1,8 @@
 //! The HTTP listener of `--metrics ADDR:PORT`: `/metrics` (Prometheus text), `/` (the status
 //! page), `/healthz`. It runs in tasks of its own beside the event loop and asks the loop for
-//! a [`Snapshot`] over a channel, with a deadline; it never holds the loop's state.
+//! a [`Snapshot`] over a channel, with a deadline; it never holds the loop's state. The loop's
+//! part of a scrape is building the snapshot; the text and the page are rendered on the
+//! blocking pool, since the runtime's one thread is the loop's too.
 //!
 //! Clients are bounded: at most [`MAX_CLIENTS`] at once (others are closed at once), each
 //! connection closed after one answer and dropped after [`CLIENT_DEADLINE`] whatever it is
@@ -113,6 +115,14 @@ pub async fn snapshot(ask: &Ask) -> Option<Snapshot> {
         .flatten()
 }
 
+/// Render on the blocking pool: the runtime has one thread, shared with the event loop,
+/// and encoding a thousand instances takes milliseconds the loop must not wait.
+async fn off_the_loop(render: impl FnOnce() -> String + Send + 'static) -> String {
+    tokio::task::spawn_blocking(render)
+        .await
+        .unwrap_or_else(|e| format!("rendering failed: {e}\n"))
+}
+
 fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
@@ -138,10 +148,11 @@ async fn answer(req: Request<Incoming>, ask: Ask) -> Result<Response<Full<Bytes>
     Ok(match req.uri().path() {
         "/metrics" => {
             let s = snapshot(&ask).await;
+            let text = off_the_loop(move || super::encode::encode(s.as_ref())).await;
             reply(
                 StatusCode::OK,
                 prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
-                super::encode::encode(s.as_ref()),
+                text,
             )
         }
         "/healthz" => match snapshot(&ask).await {
@@ -159,11 +170,8 @@ async fn answer(req: Request<Incoming>, ask: Ask) -> Result<Response<Full<Bytes>
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             };
-            reply(
-                status,
-                "text/html; charset=utf-8",
-                crate::north::page::render(s.as_ref()),
-            )
+            let page = off_the_loop(move || crate::north::page::render(s.as_ref())).await;
+            reply(status, "text/html; charset=utf-8", page)
         }
         _ => reply(
             StatusCode::NOT_FOUND,
