@@ -236,6 +236,14 @@ impl Daemon {
             ready: false,
         };
         d.first_tracker_values().await;
+        // Crash recovery: routes an earlier run left (it was killed, or its configuration
+        // has changed since) go before anything is installed; the core then removes the
+        // configured VIPs, routes and rules at `Start` as keepalived does.
+        match d.netlink.flush_keepalived_routes().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed {n} stale route(s) of protocol keepalived"),
+            Err(e) => tracing::warn!("cannot remove stale routes: {e}"),
+        }
         let statics = d.config.clone();
         d.static_config(&statics, true).await;
         let now = d.clock.now();
