@@ -369,3 +369,23 @@ fn nothing_stale_after_kill_link_down_reload_and_stop() {
     p.wait_timeout(secs(5)).unwrap();
     assert_eq!(routes().trim(), "", "a stopped baton left a route");
 }
+
+/// docs/ROUTED.md quotes the configurations this test runs, verbatim.
+#[test]
+fn docs_quote_the_tested_configurations() {
+    let doc = include_str!("../../../../docs/ROUTED.md");
+    for (what, conf) in [
+        ("baton primary/backup", baton_conf(0, false, &[VIP])),
+        ("baton anycast", baton_conf(0, true, &[VIP])),
+        ("FRR bgpd", topo::lb_bgpd(0, true)),
+        ("FRR zebra", topo::LB_ZEBRA.to_string()),
+        ("FRR bfdd", topo::BFDD.to_string()),
+        ("router bgpd", topo::router_bgpd(true)),
+        ("BIRD", topo::lb_bird(0)),
+    ] {
+        assert!(
+            doc.contains(&format!("```\n{conf}```")),
+            "docs/ROUTED.md does not quote the {what} configuration:\n{conf}"
+        );
+    }
+}
