@@ -38,6 +38,8 @@ pub struct InstanceStatus {
     pub faults: Vec<String>,
     pub counters: Counters,
     pub mismatches: Vec<Mismatch>,
+    /// A lower-priority master beside us that does not hear us.
+    pub split_brain: Option<crate::split_brain::SplitBrain>,
 }
 
 impl InstanceStatus {
@@ -71,6 +73,7 @@ impl InstanceStatus {
             faults: i.faults.iter().map(|f| f.to_string()).collect(),
             counters: i.counters.clone(),
             mismatches: i.mismatches.list().to_vec(),
+            split_brain: i.split_brain(),
         }
     }
 }

@@ -249,6 +249,7 @@ pub(crate) fn sample() -> Snapshot {
         faults: Vec::new(),
         counters,
         mismatches: Vec::new(),
+        split_brain: None,
     };
     let vi2 = InstanceStatus {
         name: "VI_2".into(),

@@ -127,6 +127,10 @@ pub struct Instance {
     /// When the last advert from another router was accepted in BACKUP: the last sign of
     /// the master this instance followed, from which a takeover is timed.
     pub(crate) heard: Option<Instant>,
+    /// `auth_hmac` sequence and replay marks.
+    pub(crate) hmac: crate::auth_hmac::HmacState,
+    /// As MASTER: a lower-priority master we keep hearing (split brain).
+    pub(crate) dual: Option<crate::split_brain::DualMaster>,
 }
 
 impl Instance {
@@ -155,6 +159,8 @@ impl Instance {
             mismatches: Mismatches::default(),
             last: None,
             heard: None,
+            hmac: Default::default(),
+            dual: None,
         }
     }
 
@@ -176,6 +182,12 @@ impl Instance {
 
     pub fn interface(&self) -> &str {
         &self.p.interface
+    }
+
+    /// Where the instance's adverts are sent and received: its VMAC (keepalived's
+    /// `use_vmac`), unless `vmac_xmit_base`, else [`Instance::interface`].
+    pub fn advert_interface(&self) -> &str {
+        &self.p.advert_interface
     }
 
     pub fn state(&self) -> State {
@@ -210,6 +222,14 @@ impl Instance {
 
     pub fn mismatches(&self) -> &[crate::mismatch::Mismatch] {
         self.mismatches.list()
+    }
+
+    /// Another master beside us that does not hear us, once the evidence is in.
+    pub fn split_brain(&self) -> Option<crate::split_brain::SplitBrain> {
+        self.dual
+            .as_ref()
+            .filter(|d| d.reported)
+            .map(|d| crate::split_brain::SplitBrain::of(d, self.p.unicast()))
     }
 
     pub fn last_transition(&self) -> Option<&Transition> {

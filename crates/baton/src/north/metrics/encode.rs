@@ -410,6 +410,13 @@ fn baton_families(s: &Snapshot, fams: &mut Vec<Family>) {
     );
     fam(
         fams,
+        "baton_vrrp_split_brain",
+        "1 while this MASTER keeps hearing another master that does not hear it",
+        MetricType::Gauge,
+        gauge(&|i| i64::from(i.split_brain.is_some())),
+    );
+    fam(
+        fams,
         "baton_vrrp_vips_held",
         "Virtual addresses held (as MASTER)",
         MetricType::Gauge,

@@ -198,6 +198,13 @@ fn instance(o: &mut String, s: &Snapshot, i: &InstanceStatus, v: &InstanceView) 
             format!("<span class=\"bad\">{}</span>", m.join("<br>")),
         );
     }
+    if let Some(sb) = &i.split_brain {
+        row(
+            o,
+            "split brain",
+            format!("<span class=\"bad\">{}</span>", esc(&sb.explanation)),
+        );
+    }
     let c = &i.counters;
     row(
         o,
