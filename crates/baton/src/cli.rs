@@ -41,8 +41,8 @@ pub struct Cli {
     )]
     pub config_test: Option<String>,
 
-    /// Print the version and exit. Like keepalived's, on standard error, with a first line
-    /// tools can parse (`baton vX.Y.Z (keepalived-compatible A.B.C)`).
+    /// Print the version and exit, with a first line tools can parse (`baton vX.Y.Z
+    /// (keepalived-compatible A.B.C)`).
     #[arg(short = 'v', long = "version")]
     pub version: bool,
 
@@ -197,11 +197,14 @@ pub enum Action {
 /// follows; tools that parse `keepalived -v` learn it from the first line.
 pub const KEEPALIVED_COMPATIBLE: &str = "2.2.7";
 
-/// What `-v` prints. The first line reads `baton v0.1.0 (keepalived-compatible 2.2.7)`: its
-/// second word is baton's own version, so a tool that parses `keepalived -v` (the keepalived
-/// exporter takes the second word) learns baton's version, not a keepalived release baton is
-/// not. The dump line says which of keepalived's dumps answer (`--enable-json` is the
-/// string the exporter looks for before it asks for the JSON dump).
+/// What `-v` prints, on standard output. The first line reads `baton v0.1.0
+/// (keepalived-compatible 2.2.7)`: its second word is baton's own version, never a keepalived
+/// release baton is not. keepalived prints its version on standard error, where the keepalived
+/// exporter reads it; finding none there, the exporter assumes a current keepalived and asks
+/// `--signum` for each signal, which baton answers, so every series it has works (with 0.1.0
+/// it would take baton for a keepalived older than 1.3.8 and drop the script state and its
+/// JSON mode). The dump line says which of keepalived's dumps answer (`--enable-json` is
+/// the string the exporter looks for before it uses the JSON dump).
 pub fn version_text() -> String {
     format!(
         "baton v{} (keepalived-compatible {KEEPALIVED_COMPATIBLE})\n\n\

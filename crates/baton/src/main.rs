@@ -27,8 +27,7 @@ fn main() -> ExitCode {
         } => baton::north::status::run(&control_socket, json),
         Action::Demo(args) => demo(&args.args),
         Action::Version => {
-            // keepalived prints its version on standard error; tools read it there.
-            eprint!("{}", baton::cli::version_text());
+            print!("{}", baton::cli::version_text());
             ExitCode::SUCCESS
         }
         Action::Signum(name) => baton::north::dump::print_signum(&name),
