@@ -180,3 +180,81 @@ async fn answer(req: Request<Incoming>, ask: Ask) -> Result<Response<Full<Bytes>
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(addr: SocketAddr, request: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out).await;
+        out
+    }
+
+    #[test]
+    fn routes_a_stalled_loop_and_clients_that_hold_on() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let server = MetricsServer::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let addr = server.local_addr().unwrap();
+            // A loop that never answers: requests wait LOOP_DEADLINE, then say so.
+            let (tx, mut rx) = mpsc::channel::<oneshot::Sender<Snapshot>>(8);
+            let _hold = tokio::spawn(async move {
+                let mut kept = Vec::new();
+                while let Some(r) = rx.recv().await {
+                    kept.push(r);
+                }
+            });
+            server.spawn(tx);
+            let health = get(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            assert!(health.starts_with("HTTP/1.1 503"), "{health}");
+            let metrics = get(addr, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+            assert!(metrics.contains("\nkeepalived_up 0\n"), "{metrics}");
+            let page = get(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            assert!(page.contains("id=\"down\""), "{page}");
+            let post = get(
+                addr,
+                "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+            )
+            .await;
+            assert!(post.starts_with("HTTP/1.1 405"), "{post}");
+            let nothing = get(addr, "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            assert!(nothing.starts_with("HTTP/1.1 404"), "{nothing}");
+
+            // MAX_CLIENTS connections that send nothing hold every slot: the next one is
+            // closed at once, and all of them are dropped at the deadline.
+            let t = tokio::time::Instant::now();
+            let mut idle = Vec::new();
+            for _ in 0..MAX_CLIENTS {
+                idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let refused = get(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            assert_eq!(
+                refused, "",
+                "a client past the bound must be closed unanswered"
+            );
+            for mut c in idle {
+                let mut buf = [0u8; 64];
+                let n = c.read(&mut buf).await.unwrap_or(0);
+                assert_eq!(n, 0, "an idle client got an answer");
+            }
+            let held = t.elapsed();
+            assert!(
+                held >= CLIENT_DEADLINE - Duration::from_millis(200)
+                    && held < CLIENT_DEADLINE + Duration::from_secs(2),
+                "idle clients dropped after {held:?}"
+            );
+            // The slots are free again.
+            let again = get(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            assert!(again.starts_with("HTTP/1.1 503"), "{again}");
+        });
+    }
+}
