@@ -48,26 +48,50 @@ pub use diag::{Code, Diagnostic, Diagnostics, Note, Severity};
 pub use host::{FakeHost, FakeScript, Host, RealHost, ScriptLookup};
 pub use lvs::*;
 pub use model::*;
-pub use source::{FsSources, MemSources, Sources};
+pub use source::{FsSources, MemSources, ReadError, Sources};
 
 /// How to load a configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// `-i/--config-id` for `@id` lines and `${_INSTANCE}`; `None` means the host name up to
     /// its first dot.
     pub config_id: Option<String>,
     /// `-e/--all-config`: an include that matches nothing is an error, not a warning.
     pub all_config: bool,
-    /// Most lines preprocessing may produce (`~SEQ` and multi-line parameters multiply them).
-    pub max_lines: usize,
+    /// How much the configuration may make the loader read and produce.
+    pub limits: Limits,
 }
 
-impl Default for LoadOptions {
+/// How much one load may read, produce and report. A configuration is text an operator
+/// wrote, but `include` globs, `~SEQ` and parameters multiply it: these bound the time and
+/// memory one load takes, whatever the files say. Each limit is named in the error that
+/// reports it; the defaults are far above any real keepalived.conf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of one file.
+    pub file_bytes: u64,
+    /// Bytes read in all, over every file and include.
+    pub total_bytes: u64,
+    /// Files read in all (a file included twice counts twice).
+    pub files: usize,
+    /// Lines preprocessing may produce (`~SEQ` and multi-line parameters multiply them).
+    pub lines: usize,
+    /// Bytes of text preprocessing may produce: the words of its lines and the values of
+    /// the parameters it defines.
+    pub expanded_bytes: usize,
+    /// Diagnostics kept; the rest are counted in one last diagnostic.
+    pub diagnostics: usize,
+}
+
+impl Default for Limits {
     fn default() -> Self {
-        LoadOptions {
-            config_id: None,
-            all_config: false,
-            max_lines: 4_000_000,
+        Limits {
+            file_bytes: 8 << 20,
+            total_bytes: 32 << 20,
+            files: 1_000,
+            lines: 500_000,
+            expanded_bytes: 64 << 20,
+            diagnostics: 1_000,
         }
     }
 }
@@ -158,9 +182,9 @@ pub fn load_with(
     let settings = preprocess::Settings {
         config_id: config_id.clone(),
         all_config: opts.all_config,
-        max_lines: opts.max_lines,
+        limits: opts.limits,
     };
-    let mut diags = Diagnostics::default();
+    let mut diags = Diagnostics::with_limit(opts.limits.diagnostics);
     let pre = preprocess::run(path, sources, &settings, &mut diags);
     let config = if pre.readable {
         let stmts = syntax::parse(&pre.lines, &mut diags);
@@ -288,6 +312,9 @@ fn finish(diags: Diagnostics, files: &[(Arc<str>, Arc<str>)]) -> Vec<Diagnostic>
         .enumerate()
         .map(|(i, (name, _))| (name.as_ref(), i))
         .collect();
+    // Each file's lines, found once when the first diagnostic needs them: looking each
+    // diagnostic's line up from the start of its file made loading quadratic.
+    let mut lines: HashMap<&str, Vec<&str>> = HashMap::new();
     let texts: HashMap<&str, &str> = files
         .iter()
         .map(|(n, t)| (n.as_ref(), t.as_ref()))
@@ -297,10 +324,11 @@ fn finish(diags: Diagnostics, files: &[(Arc<str>, Arc<str>)]) -> Vec<Diagnostic>
         if d.span.line == 0 {
             continue;
         }
-        let Some(text) = texts.get(d.span.file.as_ref()) else {
+        let Some((name, text)) = texts.get_key_value(d.span.file.as_ref()) else {
             continue;
         };
-        let Some(line) = text.lines().nth(d.span.line as usize - 1) else {
+        let of_file = lines.entry(name).or_insert_with(|| text.lines().collect());
+        let Some(&line) = of_file.get(d.span.line as usize - 1) else {
             continue;
         };
         if d.len <= 1 {
@@ -347,10 +375,17 @@ fn word_len(line: &str, col: u32) -> u32 {
 #[doc(hidden)]
 pub fn fuzz_one(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
+    // Smaller than the daemon's limits so each run stays short; the limits themselves are
+    // what is exercised.
     let opts = LoadOptions {
         config_id: Some("lb1".to_string()),
         all_config: false,
-        max_lines: 2_000,
+        limits: Limits {
+            lines: 2_000,
+            expanded_bytes: 256 << 10,
+            diagnostics: 200,
+            ..Limits::default()
+        },
     };
     let sources = MemSources::new()
         .with_file("/fuzz/keepalived.conf", text.as_ref())
