@@ -6,7 +6,7 @@ use core::cmp::Ordering;
 use baton_wire::{Auth, ChecksumForm, Family, Version};
 
 use super::{Instance, Outcome, State};
-use crate::action::{Action, Level, LogText, NotifyState};
+use crate::action::{Action, Level, LogText, NotifyState, PeerLogKind};
 use crate::advert_check;
 use crate::counters::DropReason;
 use crate::election::compare_addresses;
@@ -105,9 +105,11 @@ impl Instance {
         } else {
             // "Otherwise: Discard the ADVERTISEMENT" and let the down timer run out; under
             // fast handover take over after the short delay instead.
-            self.log(
+            self.log_peer(
                 out,
                 Level::Info,
+                PeerLogKind::LowerPriority,
+                rx.src,
                 LogText::Owned(format!(
                     "received lower priority ({prio}) advert from {} - discarding",
                     rx.src
@@ -144,9 +146,11 @@ impl Instance {
         }
         if prio == self.prio {
             if cmp == Ordering::Equal {
-                self.log(
+                self.log_peer(
                     out,
                     Level::Warn,
+                    PeerLogKind::Conflict,
+                    rx.src,
                     LogText::Static("WARNING - equal priority advert received from remote host with our IP address."),
                 );
                 return Outcome::Nothing;
@@ -154,9 +158,11 @@ impl Instance {
             if self.prio == 255 {
                 // Two address owners on one segment: the one with the lower address backs
                 // off to 254 until it is alone again; the higher one stays owner.
-                self.log(
+                self.log_peer(
                     out,
                     Level::Error,
+                    PeerLogKind::Conflict,
+                    rx.src,
                     LogText::Owned(format!(
                         "CONFIGURATION ERROR: local instance and a remote instance ({}) are both configured as address owner, please fix{}",
                         rx.src,
@@ -175,9 +181,11 @@ impl Instance {
             } else {
                 ", forcing new election"
             };
-            self.log(
+            self.log_peer(
                 out,
                 Level::Info,
+                PeerLogKind::LowerPriority,
+                rx.src,
                 LogText::Owned(format!(
                     "Received advert from {} with lower priority {prio}, ours {}{forcing}",
                     rx.src, self.prio
@@ -241,9 +249,11 @@ impl Instance {
             &show(self.p.send_checksum),
             &show(rx.checksum),
         ) {
-            self.log(
+            self.log_peer(
                 out,
                 Level::Warn,
+                PeerLogKind::Mismatch,
+                rx.src,
                 LogText::Owned(format!(
                     "{} computes the VRRPv3 checksum {}, we compute it {}: accepted, but a peer that accepts only its own form drops our adverts - set v3_checksum_as_v2 alike on both",
                     rx.src,
@@ -301,9 +311,11 @@ impl Instance {
             _ => return,
         };
         if self.mismatches.note(now, rx.src, field, &ours, &theirs) {
-            self.log(
+            self.log_peer(
                 out,
                 Level::Warn,
+                PeerLogKind::Mismatch,
+                rx.src,
                 LogText::Owned(format!(
                     "adverts from {} are dropped: its {field} differs (ours {ours}, theirs {theirs}) - both routers may become MASTER until the configurations agree",
                     rx.src
