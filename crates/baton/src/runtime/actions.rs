@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use baton_conf::{VirtualAddress, VirtualRoute, VirtualRule};
-use baton_vrrp::{Action, Destination, InstanceId, Level, LogLine, SendAdvert};
+use baton_vrrp::{Action, Destination, InstanceId, Level, LogLine, LogText, SendAdvert};
 
 use super::Daemon;
 
@@ -30,7 +30,16 @@ impl Daemon {
             super::heap::release_free_pages();
         }
         self.actions = actions;
-        self.announce.flush(self.clock.now(), &self.ifaces);
+        let now = self.clock.now();
+        self.announce.flush(now, &self.ifaces);
+        for (level, text) in self.peer_log.close_windows(now) {
+            log(&LogLine {
+                level,
+                scope: None,
+                text: LogText::Owned(text),
+                peer: None,
+            });
+        }
         if std::mem::take(&mut self.states_changed) && self.ready {
             crate::north::notify_systemd::status(&self.summary());
         }
@@ -70,7 +79,18 @@ impl Daemon {
                 args,
             } => self.tracking.run_notify(&target, &command, args.as_ref()),
             Action::WriteFifo(line) => self.tracking.write_fifo(&line),
-            Action::Log(line) => log(&line),
+            Action::Log(line) => {
+                let admitted = match line.peer {
+                    Some(p) => {
+                        let now = self.clock.now();
+                        self.peer_log.admit(now, p.kind, p.source, line.level)
+                    }
+                    None => true,
+                };
+                if admitted {
+                    log(&line);
+                }
+            }
             Action::StateChanged { .. } => self.states_changed = true,
         }
     }
