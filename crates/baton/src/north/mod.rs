@@ -6,14 +6,18 @@
 //! | [`check`] | `baton check` and `-t`: the configuration report and keepalived's exit codes |
 //! | [`control`], [`status`] | the control socket and `baton status` |
 //! | [`logging`] | syslog, journald or the console, keepalived's wording |
+//! | [`peer_log`] | log lines about what peers sent, limited per kind with a summary |
 //! | [`pidfile`], [`notify_systemd`] | what a keepalived unit file expects |
+//! | [`files`] | opening files written as root without following what others planted |
 //! | [`process_name`] | the name `killall keepalived` finds |
 
 pub mod check;
 pub mod config;
 pub mod control;
+pub mod files;
 pub mod logging;
 pub mod notify_systemd;
+pub mod peer_log;
 pub mod pidfile;
 pub mod process_name;
 pub mod status;
