@@ -307,7 +307,7 @@ async fn run_step(
         step.program.text,
         extra.join(" ")
     );
-    let mut run = match Running::spawn(&step.program, &extra) {
+    let mut run = match Running::spawn_off_thread(&step.program, &extra).await {
         Ok(run) => run,
         Err(e) => {
             warn!("Error exec-ing notify script `{}`: {e}", step.program.text);

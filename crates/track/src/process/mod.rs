@@ -120,7 +120,21 @@ pub(crate) async fn run(
                 if full {
                     next_full = Instant::now() + tracker.options.process_full_rescan;
                 }
-                tracker.scan(full);
+                // A scan reads /proc once per process on the host: thousands of reads on a
+                // busy machine, every 100 ms. They run on the blocking pool, not on the
+                // thread the VRRP event loop shares with this task.
+                tracker = match tokio::task::spawn_blocking(move || {
+                    tracker.scan(full);
+                    tracker
+                })
+                .await
+                {
+                    Ok(t) => t,
+                    Err(e) => {
+                        error!("process scan failed: {e}; process tracking stopped");
+                        return;
+                    }
+                };
             }
         }
         if !tracker.flush(&events).await {
