@@ -131,6 +131,12 @@ impl NotifyFifo {
         }
     }
 
+    /// Remove the FIFO now if we created it (what [`NotifyFifo::close`] does first).
+    pub(crate) fn unlink(&mut self) {
+        remove_if(self.created, &self.path);
+        self.created = false;
+    }
+
     /// Stop the reader script and remove the FIFO if we created it.
     pub(crate) async fn close(mut self) {
         // Removed first, so a reader that loops reopening it cannot find it again.

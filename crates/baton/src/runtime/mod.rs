@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Everything runs on one current-thread tokio runtime: VRRP work is small and ordered, and
-//! one thread keeps the daemon's memory and its behaviour easy to reason about. Netlink and
+//! one loop keeps the daemon's memory and its behaviour easy to reason about. Netlink and
 //! socket failures are logged with context and never stop the daemon.
 //!
 //! Nothing that can wait on something outside the daemon runs inside a branch of the loop,
@@ -591,7 +591,7 @@ impl Daemon {
             Reload::Applied(new) => {
                 let new = *new;
                 let policy = ScriptPolicy::new(&new.global, &self.track_options);
-                self.tracking.reload(&self.config, &new, &policy).await;
+                self.tracking.reload(&self.config, &new, &policy);
                 let now = self.clock.now();
                 self.node
                     .handle(now, Input::Reload(&new), &mut self.actions);
