@@ -6,6 +6,7 @@
 //! ```
 //!
 //! Root only (network namespaces). Every packet stays inside the lab's namespaces.
+#![forbid(unsafe_code)]
 
 mod conf;
 mod daemon;

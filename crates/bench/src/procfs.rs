@@ -12,9 +12,12 @@ pub fn cpu_time(pid: u32) -> Result<Duration> {
 }
 
 fn ticks_per_second() -> u64 {
-    // SAFETY: sysconf only reads a configuration value.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 { t as u64 } else { 100 }
+    use nix::unistd::{SysconfVar, sysconf};
+    match sysconf(SysconfVar::CLK_TCK) {
+        Ok(Some(t)) if t > 0 => t as u64,
+        // Linux's USER_HZ on every architecture it runs on.
+        _ => 100,
+    }
 }
 
 fn parse_cpu(stat: &str, hz: u64) -> Option<Duration> {

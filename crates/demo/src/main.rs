@@ -26,6 +26,7 @@
 mod cleanup;
 mod cli;
 mod client;
+mod firewall;
 mod http;
 mod interactive;
 mod live;

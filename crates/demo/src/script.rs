@@ -457,6 +457,10 @@ fn restore(live: &mut Live, r: &mut StepResult) -> Result<()> {
     r.start = live.act(format!(
         "firewall rule removed on lb2 ({dropped} adverts dropped)"
     ));
+    if dropped == 0 {
+        // The split brain before this step came from somewhere else than the post's bug.
+        r.fail("the firewall rule dropped no adverts".into());
+    }
     match sole_master(live, 0, limit + Duration::from_secs(3))? {
         Some(at) => {
             let took = at - r.start;

@@ -21,9 +21,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow, bail};
 use baton_conf::Config;
-use baton_lab::{Fault, Host, HostSpec, Lab, Proc, Signal};
+use baton_lab::{Host, HostSpec, Lab, Proc, Signal};
 
 use super::cli::DemoProxy;
+use super::firewall::Firewall;
 use super::{cleanup, client, seed, watch};
 
 pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 168, 5, 10);
@@ -95,7 +96,7 @@ pub struct System {
     pub client: Host,
     pub lbs: [Lb; 2],
     pub proxy: Proxy,
-    firewall: Option<(usize, Fault)>,
+    firewall: Option<(usize, Firewall)>,
 }
 
 /// The baton binary the load balancers run: `explicit` (`--baton`, which `baton demo`
@@ -342,9 +343,7 @@ impl System {
         if self.firewall.is_some() {
             return Ok(());
         }
-        let f = self.lbs[lb]
-            .host
-            .drop_ip_protocol(112)
+        let f = Firewall::drop_vrrp(&self.lbs[lb].host)
             .with_context(|| format!("adding the firewall rule on {}", self.lbs[lb].name))?;
         self.firewall = Some((lb, f));
         Ok(())
@@ -355,7 +354,7 @@ impl System {
         let Some((_, f)) = self.firewall.take() else {
             return Ok(None);
         };
-        let dropped = f.dropped_packets().unwrap_or(0);
+        let dropped = f.dropped().context("reading the firewall rule's counter")?;
         f.remove().context("removing the firewall rule")?;
         Ok(Some(dropped))
     }
@@ -364,7 +363,7 @@ impl System {
     pub fn firewall(&self) -> Option<(usize, u64)> {
         self.firewall
             .as_ref()
-            .map(|(lb, f)| (*lb, f.dropped_packets().unwrap_or(0)))
+            .map(|(lb, f)| (*lb, f.dropped().unwrap_or(0)))
     }
 
     /// When the check script last ran on `lb`.

@@ -1,13 +1,20 @@
-//! A tiny reader for the classic pcap files tcpdump writes: records of (timestamp, bytes), and
-//! just enough Ethernet/IP decoding for a test to find "the first VRRP advert after the kill"
-//! without tshark.
+//! Reading the classic pcap files tcpdump writes, for a test to find "the first VRRP advert
+//! after the kill" without tshark: records of (timestamp, bytes) from `pcap-parser`, the
+//! Ethernet, 802.1Q, Linux-cooked and IP layers from `etherparse`.
 //!
 //! A file still being written (tcpdump `-U`) may end in a partial record; the reader stops
 //! before it instead of failing.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
+
+use etherparse::{
+    EtherType, Ethernet2Slice, LaxNetSlice, LaxSlicedPacket, LinuxSllProtocolType, LinuxSllSlice,
+    SingleVlanSlice,
+};
+use pcap_parser::nom;
+use pcap_parser::{LegacyPcapBlock, PcapError};
 
 use crate::addr::MacAddr;
 use crate::error::IoContext;
@@ -47,7 +54,8 @@ pub struct IpPacket<'a> {
     pub src: IpAddr,
     /// Destination address.
     pub dst: IpAddr,
-    /// IPv4 protocol or IPv6 next header (112 for VRRP).
+    /// IPv4 protocol, or for IPv6 the upper-layer protocol after any extension headers (112 for
+    /// VRRP, 58 for ICMPv6).
     pub protocol: u8,
     /// IPv4 TTL or IPv6 hop limit (VRRP requires 255).
     pub ttl: u8,
@@ -64,47 +72,46 @@ impl Pcap {
 
     /// Parse pcap bytes (either byte order, microsecond or nanosecond timestamps).
     pub fn parse(bytes: &[u8]) -> Result<Pcap> {
-        let header = bytes
-            .get(..24)
-            .ok_or_else(|| Error::Pcap("shorter than its header".into()))?;
-        let magic = [header[0], header[1], header[2], header[3]];
-        let (big_endian, nanos) = match magic {
-            [0xd4, 0xc3, 0xb2, 0xa1] => (false, false),
-            [0xa1, 0xb2, 0xc3, 0xd4] => (true, false),
-            [0x4d, 0x3c, 0xb2, 0xa1] => (false, true),
-            [0xa1, 0xb2, 0x3c, 0x4d] => (true, true),
-            _ => return Err(Error::Pcap(format!("unknown magic {magic:02x?}"))),
+        let (mut rest, header) = pcap_parser::parse_pcap_header(bytes).map_err(|e| {
+            Error::Pcap(match e {
+                nom::Err::Incomplete(_) => "shorter than its header".to_string(),
+                _ => format!(
+                    "not a classic pcap file (magic {:02x?})",
+                    &bytes[..4.min(bytes.len())]
+                ),
+            })
+        })?;
+        let linktype = u32::try_from(header.network.0).unwrap_or(u32::MAX);
+        let nanos = header.is_nanosecond_precision();
+        let frame = if header.is_bigendian() {
+            pcap_parser::parse_pcap_frame_be
+        } else {
+            pcap_parser::parse_pcap_frame
         };
-        let u32_at = |b: &[u8], at: usize| -> u32 {
-            let w = [b[at], b[at + 1], b[at + 2], b[at + 3]];
-            if big_endian {
-                u32::from_be_bytes(w)
-            } else {
-                u32::from_le_bytes(w)
-            }
-        };
-        let linktype = u32_at(header, 20);
         let mut records = Vec::new();
-        let mut rest = &bytes[24..];
-        while rest.len() >= 16 {
-            let (secs, frac) = (u32_at(rest, 0), u32_at(rest, 4));
-            let (incl, orig) = (u32_at(rest, 8) as usize, u32_at(rest, 12));
-            let Some(data) = rest.get(16..16 + incl) else {
-                break;
+        while !rest.is_empty() {
+            let block: LegacyPcapBlock<'_> = match frame(rest) {
+                Ok((next, block)) => {
+                    rest = next;
+                    block
+                }
+                // A record tcpdump has not finished writing.
+                Err(nom::Err::Incomplete(_)) => break,
+                Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
+                    return Err(Error::Pcap(describe(&e)));
+                }
             };
             let frac = if nanos {
-                Duration::from_nanos(frac.into())
+                Duration::from_nanos(block.ts_usec.into())
             } else {
-                Duration::from_micros(frac.into())
+                Duration::from_micros(block.ts_usec.into())
             };
-            let ts = SystemTime::UNIX_EPOCH + Duration::from_secs(secs.into()) + frac;
             records.push(Record {
-                ts,
-                orig_len: orig,
-                data: data.to_vec(),
+                ts: SystemTime::UNIX_EPOCH + Duration::from_secs(block.ts_sec.into()) + frac,
+                orig_len: block.origlen,
+                data: block.data.to_vec(),
                 linktype,
             });
-            rest = &rest[16 + incl..];
         }
         Ok(Pcap { linktype, records })
     }
@@ -122,71 +129,73 @@ impl Pcap {
     }
 }
 
+fn describe(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::Eof => "unexpected end of file".into(),
+        PcapError::ReadError => "read error".into(),
+        PcapError::Incomplete(_) => "incomplete record".into(),
+        PcapError::HeaderNotRecognized => "header not recognized".into(),
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("malformed record ({kind:?})")
+        }
+        PcapError::BufferTooSmall => "buffer too small".into(),
+        PcapError::UnexpectedEof => "unexpected end of file".into(),
+    }
+}
+
 impl Record {
     /// Ethernet header: (destination, source, ethertype, payload). `None` for other link types
     /// or a runt frame. One 802.1Q tag is skipped.
     pub fn ethernet(&self) -> Option<(MacAddr, MacAddr, u16, &[u8])> {
-        match self.linktype {
-            LINKTYPE_ETHERNET => {
-                let d = &self.data;
-                let mac = |at: usize| -> Option<MacAddr> {
-                    Some(MacAddr(d.get(at..at + 6)?.try_into().ok()?))
-                };
-                let (dst, src) = (mac(0)?, mac(6)?);
-                let mut ethertype = u16::from_be_bytes([*d.get(12)?, *d.get(13)?]);
-                let mut at = 14;
-                if ethertype == 0x8100 {
-                    ethertype = u16::from_be_bytes([*d.get(16)?, *d.get(17)?]);
-                    at = 18;
-                }
-                Some((dst, src, ethertype, d.get(at..)?))
-            }
-            _ => None,
+        if self.linktype != LINKTYPE_ETHERNET {
+            return None;
         }
-    }
-
-    /// The link-layer payload and its ethertype, for Ethernet and `-i any` captures.
-    fn l3(&self) -> Option<(u16, &[u8])> {
-        match self.linktype {
-            LINKTYPE_ETHERNET => self.ethernet().map(|(_, _, t, p)| (t, p)),
-            LINKTYPE_LINUX_SLL => {
-                let d = &self.data;
-                Some((u16::from_be_bytes([*d.get(14)?, *d.get(15)?]), d.get(16..)?))
-            }
-            _ => None,
+        let eth = Ethernet2Slice::from_slice_without_fcs(&self.data).ok()?;
+        let (dst, src) = (MacAddr(eth.destination()), MacAddr(eth.source()));
+        if eth.ether_type() == EtherType::VLAN_TAGGED_FRAME {
+            let vlan = SingleVlanSlice::from_slice(eth.payload_slice()).ok()?;
+            return Some((dst, src, vlan.ether_type().0, vlan.payload_slice()));
         }
+        Some((dst, src, eth.ether_type().0, eth.payload_slice()))
     }
 
     /// The IP layer, if this is an IPv4 or IPv6 packet.
     pub fn ip(&self) -> Option<IpPacket<'_>> {
-        let (ethertype, p) = self.l3()?;
-        match ethertype {
-            0x0800 => {
-                let ihl = usize::from(p.first()? & 0x0f) * 4;
-                let total = usize::from(u16::from_be_bytes([*p.get(2)?, *p.get(3)?]));
-                let src: [u8; 4] = p.get(12..16)?.try_into().ok()?;
-                let dst: [u8; 4] = p.get(16..20)?.try_into().ok()?;
+        let packet = match self.linktype {
+            LINKTYPE_ETHERNET => LaxSlicedPacket::from_ethernet(&self.data).ok()?,
+            LINKTYPE_LINUX_SLL => {
+                let sll = LinuxSllSlice::from_slice(&self.data).ok()?;
+                match sll.protocol_type() {
+                    LinuxSllProtocolType::EtherType(t) => {
+                        LaxSlicedPacket::from_ether_type(t, sll.payload_slice())
+                    }
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        };
+        match packet.net? {
+            LaxNetSlice::Ipv4(v4) => {
+                let h = v4.header();
                 Some(IpPacket {
-                    src: IpAddr::V4(Ipv4Addr::from(src)),
-                    dst: IpAddr::V4(Ipv4Addr::from(dst)),
-                    protocol: *p.get(9)?,
-                    ttl: *p.get(8)?,
-                    payload: p.get(ihl..total.min(p.len()).max(ihl))?,
+                    src: IpAddr::V4(h.source_addr()),
+                    dst: IpAddr::V4(h.destination_addr()),
+                    protocol: h.protocol().0,
+                    ttl: h.ttl(),
+                    payload: v4.payload().payload,
                 })
             }
-            0x86dd => {
-                let len = usize::from(u16::from_be_bytes([*p.get(4)?, *p.get(5)?]));
-                let src: [u8; 16] = p.get(8..24)?.try_into().ok()?;
-                let dst: [u8; 16] = p.get(24..40)?.try_into().ok()?;
+            LaxNetSlice::Ipv6(v6) => {
+                let h = v6.header();
                 Some(IpPacket {
-                    src: IpAddr::V6(Ipv6Addr::from(src)),
-                    dst: IpAddr::V6(Ipv6Addr::from(dst)),
-                    protocol: *p.get(6)?,
-                    ttl: *p.get(7)?,
-                    payload: p.get(40..(40 + len).min(p.len()))?,
+                    src: IpAddr::V6(h.source_addr()),
+                    dst: IpAddr::V6(h.destination_addr()),
+                    protocol: v6.payload().ip_number.0,
+                    ttl: h.hop_limit(),
+                    payload: v6.payload().payload,
                 })
             }
-            _ => None,
+            LaxNetSlice::Arp(_) => None,
         }
     }
 }
@@ -301,6 +310,27 @@ mod tests {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(2);
         assert!(pcap.first_after(t, |r| r.ip().is_some()).is_none());
         assert!(pcap.first_after(t, |_| true).is_some());
+    }
+
+    #[test]
+    fn decodes_vlan_tagged_and_linux_cooked_records() {
+        let frame = vrrp_frame();
+        let mut tagged = frame[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x05]);
+        tagged.extend_from_slice(&frame[12..]);
+        // `tcpdump -i any`: packet type, ARPHRD_ETHER, address length, 8 address bytes, ethertype.
+        let mut cooked = vec![0, 2, 0, 1, 0, 6, 0x02, 0xba, 1, 2, 3, 0, 0, 0, 0x08, 0x00];
+        cooked.extend_from_slice(&frame[14..]);
+        let eth = Pcap::parse(&file(false, false, LINKTYPE_ETHERNET, &[(1, 0, &tagged)])).unwrap();
+        let sll = Pcap::parse(&file(false, false, LINKTYPE_LINUX_SLL, &[(1, 0, &cooked)])).unwrap();
+        let (_, _, ethertype, _) = eth.records[0].ethernet().unwrap();
+        assert_eq!(ethertype, 0x0800);
+        assert_eq!(sll.records[0].ethernet(), None);
+        for ip in [eth.records[0].ip().unwrap(), sll.records[0].ip().unwrap()] {
+            assert_eq!(ip.protocol, 112);
+            assert_eq!(ip.src, "192.168.5.11".parse::<IpAddr>().unwrap());
+            assert_eq!(ip.payload[..3], [0x21, 51, 200]);
+        }
     }
 
     #[test]

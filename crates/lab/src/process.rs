@@ -172,11 +172,6 @@ impl Proc {
         &self.inner.stdout
     }
 
-    /// The file stderr goes to.
-    pub fn stderr_path(&self) -> &Path {
-        &self.inner.stderr
-    }
-
     fn describe(&self) -> String {
         format!(
             "{} (pid {}) on {}",

@@ -25,6 +25,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("vrrpd", "frr"),
     ("zebra", "frr"),
     ("sh", "dash"),
+    ("bash", "bash"),
 ];
 
 /// The Debian package that ships `tool`, or `"?"` when the lab does not know it.

@@ -72,6 +72,8 @@ impl std::fmt::Display for TableId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HookPoint {
     Prerouting,
+    /// Packets delivered to the host itself (`hook input`).
+    Input,
     Output,
     Postrouting,
     /// netdev ingress on one interface.
@@ -269,6 +271,7 @@ impl Batch {
                 p => {
                     let n = match p {
                         HookPoint::Prerouting => InetHookNumber::PreRouting,
+                        HookPoint::Input => InetHookNumber::LocalIn,
                         HookPoint::Output => InetHookNumber::LocalOut,
                         _ => InetHookNumber::PostRouting,
                     };

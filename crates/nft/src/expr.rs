@@ -6,11 +6,15 @@
 //! `linux/netfilter/nf_tables.h`. Every number on the wire is big-endian, as the kernel reads
 //! it (`ntohl(nla_get_be32(..))`).
 
-use netlink_packet_core::DefaultNla;
+use netlink_packet_core::{DefaultNla, NLA_TYPE_MASK, Nla};
 use netlink_packet_netfilter::nftables::{
     Bitwise, Cmp, DataAttribute, ExpressionAttribute, Expressions, Immediate, ListAttribute,
-    Lookup, Meta, MetaKey, Operator, Payload, Register, Verdict, VerdictAttribute,
+    Lookup, Meta, Payload, Register, RuleAttribute, Verdict, VerdictAttribute,
 };
+
+/// The typed keys and operators rules are built with, so a user of this crate needs no
+/// other.
+pub use netlink_packet_netfilter::nftables::{MetaKey, Operator};
 
 /// One expression of a rule, ready to go into `NFTA_RULE_EXPRESSIONS`.
 pub type Expr = ListAttribute<ExpressionAttribute>;
@@ -265,6 +269,52 @@ pub fn counter() -> Expr {
     raw("counter", vec![])
 }
 
+/// What the counters of a rule, as the kernel lists it, have counted: (packets, bytes).
+/// `None` for a rule without a counter.
+pub fn counted(rule: &[RuleAttribute]) -> Option<(u64, u64)> {
+    // NFTA_COUNTER_BYTES = 1, NFTA_COUNTER_PACKETS = 2, both big-endian u64.
+    let be64 = |nla: &DefaultNla| -> Option<u64> {
+        let mut v = [0u8; 8];
+        (nla.value_len() == 8).then(|| {
+            nla.emit_value(&mut v);
+            u64::from_be_bytes(v)
+        })
+    };
+    let mut total: Option<(u64, u64)> = None;
+    for attr in rule {
+        let RuleAttribute::Expressions(exprs) = attr else {
+            continue;
+        };
+        for expr in exprs {
+            let ListAttribute::Element(parts) = expr else {
+                continue;
+            };
+            for part in parts {
+                let ExpressionAttribute::Data(Expressions::Other {
+                    expression_type,
+                    attributes,
+                }) = part
+                else {
+                    continue;
+                };
+                if expression_type != "counter" {
+                    continue;
+                }
+                let (mut packets, mut bytes) = total.unwrap_or_default();
+                for nla in attributes {
+                    match nla.kind() & NLA_TYPE_MASK {
+                        1 => bytes += be64(nla).unwrap_or(0),
+                        2 => packets += be64(nla).unwrap_or(0),
+                        _ => {}
+                    }
+                }
+                total = Some((packets, bytes));
+            }
+        }
+    }
+    total
+}
+
 pub(crate) fn nul_terminated(s: &str) -> Vec<u8> {
     let mut v = s.as_bytes().to_vec();
     v.push(0);
@@ -291,6 +341,29 @@ mod tests {
             }
         }
         (name, data)
+    }
+
+    #[test]
+    fn a_listed_rule_tells_what_its_counter_counted() {
+        let listed_counter = |packets: u64, bytes: u64| -> Expr {
+            Expressions::Other {
+                expression_type: "counter".into(),
+                attributes: vec![
+                    DefaultNla::new(1, bytes.to_be_bytes().to_vec()),
+                    DefaultNla::new(2, packets.to_be_bytes().to_vec()),
+                ],
+            }
+            .into()
+        };
+        let rule = vec![RuleAttribute::Expressions(vec![
+            meta(MetaKey::L4Proto, r(0)),
+            cmp(r(0), Operator::Equal, &[112]),
+            listed_counter(7, 280),
+            verdict(&Action::Drop),
+        ])];
+        assert_eq!(counted(&rule), Some((7, 280)));
+        let uncounted = vec![RuleAttribute::Expressions(vec![verdict(&Action::Drop)])];
+        assert_eq!(counted(&uncounted), None);
     }
 
     #[test]

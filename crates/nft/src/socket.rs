@@ -6,11 +6,16 @@
 
 use std::io;
 
-use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
-use netlink_packet_netfilter::NetfilterMessage;
+use netlink_packet_core::{
+    NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+};
+use netlink_packet_netfilter::nftables::{NfTablesMessage, RuleAttribute, RuleMessage};
+use netlink_packet_netfilter::{
+    NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
+};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
 
-use crate::batch::Batch;
+use crate::batch::{Batch, TableId};
 
 /// One message of a batch that the kernel refused, by its index in the batch.
 #[derive(Debug)]
@@ -54,13 +59,6 @@ impl NftSocket {
             seq,
             sndbuf: 0,
         })
-    }
-
-    /// The netlink port id the kernel gave this socket (the owner of owned tables).
-    pub fn port_id(&self) -> io::Result<u32> {
-        let mut addr = SocketAddr::new(0, 0);
-        self.sock.get_address(&mut addr)?;
-        Ok(addr.port_number())
     }
 
     /// Send one batch; `Ok` once the kernel committed it.
@@ -132,6 +130,62 @@ impl NftSocket {
             ))));
         }
         Ok(())
+    }
+
+    /// The rules of one chain as the kernel holds them now, their counters' values included
+    /// (each rule's attributes: table, chain, handle, expressions).
+    pub fn rules(&mut self, t: &TableId, chain: &str) -> io::Result<Vec<Vec<RuleAttribute>>> {
+        let seq = self.seq;
+        self.seq = self.seq.wrapping_add(1);
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        header.sequence_number = seq;
+        let request = NfTablesMessage::GetRule(RuleMessage {
+            attributes: vec![
+                RuleAttribute::Table(t.name.clone()),
+                RuleAttribute::Chain(chain.to_string()),
+            ],
+        });
+        let mut msg = NetlinkMessage::new(
+            header,
+            NetlinkPayload::InnerMessage(NetfilterMessage::new(
+                NetfilterHeader::new(NetfilterProtoFamily::from(t.family as u8), 0, 0),
+                request,
+            )),
+        );
+        msg.finalize();
+        let mut bytes = vec![0u8; msg.buffer_len()];
+        msg.serialize(&mut bytes);
+        self.drain_stale();
+        self.sock.send(&bytes, 0)?;
+        // A dump ends with NLMSG_DONE, or an error; until then the kernel fills each read.
+        let mut rules = Vec::new();
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = self.sock.recv(&mut &mut buf[..], 0)?;
+            let mut off = 0;
+            while off < n {
+                let msg = NetlinkMessage::<NetfilterMessage>::deserialize(&buf[off..n])
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+                let len = msg.header.length as usize;
+                if len == 0 {
+                    return Err(io::Error::other("nf_tables sent an empty message"));
+                }
+                off += (len + 3) & !3;
+                if msg.header.sequence_number != seq {
+                    continue;
+                }
+                match msg.payload {
+                    NetlinkPayload::Done(_) => return Ok(rules),
+                    NetlinkPayload::Error(err) if err.code.is_some() => return Err(err.to_io()),
+                    NetlinkPayload::InnerMessage(NetfilterMessage {
+                        inner: NetfilterMessageInner::NfTables(NfTablesMessage::NewRule(rule)),
+                        ..
+                    }) => rules.push(rule.attributes),
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// Throw away anything left from an earlier exchange.

@@ -58,13 +58,6 @@ impl ScriptPolicy {
         }
     }
 
-    /// Whether `command` could run under this policy, logging nothing about the command
-    /// itself (the trackers log the refusal when they prepare it). The default user is looked
-    /// up once per policy, so its warning is logged once however often this is asked.
-    pub fn can_run(&self, command: &Command) -> bool {
-        Program::prepare(command, &self.users, self.security).is_ok()
-    }
-
     /// keepalived's one line about scripts running without `enable_script_security`.
     /// Logged at most once per policy, after every command has been prepared.
     pub fn log_summary(&self) {

@@ -41,7 +41,8 @@
 //!   [`Instant`] once, e.g. `Instant::from_nanos(started.elapsed().as_nanos() as u64)`.
 //! * Instance ids ([`InstanceId`]) index the node's instances and change on reload: look
 //!   them up again after [`Input::Reload`].
-//! * [`Action::StateChanged`] needs no IO; it is there for metrics and the simulator.
+//! * [`Action::StateChanged`] needs no IO: the daemon updates its systemd status line on it,
+//!   the simulator records it.
 //!
 //! # keepalived's behaviour, and where baton differs
 //!

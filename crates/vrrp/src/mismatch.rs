@@ -154,10 +154,6 @@ impl Mismatches {
         }
     }
 
-    pub fn clear_field(&mut self, peer: &IpAddr, field: MismatchField) {
-        self.table.remove(&(*peer, field));
-    }
-
     /// The entries, oldest first (the order they were found in).
     pub fn list(&self) -> Vec<Mismatch> {
         let mut v: Vec<Mismatch> = self.table.values().cloned().collect();

@@ -81,11 +81,6 @@ impl Announcer {
         &self.ifname
     }
 
-    /// The interface's MAC changed (e.g. bonding failover): later frames carry the new one.
-    pub fn set_mac(&mut self, mac: [u8; 6]) {
-        self.mac = MacAddr(mac);
-    }
-
     fn send(
         &self,
         frame: &[u8],

@@ -146,16 +146,6 @@ impl Dataplane {
         Ok(dp)
     }
 
-    /// The inet table (NAT services).
-    pub fn nat_table(&self) -> &TableId {
-        &self.nat
-    }
-
-    /// The netdev table (DR services).
-    pub fn dr_table(&self) -> &TableId {
-        &self.dr
-    }
-
     /// The inet table's base chains and dispatch maps.
     fn nat_skeleton(&self, b: &mut Batch) {
         let t = &self.nat;
@@ -561,23 +551,7 @@ impl Dataplane {
     }
 
     fn commit_whole(&mut self, b: &Batch) -> Result<(), Error> {
-        match self.sock.commit(b) {
-            Ok(()) => Ok(()),
-            Err(BatchFailure::Io(e)) => Err(Error::Socket(e)),
-            Err(BatchFailure::Refused(rs)) => {
-                let first = rs.into_iter().next();
-                match first {
-                    Some(rf) => {
-                        let object = b
-                            .label(rf.index)
-                            .map(|l| l.what.clone())
-                            .unwrap_or_default();
-                        Err(table::explain(object, rf.error, &self.nat))
-                    }
-                    None => Err(Error::Socket(io::Error::other("refused"))),
-                }
-            }
-        }
+        table::commit(&mut self.sock, b, &self.nat)
     }
 
     /// Delete baton's tables now, reporting a failure (dropping does the same silently).

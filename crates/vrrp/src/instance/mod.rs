@@ -219,11 +219,6 @@ impl Instance {
         &self.p.unicast_peers
     }
 
-    /// The advertised interval (configured, after keepalived's rounding).
-    pub fn advert_interval(&self) -> Duration {
-        self.p.advert_int
-    }
-
     /// Master_Adver_Interval: ours, or the master's as learned from its adverts (v3).
     pub fn master_adver_interval(&self) -> Duration {
         self.master_adver_int

@@ -363,10 +363,6 @@ impl Sim {
         self.routers[r].node.as_ref()
     }
 
-    pub fn router_name(&self, r: RouterId) -> &str {
-        &self.routers[r].name
-    }
-
     pub fn routers(&self) -> usize {
         self.routers.len()
     }

@@ -202,10 +202,6 @@ impl Netlink {
         Ok(self.links().await?.into_iter().find(|l| l.name == name))
     }
 
-    pub async fn link_by_index(&self, index: u32) -> Result<Option<Link>> {
-        Ok(self.links().await?.into_iter().find(|l| l.index == index))
-    }
-
     /// The index of interface `name`, as an error when it does not exist.
     pub async fn ifindex(&self, name: &str) -> Result<u32> {
         self.link_by_name(name)
