@@ -23,8 +23,8 @@
 //!
 //! One process and one current-thread tokio runtime: the event loop runs on the main thread.
 //! Work that may wait on something outside the daemon (reading the configuration, spawning
-//! a script, scanning /proc) runs on the runtime's blocking pool, whose threads start when
-//! needed and end after ten idle seconds; see [`runtime`] for what runs where, and
+//! a script) runs on the runtime's blocking pool, whose threads start when needed and end
+//! after ten idle seconds, and `vrrp_track_process` scans /proc on a thread of its own; see [`runtime`] for what runs where, and
 //! [`north::peer_log`] and `baton_vrrp::mismatch` for the bounds on what peers can make the
 //! daemon keep or write. `benches/footprint.sh` measures
 //! the resident memory of the seed's master in steady state (MASTER, holding the VIP) next to

@@ -23,7 +23,8 @@
 //! Nothing that can wait on something outside the daemon runs inside a branch of the loop,
 //! because a loop that stops advertising makes the backup take over while the master still
 //! holds the VIP. Reading the configuration and spawning scripts happen on the runtime's
-//! blocking pool (a thread started when needed); listing the kernel's interfaces again runs
+//! blocking pool (a thread started when needed), process tracking's /proc scans on a
+//! thread of its own; listing the kernel's interfaces again runs
 //! as a task of its own and reports back; control clients are served on a task of their
 //! own, each with deadlines. What stays in the loop is bounded: kernel requests for
 //! addresses, routes and rules (each with a deadline, in the order the core asked), sends
