@@ -74,10 +74,12 @@ impl Running {
     /// thread, and a script run is never worth an advert sent late.
     pub(crate) async fn spawn_off_thread(program: &Program, extra: &[&str]) -> io::Result<Running> {
         let mut cmd = program.command(extra);
-        let child = tokio::task::spawn_blocking(move || cmd.spawn())
+        // The child becomes a `Running` on the blocking thread: if the task waiting for it
+        // is dropped meanwhile (the trackers stop), dropping the result still kills the
+        // whole process group, not just its leader.
+        tokio::task::spawn_blocking(move || Running::started(cmd.spawn()?))
             .await
-            .map_err(io::Error::other)??;
-        Running::started(child)
+            .map_err(io::Error::other)?
     }
 
     fn started(child: tokio::process::Child) -> io::Result<Running> {

@@ -35,6 +35,11 @@ fn an_interface_deleted_and_created_again_is_taken_back_into_use() {
     add_lab0(&p);
     std::fs::write(&p.b1.conf, with_lab0()).unwrap();
     p.b1.signal(baton_lab::Signal::SIGHUP);
+    // The file is read beside the loop: the instance exists once the reload is applied.
+    baton_lab::wait_until("the reload", Duration::from_secs(3), POLL, || {
+        Ok::<_, baton_lab::Error>(p.b1.status().unwrap()["daemon"]["reloads"] == 1)
+    })
+    .unwrap();
     p.b1.wait_state_of("VI_9", "Master", backup_mdi() + Duration::from_secs(2));
     let from = SystemTime::now();
     p.lb1.sh("ip link del lab0").unwrap();
