@@ -27,3 +27,31 @@ fn a_strict_vrrpv2_owner_that_asks_for_accept_keeps_it() {
         loaded.diagnostics
     );
 }
+
+#[test]
+fn a_sorry_server_is_matched_to_a_real_server_by_the_address_it_ends_up_with() {
+    // A DR real server 192.0.2.21:81 on a service without a port is given the service's
+    // port (none); a NAT sorry server 192.0.2.21:81 keeps its own. They were matched by the
+    // addresses as written, before that correction, and the sorry server was said to be a
+    // real server whose address no longer matched it (the model forbids that; debug builds
+    // asserted).
+    let text = "virtual_server 1.0.2.0{ lb_kind DR\nreal_server 192.0.2.21 81{ }lb_kind NAT\n\
+                sorry_server 192.0.2.21 81\n";
+    let loaded = load_str("k.conf", text, &LoadOptions::default(), &FakeHost::new());
+    let c = loaded.config.as_ref().unwrap();
+    let vs = &c.lvs.virtual_servers[0];
+    let sorry = vs.sorry_server.as_ref().unwrap();
+    assert_eq!(sorry.address.to_string(), "192.0.2.21:81");
+    assert_eq!(vs.real_servers[0].address.port(), 0);
+    assert_eq!(sorry.duplicates, None);
+    // Equal addresses after the correction are still recognised.
+    let text = "virtual_server 192.0.2.10 80 {\n lb_kind DR\n protocol TCP\n \
+                real_server 192.0.2.21 80 {\n }\n sorry_server 192.0.2.21 80\n}\n";
+    let loaded = load_str("k.conf", text, &LoadOptions::default(), &FakeHost::new());
+    let c = loaded.config.as_ref().unwrap();
+    let vs = &c.lvs.virtual_servers[0];
+    assert_eq!(
+        vs.sorry_server.as_ref().unwrap().duplicates,
+        Some(vs.real_servers[0].id)
+    );
+}
