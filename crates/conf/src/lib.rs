@@ -7,7 +7,10 @@
 //! know their file:line:col), `syntax` (statements and `{ … }` blocks), `parse` (keywords of
 //! each block into a configuration as written), `resolve` (keepalived's defaults and
 //! normalisations), `checks` and `hostcheck` (cross-references, and what the host must have:
-//! scripts, users, interfaces, through [`Host`]). Files are read only through [`Sources`].
+//! scripts, users, interfaces, through [`Host`]). Files are read only through [`Sources`],
+//! regular files only, and one load reads and produces no more than its [`Limits`] allow: a
+//! configuration multiplies itself (`include` globs, `~SEQ`, parameters), and a reload must
+//! take bounded time and memory whatever the files say.
 //!
 //! The daemon calls [`load`] at start and on SIGHUP; `baton check` prints what it returns.
 //! A configuration that loads with errors still runs (as keepalived's does) unless it is
