@@ -115,6 +115,10 @@ pub struct CheckArgs {
     /// Print the effective configuration as JSON.
     #[arg(long)]
     pub dump: bool,
+    /// Print what the firewall must let through so both routers hear each other (the
+    /// seed's split brain), for firewalld and nftables.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -180,23 +184,24 @@ impl Cli {
             .control_socket
             .clone()
             .unwrap_or_else(|| control_socket_for(&c.pidfile));
-        let check = |json: bool, dump: bool| CheckOptions {
+        let check = |json: bool, dump: bool, explain: bool| CheckOptions {
             config: c.config.clone(),
             config_id: c.config_id.clone(),
             all_config: c.all_config,
             json,
             dump,
+            explain,
         };
         if let Some(log) = self.config_test {
             let report_to = (!log.is_empty()).then(|| PathBuf::from(log));
             return Action::Check {
-                options: check(false, false),
+                options: check(false, false, false),
                 report_to,
             };
         }
         match self.command {
             Some(Command::Check(a)) => Action::Check {
-                options: check(a.format == Format::Json, a.dump),
+                options: check(a.format == Format::Json, a.dump, a.explain),
                 report_to: None,
             },
             Some(Command::Status(a)) => Action::Status {
@@ -388,6 +393,6 @@ mod tests {
         let check = cli.find_subcommand_mut("check").unwrap();
         let help = check.render_long_help().to_string();
         assert!(help.contains(crate::north::check::EXIT_CODES), "{help}");
-        assert!(help.contains("4  the configuration has errors"), "{help}");
+        assert!(help.contains("5  the configuration has errors"), "{help}");
     }
 }

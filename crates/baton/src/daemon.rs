@@ -17,6 +17,17 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
+/// Where `ip netns add NAME` puts a namespace (keepalived's `NETNS_RUN_DIR`).
+const NETNS_RUN_DIR: &str = "/run/netns";
+
+/// Move the calling thread into the named network namespace.
+pub(crate) fn enter_net_namespace(name: &str) -> std::io::Result<()> {
+    let path = Path::new(NETNS_RUN_DIR).join(name);
+    let f = std::fs::File::open(&path)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)
+}
+
 /// Run the daemon until SIGTERM or SIGINT.
 pub fn run(mut opts: RunOptions) -> ExitCode {
     // Forking changes the working directory to /, so relative paths are resolved first.
@@ -55,6 +66,19 @@ pub fn run(mut opts: RunOptions) -> ExitCode {
         }
     };
     let source = ConfigSource::new(opts.config.clone(), opts.config_id.clone(), opts.all_config);
+    // keepalived's net_namespace: enter it before any thread or socket exists, so every
+    // thread the daemon starts, and every socket and netlink request, lives in it; and
+    // before the configuration is checked against the interfaces it names.
+    if let Some(ns) = source.net_namespace() {
+        if let Err(e) = enter_net_namespace(&ns) {
+            tracing::error!("Unable to set network namespace {ns} - exiting: {e}");
+            if opts.dont_fork && !opts.log_console {
+                eprintln!("baton: unable to enter network namespace {ns}: {e}");
+            }
+            return ExitCode::from(EXIT_INIT_FAILED);
+        }
+        tracing::info!("Running in network namespace {ns}");
+    }
     let Some(config) = source.initial() else {
         return ExitCode::from(EXIT_INIT_FAILED);
     };

@@ -73,7 +73,7 @@ fn the_seeds_wrong_script_path_is_an_error_with_its_place() {
     let conf = with_check(dir.path(), wrong.to_str().unwrap());
     let out = baton(&["check", "-f", conf.to_str().unwrap()]);
     let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert_eq!(out.status.code(), Some(5), "{err}");
     let line = format!(
         "{}:8:8: error: vrrp_script check_nginx: script '{}' does not exist; disabled (tracked by vrrp_instance VI_1)",
         conf.display(),
@@ -91,7 +91,7 @@ fn the_seeds_wrong_script_path_is_an_error_with_its_place() {
 }
 
 #[test]
-fn scripts_without_script_security_exit_5() {
+fn scripts_without_script_security_exit_6() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("chk_nginx_pid.sh");
     std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
@@ -99,7 +99,7 @@ fn scripts_without_script_security_exit_5() {
     let conf = with_check(dir.path(), script.to_str().unwrap());
     let out = baton(&["check", "-f", conf.to_str().unwrap()]);
     let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert_eq!(out.status.code(), Some(6), "{err}");
     assert!(
         err.contains("warning: scripts are configured but enable_script_security is not set"),
         "{err}"
@@ -137,9 +137,9 @@ fn json_report_and_dump() {
 }
 
 #[test]
-fn unusable_configurations_exit_3() {
+fn unusable_configurations_exit_4() {
     let out = baton(&["check", "-f", "/nonexistent/keepalived.conf"]);
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(4));
     assert!(
         text(&out.stderr)
             .contains("/nonexistent/keepalived.conf: error: cannot read the configuration"),
@@ -150,5 +150,23 @@ fn unusable_configurations_exit_3() {
     let conf = dir.path().join("k.conf");
     std::fs::write(&conf, "global_defs {\n    router_id x\n}\n").unwrap();
     let out = baton(&["check", "-f", conf.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+}
+
+#[test]
+fn explain_gives_the_seeds_firewall_fix_for_its_interface() {
+    let path = fixture("master.conf");
+    let out = baton(&["check", "--explain", "-f", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let explained = text(&out.stdout);
+    assert!(
+        explained.contains(
+            "firewall-cmd --direct --permanent --add-rule ipv4 filter INPUT 0 --in-interface ens33 --destination 224.0.0.18 --protocol vrrp -j ACCEPT"
+        ),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("iifname \"ens33\" ip daddr 224.0.0.18 meta l4proto vrrp accept"),
+        "{explained}"
+    );
 }

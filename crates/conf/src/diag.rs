@@ -144,6 +144,10 @@ codes! {
     AuthInvalid = "auth-invalid", Error;
     /// `auth_pass` longer than the 8 bytes that are sent.
     AuthPassTruncated = "auth-pass-truncated", Warning;
+    /// An `auth_hmac` block or key that cannot be used (bad key, unknown active key).
+    AuthHmacInvalid = "auth-hmac-invalid", Error;
+    /// An `auth_hmac` key file that group or other users may read.
+    KeyFileInsecure = "key-file-insecure", Warning;
     /// A rule of strict mode (`vrrp_strict`/`strict_mode`) overrides what was written.
     StrictMode = "strict-mode", Error;
     /// `fast_handover` requested under strict mode, which forces it off.
@@ -167,6 +171,8 @@ codes! {
     ScriptInsecure = "script-insecure", Error;
     /// A script user or group that does not exist.
     ScriptUserUnknown = "script-user-unknown", Error;
+    /// A "system" command (`</dev/tcp/…`) that cannot work on this host's `/bin/sh`.
+    ShellScript = "shell-script", Warning;
     /// Scripts configured without `enable_script_security` (`baton check` exits 5).
     ScriptSecurity = "script-security", Warning;
     /// A vrrp_script or tracker defined but used by no instance or group.

@@ -35,6 +35,22 @@ pub trait Host {
     /// For `enable_script_security`: the first component of `path` (the file or one of its
     /// directories) that a non-root user could modify or replace, with the reason.
     fn insecure_component(&self, path: &Path) -> Option<(PathBuf, String)>;
+
+    /// The contents of an `auth_hmac` key file (`file:PATH`), at most `limit` bytes (a
+    /// longer file is an error of kind `FileTooLarge`), and its permission bits.
+    fn read_key_file(&self, path: &Path, limit: usize) -> std::io::Result<KeyFile>;
+
+    /// Whether `/bin/sh` (which runs keepalived's "system" commands) understands bash's
+    /// `/dev/tcp/HOST/PORT` redirections; `None` if that cannot be told.
+    fn shell_has_dev_tcp(&self) -> Option<bool>;
+}
+
+/// An `auth_hmac` key file as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFile {
+    pub bytes: Vec<u8>,
+    /// Permission bits (`st_mode & 0o777`).
+    pub mode: u32,
 }
 
 /// The machine we run on.
@@ -124,6 +140,30 @@ impl Host for RealHost {
         }
         None
     }
+
+    fn read_key_file(&self, path: &Path, limit: usize) -> std::io::Result<KeyFile> {
+        use std::io::Read;
+        let file = std::fs::File::open(path)?;
+        let mode = file.metadata()?.permissions().mode() & 0o777;
+        let mut bytes = Vec::new();
+        // One byte past the limit tells a file that is too large from one that fits.
+        file.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+        if bytes.len() > limit {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!("longer than {limit} bytes"),
+            ));
+        }
+        Ok(KeyFile { bytes, mode })
+    }
+
+    fn shell_has_dev_tcp(&self) -> Option<bool> {
+        // /dev/tcp is a bash feature; dash (Debian's /bin/sh), busybox ash and the others
+        // open it as a file, which does not exist.
+        let real = std::fs::canonicalize("/bin/sh").ok()?;
+        let name = real.file_name()?.to_str()?;
+        Some(name.starts_with("bash"))
+    }
 }
 
 /// A script as [`FakeHost`] knows it.
@@ -145,6 +185,10 @@ pub struct FakeHost {
     pub groups: BTreeSet<String>,
     /// Scripts by the path or bare name written in the configuration.
     pub scripts: BTreeMap<String, FakeScript>,
+    /// `auth_hmac` key files by path.
+    pub key_files: BTreeMap<PathBuf, KeyFile>,
+    /// What [`Host::shell_has_dev_tcp`] answers.
+    pub shell_dev_tcp: Option<bool>,
 }
 
 impl FakeHost {
@@ -184,6 +228,22 @@ impl FakeHost {
         self.scripts.insert(program.to_string(), state);
         self
     }
+
+    pub fn shell_dev_tcp(mut self, has: bool) -> FakeHost {
+        self.shell_dev_tcp = Some(has);
+        self
+    }
+
+    pub fn key_file(mut self, path: &str, bytes: &[u8], mode: u32) -> FakeHost {
+        self.key_files.insert(
+            PathBuf::from(path),
+            KeyFile {
+                bytes: bytes.to_vec(),
+                mode,
+            },
+        );
+        self
+    }
 }
 
 impl Host for FakeHost {
@@ -216,6 +276,24 @@ impl Host for FakeHost {
             Some(FakeScript::Insecure(reason)) => Some((path.to_path_buf(), reason.clone())),
             _ => None,
         }
+    }
+
+    fn read_key_file(&self, path: &Path, limit: usize) -> std::io::Result<KeyFile> {
+        match self.key_files.get(path) {
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such file",
+            )),
+            Some(k) if k.bytes.len() > limit => Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!("longer than {limit} bytes"),
+            )),
+            Some(k) => Ok(k.clone()),
+        }
+    }
+
+    fn shell_has_dev_tcp(&self) -> Option<bool> {
+        self.shell_dev_tcp
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diag::{Code, Diagnostic, Severity};
+use crate::diag::{Code, Diagnostic};
 use crate::host::{Host, ScriptLookup};
 use crate::model::{Command, Config, GlobalDefs, Notify, Span};
 use crate::parse::RawConfig;
@@ -18,6 +18,18 @@ struct Checker<'h> {
     default_user_exists: bool,
 }
 
+/// What checking a command found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// It cannot run: disabled (reported).
+    Disabled,
+    /// A script file that runs (counts for keepalived's "SECURITY VIOLATION" warning).
+    Script,
+    /// A "system" command (`</dev/tcp/…`), run through the shell: no file, and not a
+    /// script for `enable_script_security`, as in keepalived.
+    System,
+}
+
 impl Checker<'_> {
     /// Whether `cmd` can run; reports why not. `what` names it ("vrrp_script chk"), `notes`
     /// say who uses it.
@@ -29,7 +41,7 @@ impl Checker<'_> {
         what: &str,
         users: &str,
         notes: &[(Span, String)],
-    ) -> bool {
+    ) -> Verdict {
         let with_notes = |mut d: Diagnostic| {
             for (span, msg) in notes {
                 d = d.with_note(span.clone(), msg.clone());
@@ -42,7 +54,7 @@ impl Checker<'_> {
                 cmd.span.clone(),
                 format!("{what}: the command is empty; disabled{users}"),
             )));
-            return false;
+            return Verdict::Disabled;
         };
         let run_as = cmd.run_as.as_ref().or(g.script_user.as_ref());
         if let Some(ra) = run_as {
@@ -52,7 +64,7 @@ impl Checker<'_> {
                     cmd.span.clone(),
                     format!("{what}: user '{}' does not exist; disabled{users}", ra.user),
                 )));
-                return false;
+                return Verdict::Disabled;
             }
             if let Some(group) = &ra.group
                 && !self.host.group_exists(group)
@@ -62,8 +74,36 @@ impl Checker<'_> {
                     cmd.span.clone(),
                     format!("{what}: group '{group}' does not exist; disabled{users}"),
                 )));
-                return false;
+                return Verdict::Disabled;
             }
+        }
+        // keepalived looks up its default user as it reads each command without a user of
+        // its own; with enable_script_security a default user that does not exist removes
+        // the command ("Unable to set default user for vrrp script"), it never runs as root.
+        if run_as.is_none() && g.enable_script_security && !self.default_user_exists {
+            cx.diags.push(with_notes(Diagnostic::new(
+                Code::ScriptUserUnknown,
+                cmd.span.clone(),
+                format!(
+                    "{what}: enable_script_security is set but the default script user '{DEFAULT_SCRIPT_USER}' does not exist and no script_user is given; disabled{users} (create the user or set script_user)"
+                ),
+            )));
+            return Verdict::Disabled;
+        }
+        if cmd.runs_through_shell() {
+            let target = cmd.shell_redirection_target().unwrap_or_default();
+            if (target.starts_with("/dev/tcp/") || target.starts_with("/dev/udp/"))
+                && self.host.shell_has_dev_tcp() == Some(false)
+            {
+                cx.diags.push(with_notes(Diagnostic::new(
+                    Code::ShellScript,
+                    cmd.span.clone(),
+                    format!(
+                        "{what}: '{program}' runs through /bin/sh, which on this host is not bash and has no /dev/tcp: it always fails (under keepalived too); write \"bash -c '{program}'\" or \"nc -z HOST PORT\""
+                    ),
+                )));
+            }
+            return Verdict::System;
         }
         let path = match self.host.find_script(program) {
             ScriptLookup::Found(p) => p,
@@ -73,7 +113,7 @@ impl Checker<'_> {
                     cmd.span.clone(),
                     format!("{what}: script '{program}' does not exist; disabled{users}"),
                 )));
-                return false;
+                return Verdict::Disabled;
             }
             ScriptLookup::NotExecutable(p) => {
                 cx.diags.push(with_notes(Diagnostic::new(
@@ -84,7 +124,7 @@ impl Checker<'_> {
                         p.display()
                     ),
                 )));
-                return false;
+                return Verdict::Disabled;
             }
         };
         let as_root = run_as.map_or(!self.default_user_exists, |ra| ra.user == "root");
@@ -101,9 +141,9 @@ impl Checker<'_> {
                     if bad == path { "it".to_string() } else { bad.display().to_string() }
                 ),
             )));
-            return false;
+            return Verdict::Disabled;
         }
-        true
+        Verdict::Script
     }
 }
 
@@ -179,11 +219,15 @@ pub(crate) fn scripts(
             .map(|(who, span)| (span.clone(), format!("tracked by {who} here")))
             .collect();
         let what = format!("vrrp_script {}", s.name);
-        if checker.command(cx, &c.global, &s.command, &what, &tracked_by(u), &notes) {
-            any_script = true;
-            earliest(&mut first_script, &s.command.span);
-        } else {
-            disabled.insert(s.name.clone());
+        match checker.command(cx, &c.global, &s.command, &what, &tracked_by(u), &notes) {
+            Verdict::Script => {
+                any_script = true;
+                earliest(&mut first_script, &s.command.span);
+            }
+            Verdict::System => {}
+            Verdict::Disabled => {
+                disabled.insert(s.name.clone());
+            }
         }
     }
     if !disabled.is_empty() {
@@ -211,11 +255,13 @@ pub(crate) fn scripts(
             ];
             for (slot, kw) in slots {
                 let Some(cmd) = slot.as_ref() else { continue };
-                if checker.command(cx, &g, cmd, &format!("({who}) {kw}"), "", &[]) {
-                    *any = true;
-                    earliest(first, &cmd.span);
-                } else {
-                    *slot = None;
+                match checker.command(cx, &g, cmd, &format!("({who}) {kw}"), "", &[]) {
+                    Verdict::Script => {
+                        *any = true;
+                        earliest(first, &cmd.span);
+                    }
+                    Verdict::System => {}
+                    Verdict::Disabled => *slot = None,
                 }
             }
         };
@@ -239,31 +285,18 @@ pub(crate) fn scripts(
     ] {
         let Some(f) = fifo else { continue };
         let Some(cmd) = &f.script else { continue };
-        if checker.command(cx, &g, cmd, kw, "", &[]) {
-            any_script = true;
-            earliest(&mut first_script, &cmd.span);
-        } else {
-            f.script = None;
+        match checker.command(cx, &g, cmd, kw, "", &[]) {
+            Verdict::Script => {
+                any_script = true;
+                earliest(&mut first_script, &cmd.span);
+            }
+            Verdict::System => {}
+            Verdict::Disabled => f.script = None,
         }
     }
 
     lvs_scripts(cx, c, &checker, &g, &mut any_script, &mut first_script);
 
-    if g.enable_script_security
-        && any_script
-        && g.script_user.is_none()
-        && !checker.default_user_exists
-        && let Some(span) = &first_script
-    {
-        cx.diags.push(
-            Diagnostic::new(
-                Code::ScriptUserUnknown,
-                span.clone(),
-                format!("default script user '{DEFAULT_SCRIPT_USER}' does not exist; scripts run as root (create it or set script_user)"),
-            )
-            .with_severity(Severity::Warning),
-        );
-    }
     if any_script
         && !g.enable_script_security
         && let Some(span) = first_script
@@ -271,7 +304,7 @@ pub(crate) fn scripts(
         cx.diags.push(Diagnostic::new(
             Code::ScriptSecurity,
             span,
-            "scripts are configured but enable_script_security is not set in global_defs (keepalived -t exits 5 for this)",
+            "scripts are configured but enable_script_security is not set in global_defs (keepalived -t exits 6 for this)",
         ));
     }
 }
@@ -289,11 +322,13 @@ fn lvs_scripts(
 ) {
     let mut check = |cx: &mut Cx<'_>, slot: &mut Option<Command>, what: String| {
         let Some(cmd) = slot.as_ref() else { return };
-        if checker.command(cx, g, cmd, &what, "", &[]) {
-            *any = true;
-            earliest(first, &cmd.span);
-        } else {
-            *slot = None;
+        match checker.command(cx, g, cmd, &what, "", &[]) {
+            Verdict::Script => {
+                *any = true;
+                earliest(first, &cmd.span);
+            }
+            Verdict::System => {}
+            Verdict::Disabled => *slot = None,
         }
     };
     let mut removed = false;

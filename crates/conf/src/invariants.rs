@@ -114,6 +114,21 @@ pub(crate) fn check(c: &Config) -> Result<(), String> {
         if let Some((kind, name)) = tracked_names(&i.tracking).find(|(k, nm)| !defined(k, nm)) {
             return Err(format!("{n}: tracks undefined {kind} {name}"));
         }
+        if i.use_vmac
+            && (i.vmacs.first().map(|v| &v.name) != i.vmac_name.as_ref()
+                || (!i.unicast_peers.is_empty() && !i.vmac_xmit_base))
+        {
+            return Err(format!("{n}: use_vmac not resolved"));
+        }
+        if let Some(h) = &i.auth_hmac
+            && (i.auth.is_some()
+                || h.key(h.active_key).is_none()
+                || h.keys.iter().any(|k| !(32..=64).contains(&k.secret.len()))
+                || !(1..=300).contains(&h.time_window)
+                || (i.strict && h.mode != crate::model::HmacMode::Enforce))
+        {
+            return Err(format!("{n}: auth_hmac rule broken"));
+        }
     }
     let mut seen = std::collections::HashSet::new();
     for g in &c.sync_groups {

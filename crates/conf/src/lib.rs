@@ -48,7 +48,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use diag::{Code, Diagnostic, Diagnostics, Note, Severity};
-pub use host::{FakeHost, FakeScript, Host, RealHost, ScriptLookup};
+pub use host::{FakeHost, FakeScript, Host, KeyFile, RealHost, ScriptLookup};
 pub use lvs::*;
 pub use model::*;
 pub use source::{FsSources, MemSources, ReadError, Sources};
@@ -99,18 +99,23 @@ impl Default for Limits {
     }
 }
 
-/// keepalived's `-t` exit codes, which `baton check` keeps.
+/// The `-t` / `baton check` exit codes: those Debian's keepalived 2.2.7 and keepalived 2.3.3
+/// really return (keepalived's man page still lists 3, 4 and 5, which its code stopped
+/// returning), except where a zero would pass a configuration that runs nothing. Case by
+/// case, with both keepalived's answers: docs/CHECK.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum CheckStatus {
     /// No errors (warnings allowed).
     Clean = 0,
-    /// Nothing usable: the file cannot be read or no instance is left.
-    Unusable = 3,
-    /// Errors, but the daemon would run what is left.
-    Errors = 4,
+    /// Nothing usable: the file is missing, unreadable or empty, or no instance is left.
+    /// keepalived's code says 4 for a missing file; its binaries answer 0 for all three.
+    Unusable = 4,
+    /// Errors (unknown keywords included, as keepalived counts them), but the daemon would
+    /// run what is left.
+    Errors = 5,
     /// No errors, but scripts are configured without `enable_script_security`.
-    ScriptSecurity = 5,
+    ScriptSecurity = 6,
 }
 
 /// The result of loading: the configuration, if usable, and everything found on the way.
@@ -142,7 +147,12 @@ impl Loaded {
     pub fn status(&self) -> CheckStatus {
         if self.config.is_none() {
             CheckStatus::Unusable
-        } else if self.has_errors() {
+        } else if self.has_errors()
+            || self
+                .diagnostics
+                .iter()
+                .any(|d| d.code == Code::UnknownKeyword)
+        {
             CheckStatus::Errors
         } else if self
             .diagnostics
@@ -207,6 +217,7 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
     let mut cx = parse::cx::Cx::new(diags);
     let mut raw = parse::parse(&mut cx, stmts);
     hostcheck::interfaces(&mut cx, &raw, host);
+    resolve::auth_hmac::read_key_files(&mut cx, &mut raw.instances, host);
     let global = resolve::global(&mut cx, &mut raw.global);
     let fast_handover_explicit = raw.global.fast_handover.as_ref().is_some_and(|f| f.v);
     let garp_groups = std::mem::take(&mut raw.garp_groups);
@@ -230,6 +241,7 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
         })
         .collect();
     checks::vrid_collisions(&mut cx, &mut instances);
+    resolve::vmac::resolve(&mut cx, &mut instances, &global);
     checks::vip_duplicates(&mut cx, &instances);
     let groups = checks::sync_groups(&mut cx, std::mem::take(&mut raw.sync_groups), &instances);
     let track_groups =
@@ -289,6 +301,17 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
     );
     config.lvs = lvs;
     checks::static_track_groups(&mut cx, &mut config);
+    // keepalived puts a static address without `dev` on `default_interface` (eth0).
+    let default_if = config
+        .global
+        .default_interface
+        .clone()
+        .unwrap_or_else(|| "eth0".to_string());
+    for a in &mut config.static_addresses {
+        if a.dev.is_none() {
+            a.dev = Some(default_if.clone());
+        }
+    }
     checks::unused_trackers(&mut cx, &config, &referenced);
     hostcheck::scripts(&mut cx, &mut config, host, &referenced.scripts);
 

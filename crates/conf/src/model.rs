@@ -212,6 +212,30 @@ pub struct Command {
     pub span: Span,
 }
 
+impl Command {
+    /// keepalived's rule for a "system" command, run through `/bin/sh -c` instead of
+    /// exec'd: the first word begins with `<`, then optional spaces or tabs, then `/` (a
+    /// test that a file can be opened: `</dev/tcp/127.0.0.1/80`, `</run/ok`). There is no
+    /// script file to check, so neither the file checks nor `enable_script_security`'s
+    /// apply to it (keepalived 2.4.3 `check_script_secure`, `SC_SYSTEM`).
+    pub fn runs_through_shell(&self) -> bool {
+        self.argv.first().is_some_and(|first| {
+            first
+                .strip_prefix('<')
+                .is_some_and(|rest| rest.trim_start_matches([' ', '\t']).starts_with('/'))
+        })
+    }
+
+    /// The file a "system" command opens (`/dev/tcp/…` of `</dev/tcp/…`).
+    pub fn shell_redirection_target(&self) -> Option<&str> {
+        if !self.runs_through_shell() {
+            return None;
+        }
+        let first = self.argv.first()?;
+        Some(first[1..].trim_start_matches([' ', '\t']))
+    }
+}
+
 /// Gratuitous ARP / unsolicited NA timing, global `vrrp_garp_*` or per-instance `garp_*`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GarpSettings {
@@ -314,6 +338,9 @@ pub struct GlobalDefs {
     pub vrrp_process_name: Option<String>,
     /// `process_names`: keepalived names its processes (the parent `keepalived`).
     pub process_names: bool,
+    /// `net_namespace NAME`: run in the network namespace `ip netns` made as NAME
+    /// (`/run/netns/NAME`), as keepalived does.
+    pub net_namespace: Option<String>,
 }
 
 impl Default for GlobalDefs {
@@ -348,6 +375,7 @@ impl Default for GlobalDefs {
             process_name: None,
             vrrp_process_name: None,
             process_names: false,
+            net_namespace: None,
         }
     }
 }
@@ -487,6 +515,74 @@ pub enum Authentication {
     Ah(String),
 }
 
+/// `auth_hmac { … }`: keepalived's HMAC-SHA256 authentication trailer (2.4.2+ wire format).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthHmac {
+    /// Every configured key; a receiver accepts any of them (key rotation).
+    pub keys: Vec<HmacKey>,
+    /// The key that signs; always one of `keys`.
+    pub active_key: u8,
+    pub anti_replay: AntiReplay,
+    /// Freshness window of `anti_replay time`, in seconds (1..=300).
+    pub time_window: u32,
+    pub mode: HmacMode,
+}
+
+impl AuthHmac {
+    /// The key with this id.
+    pub fn key(&self, id: u8) -> Option<&HmacKey> {
+        self.keys.iter().find(|k| k.id == id)
+    }
+}
+
+/// One `key ID VALUE` of `auth_hmac`: 32 to 64 bytes.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct HmacKey {
+    pub id: u8,
+    /// Never dumped.
+    #[serde(skip)]
+    pub secret: Vec<u8>,
+    pub span: Span,
+}
+
+impl std::fmt::Debug for HmacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "HmacKey {{ id: {}, {} bytes }}",
+            self.id,
+            self.secret.len()
+        )
+    }
+}
+
+/// `anti_replay time|monotonic`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AntiReplay {
+    /// Sequence from the realtime clock, a freshness window and growth per sender.
+    Time,
+    /// Growth per sender only.
+    Monotonic,
+}
+
+/// `mode enforce|permissive|receive-only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum HmacMode {
+    /// Sign, and require a valid trailer.
+    Enforce,
+    /// Sign; accept adverts without a trailer too.
+    Permissive,
+    /// Do not sign; verify a trailer that is present, accept adverts without one.
+    ReceiveOnly,
+}
+
+impl HmacMode {
+    /// Whether adverts are sent with a trailer.
+    pub fn signs(self) -> bool {
+        self != HmacMode::ReceiveOnly
+    }
+}
+
 /// One `unicast_peer` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnicastPeer {
@@ -622,6 +718,33 @@ pub struct VirtualRule {
     pub span: Span,
 }
 
+/// A VRRP virtual MAC interface: a macvlan in private mode on `base` with the virtual
+/// router's MAC (keepalived's `use_vmac`, on the instance or on one address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Vmac {
+    /// `vrrp.<VRID>` unless named (keepalived's `create_vmac_name`).
+    pub name: String,
+    /// The interface it sits on.
+    pub base: String,
+    /// 00:00:5e:00:01:VRID (IPv6: 00:00:5e:00:02:VRID) unless given.
+    pub mac: [u8; 6],
+    /// The family of the addresses it carries: IPv6 gets a link-local address and no
+    /// automatic one.
+    #[serde(serialize_with = "as_display")]
+    pub family: Family,
+}
+
+impl Vmac {
+    /// RFC 5798 §7.3's virtual router MAC of `vrid` for `family`.
+    pub fn default_mac(vrid: u8, family: Family) -> [u8; 6] {
+        let kind = match family {
+            Family::Ipv4 => 1,
+            Family::Ipv6 => 2,
+        };
+        [0x00, 0x00, 0x5e, 0x00, kind, vrid]
+    }
+}
+
 /// `vrrp_instance NAME { … }` with keepalived's defaults and the global settings already
 /// folded in, so consumers never look at `global_defs` for an instance's behaviour.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -640,6 +763,8 @@ pub struct VrrpInstance {
     #[serde(serialize_with = "as_display")]
     pub family: Family,
     pub auth: Option<Authentication>,
+    /// `auth_hmac`; when set, `auth` is `None` (keepalived drops the legacy block).
+    pub auth_hmac: Option<AuthHmac>,
     pub nopreempt: bool,
     #[serde(serialize_with = "as_secs")]
     pub preempt_delay: Duration,
@@ -669,6 +794,9 @@ pub struct VrrpInstance {
     pub vmac_mac: Option<[u8; 6]>,
     /// `vmac_xmit_base`: adverts on the base interface instead of the VMAC.
     pub vmac_xmit_base: bool,
+    /// The VMACs this instance needs: its own first (`use_vmac`), then those of addresses
+    /// marked `use_vmac`. Addresses that go on a VMAC have it as their `dev`.
+    pub vmacs: Vec<Vmac>,
     pub garp: GarpSettings,
     pub down_timer_adverts: u8,
     pub lower_prio_no_advert: bool,
@@ -684,6 +812,15 @@ impl VrrpInstance {
     /// The address owner (priority 255).
     pub fn is_owner(&self) -> bool {
         self.priority == 255
+    }
+
+    /// Where adverts are sent and received: the instance's VMAC (keepalived sends and
+    /// receives on the macvlan), unless `vmac_xmit_base` or no VMAC.
+    pub fn advert_interface(&self) -> Option<&str> {
+        match (self.use_vmac, self.vmac_xmit_base, &self.vmac_name) {
+            (true, false, Some(name)) => Some(name),
+            _ => self.interface.as_deref(),
+        }
     }
 
     /// An instance with keepalived's defaults, for building configurations in code (tests,
@@ -704,6 +841,7 @@ impl VrrpInstance {
             },
             family,
             auth: None,
+            auth_hmac: None,
             nopreempt: false,
             preempt_delay: Duration::ZERO,
             src_ip: None,
@@ -730,6 +868,7 @@ impl VrrpInstance {
             vmac_name: None,
             vmac_mac: None,
             vmac_xmit_base: false,
+            vmacs: Vec::new(),
             garp: global.garp,
             down_timer_adverts: global.down_timer_adverts,
             lower_prio_no_advert: false,

@@ -26,6 +26,12 @@ fn host() -> FakeHost {
             "/usr/local/bin/insecure.sh",
             FakeScript::Insecure("it is writable by any user".to_string()),
         )
+        .shell_dev_tcp(false)
+        .key_file(
+            "/etc/keepalived/vrrp51.key",
+            b"0123456789abcdef0123456789abcdef\n",
+            0o644,
+        )
 }
 
 fn options(text: &str) -> LoadOptions {

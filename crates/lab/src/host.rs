@@ -330,13 +330,16 @@ impl Host {
         self.ip(&["link", "set", "dev", ifname, "down"]).map(drop)
     }
 
-    /// `ip link set <ifname> up` inside the host, then put back the addresses the lab
-    /// configured that the kernel dropped while it was down (IPv6 ones are removed on down).
+    /// `ip link set <ifname> up` inside the host, wait until the link forwards frames, then
+    /// put back the addresses the lab configured that the kernel dropped while it was down
+    /// (IPv6 ones are removed on down).
     pub fn link_up(&self, ifname: &str) -> Result<()> {
         self.ip(&["link", "set", "dev", ifname, "up"])?;
         let Ok(nic) = self.interface(ifname) else {
             return Ok(());
         };
+        // Addresses added before the link is ready would stay tentative (IPv6).
+        wait_for_cables(self, Some(&[ifname]))?;
         let present = self.addresses()?;
         let missing: Vec<Cidr> = nic
             .addrs
@@ -361,18 +364,25 @@ impl Host {
         self.switch_port(ifname, "down")
     }
 
-    /// Plug the cable back in.
+    /// Plug the cable back in; returns once it forwards frames.
     pub fn plug(&self, ifname: &str) -> Result<()> {
-        self.switch_port(ifname, "up")
+        self.switch_port(ifname, "up")?;
+        wait_for_cables(self, Some(&[ifname]))
     }
 
     fn switch_port(&self, ifname: &str, state: &str) -> Result<()> {
         let port = self.interface(ifname)?.port.clone();
-        let switch = Host {
+        self.switch()?
+            .ip(&["link", "set", "dev", &port, state])
+            .map(drop)
+    }
+
+    /// The lab's switch, as a host to run `ip` in.
+    fn switch(&self) -> Result<Host> {
+        Ok(Host {
             lab: self.lab.clone(),
             node: self.lab.node(crate::lab::SWITCH)?,
-        };
-        switch.ip(&["link", "set", "dev", &port, state]).map(drop)
+        })
     }
 
     /// `ip <args>` in the host's network namespace: stdout, or an error. Run from a thread
@@ -427,6 +437,50 @@ pub(crate) fn parse_addresses(text: &str) -> Result<Vec<IfAddr>> {
 }
 
 /// State of the one link in `ip -j link show dev X`.
+/// Whether the cables of `host` named in `ifnames` (every one when `None`) carry frames: the
+/// interfaces' operational state is UP and their switch ports (`ip -d -j link show` in the
+/// switch) forward. The kernel sets both from deferred work after the carrier comes up, up to
+/// a second later on a busy machine: the bridge drops what reaches a port before then (a first
+/// ARP request, and a ping then waits a second for the retry), and IPv6 leaves addresses
+/// added before then tentative.
+pub(crate) fn cables_forward(host: &Host, ifnames: Option<&[&str]>) -> Result<bool> {
+    let switch = host.switch()?;
+    let ports = json(&switch.ip(&["-d", "-j", "link", "show"])?)?;
+    let own = json(&host.ip(&["-j", "link", "show"])?)?;
+    let named = |list: &serde_json::Value, name: &str| -> Option<serde_json::Value> {
+        list.as_array()?
+            .iter()
+            .find(|l| l["ifname"].as_str() == Some(name))
+            .cloned()
+    };
+    Ok(host
+        .node
+        .nics
+        .iter()
+        .filter(|nic| ifnames.is_none_or(|names| names.contains(&nic.ifname.as_str())))
+        .all(|nic| {
+            let port_forwards = named(&ports, &nic.port).is_some_and(|p| {
+                p["operstate"] == "UP" && p["linkinfo"]["info_slave_data"]["state"] == "forwarding"
+            });
+            let nic_up = named(&own, &nic.ifname).is_some_and(|l| l["operstate"] == "UP");
+            port_forwards && nic_up
+        }))
+}
+
+/// Wait (a few seconds at most) until [`cables_forward`].
+pub(crate) fn wait_for_cables(host: &Host, ifnames: Option<&[&str]>) -> Result<()> {
+    crate::wait_until(
+        format!("the cables of {} to forward", host.name()),
+        CABLES_UP,
+        std::time::Duration::from_millis(5),
+        || cables_forward(host, ifnames),
+    )
+    .map(drop)
+}
+
+/// How long cables may take to forward once up (a second is usual on a busy machine).
+const CABLES_UP: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(crate) fn parse_link_state(text: &str) -> Result<LinkState> {
     let v = json(text)?;
     let link = &v[0];

@@ -227,7 +227,7 @@ impl Lab {
 
     /// Add a host: its namespaces and init, its interfaces plugged into their segments (MACs
     /// stable per host name, IPv6 duplicate address detection off so addresses work at once),
-    /// loopback up, and a private directory.
+    /// loopback up, and a private directory. Returns once every cable forwards frames.
     pub fn add_host(&self, spec: HostSpec) -> Result<Host> {
         let name = spec.name.clone();
         names::check_name("host name", &name, 32)?;
@@ -272,6 +272,7 @@ impl Lab {
         }
         self.switch()?.ip_batch(&cables)?;
         host.ip_batch(&config)?;
+        crate::host::wait_for_cables(&host, None)?;
         Ok(host)
     }
 

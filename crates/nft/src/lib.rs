@@ -7,6 +7,8 @@ pub mod expr;
 pub mod lvs;
 pub mod socket;
 pub mod table;
+pub mod vrrp;
 
 pub use error::Error;
 pub use lvs::{Dataplane, Options, Report};
+pub use vrrp::VipFilter;

@@ -38,11 +38,6 @@ pub enum CommandError {
     NoSuchGroup(String),
     #[error("unable to look up script user or group '{name}': {source}")]
     Lookup { name: String, source: nix::Error },
-    #[error(
-        "default user '{0}' for script execution does not exist and enable_script_security is set; \
-         create the user or set script_user"
-    )]
-    NoDefaultUser(String),
 }
 
 /// A script that would run as root (or set-uid/set-gid root) while some part of its path can

@@ -24,11 +24,7 @@ pub struct ScriptPolicy {
 impl ScriptPolicy {
     pub fn new(global: &GlobalDefs, options: &TrackOptions) -> ScriptPolicy {
         ScriptPolicy {
-            users: UserResolver::new(
-                global.script_user.clone(),
-                &options.default_script_user,
-                global.enable_script_security,
-            ),
+            users: UserResolver::new(global.script_user.clone(), &options.default_script_user),
             security: global.enable_script_security,
             saw_script: AtomicBool::new(false),
             saw_insecure: AtomicBool::new(false),

@@ -25,7 +25,8 @@ pub struct Program {
     pub text: String,
     exec: PathBuf,
     argv: Vec<String>,
-    /// Run through `/bin/sh -c`: only for keepalived's `<file` / `>file` redirection tests.
+    /// Run through `/bin/sh -c`: keepalived's "system" commands (`</dev/tcp/…`), as
+    /// `baton_conf::Command::runs_through_shell` decides.
     shell: bool,
     pub user: ScriptUser,
 }
@@ -42,7 +43,7 @@ impl Program {
         let Some(first) = command.argv.first() else {
             return Err(CommandError::Empty);
         };
-        if is_redirection(first) {
+        if command.runs_through_shell() {
             // keepalived runs `</dev/tcp/host/port`-style tests through the shell and does
             // not check them: there is no script file to check.
             return Ok((
@@ -128,10 +129,6 @@ impl Program {
     }
 }
 
-fn is_redirection(first: &str) -> bool {
-    first.starts_with('>') || (first.starts_with('<') && first[1..].trim_start().starts_with('/'))
-}
-
 /// keepalived's `cmd_str`: the first word verbatim when it is a redirection, every other
 /// word single-quoted so the shell sees exactly the words the parser split.
 fn shell_line(argv: &[String]) -> String {
@@ -167,15 +164,6 @@ mod tests {
 
     fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
-    }
-
-    #[test]
-    fn redirections_are_recognised_like_keepalived() {
-        assert!(is_redirection("</dev/tcp/127.0.0.1/80"));
-        assert!(is_redirection("<  /etc/hostname"));
-        assert!(is_redirection(">/tmp/x"));
-        assert!(!is_redirection("<relative"));
-        assert!(!is_redirection("/usr/bin/test"));
     }
 
     #[test]

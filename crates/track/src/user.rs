@@ -80,16 +80,17 @@ fn lookup_group(name: &str) -> Result<Gid, CommandError> {
 pub struct UserResolver {
     script_user: Option<RunAs>,
     default_name: String,
-    security: bool,
     default: OnceLock<Result<ScriptUser, String>>,
 }
 
 impl UserResolver {
-    pub fn new(script_user: Option<RunAs>, default_name: &str, security: bool) -> UserResolver {
+    /// `enable_script_security` with no default user is not this resolver's business:
+    /// baton-conf disables every command that would need that user when it loads the
+    /// configuration (keepalived's rule, decided once, for `baton check` and the daemon).
+    pub fn new(script_user: Option<RunAs>, default_name: &str) -> UserResolver {
         UserResolver {
             script_user,
             default_name: default_name.to_string(),
-            security,
             default: OnceLock::new(),
         }
     }
@@ -106,11 +107,8 @@ impl UserResolver {
         let resolved = self.default.get_or_init(|| self.find_default());
         match resolved {
             Ok(user) => Ok(user.clone()),
-            Err(name) => match &self.script_user {
-                // A script_user that cannot be resolved disables every script relying on it.
-                Some(_) => Err(CommandError::NoSuchUser(name.clone())),
-                None => Err(CommandError::NoDefaultUser(name.clone())),
-            },
+            // A script_user that cannot be resolved disables every script relying on it.
+            Err(name) => Err(CommandError::NoSuchUser(name.clone())),
         }
     }
 
@@ -127,7 +125,6 @@ impl UserResolver {
         };
         match ScriptUser::lookup(&default) {
             Ok(user) => Ok(user),
-            Err(_) if self.security => Err(self.default_name.clone()),
             Err(_) => {
                 warn!(
                     "WARNING - default user '{}' for script execution does not exist - please create.",
@@ -173,22 +170,15 @@ mod tests {
 
     #[test]
     fn missing_default_user_falls_back_to_ourselves_without_security() {
-        let r = UserResolver::new(None, "no-such-default-baton", false);
+        let r = UserResolver::new(None, "no-such-default-baton");
         assert_eq!(r.resolve(None).unwrap(), ScriptUser::current());
-    }
-
-    #[test]
-    fn missing_default_user_disables_scripts_with_security() {
-        let r = UserResolver::new(None, "no-such-default-baton", true);
-        let err = r.resolve(None).unwrap_err();
-        assert!(matches!(err, CommandError::NoDefaultUser(_)), "{err}");
         // A command with its own user is unaffected.
         assert_eq!(r.resolve(Some(&run_as("root", None))).unwrap().uid, 0);
     }
 
     #[test]
     fn script_user_is_the_default_when_set() {
-        let r = UserResolver::new(Some(run_as("root", Some("65534"))), "nobody", true);
+        let r = UserResolver::new(Some(run_as("root", Some("65534"))), "nobody");
         assert_eq!(r.resolve(None).unwrap().gid, 65534);
     }
 }

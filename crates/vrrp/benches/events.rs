@@ -114,6 +114,9 @@ fn received_adverts(c: &mut Criterion) {
                     dst: GROUP,
                     ttl: 255,
                     checksum: ChecksumForm::Plain,
+                    message: &[],
+                    trailer: None,
+                    unix_time: std::time::Duration::ZERO,
                 };
                 out.clear();
                 node.handle(now, Input::Advert(rx), &mut out);

@@ -53,6 +53,9 @@ pub struct SendAdvert {
     /// TTL / hop limit to send with.
     pub ttl: u8,
     pub checksum: ChecksumForm,
+    /// The first (or only) copy of this advert; later unicast copies carry the same
+    /// `auth_hmac` sequence.
+    pub first_copy: bool,
 }
 
 /// Which address list an address comes from.

@@ -10,23 +10,29 @@ use crate::counters::DropReason;
 use crate::input::ReceivedAdvert;
 use crate::instance::Params;
 
-/// Validate `rx` against `p`. `check_addresses` is false when `skip_check_adv_addr` lets an
-/// advert from the master we already know skip the VIP-list and peer checks.
-pub(crate) fn check(
-    p: &Params,
-    rx: &ReceivedAdvert<'_>,
-    check_addresses: bool,
-) -> Result<(), DropReason> {
-    let adv = &rx.advert;
+/// The checks keepalived makes before `auth_hmac`'s: TTL (multicast) and version.
+pub(crate) fn check_header(p: &Params, rx: &ReceivedAdvert<'_>) -> Result<(), DropReason> {
     // RFC 5798 §7.1: "MUST verify that the IPvX TTL/Hop Limit is 255"; keepalived only for
     // multicast, and for unicast only within a peer's min_ttl..max_ttl.
     if !p.unicast() && rx.ttl != baton_wire::VRRP_TTL {
         return Err(DropReason::Ttl);
     }
     // "MUST verify the VRRP version".
-    if adv.version != p.version {
+    if rx.advert.version != p.version {
         return Err(DropReason::Version);
     }
+    Ok(())
+}
+
+/// Validate the rest of `rx` against `p`, after [`check_header`] and the HMAC.
+/// `check_addresses` is false when `skip_check_adv_addr` lets an advert from the master we
+/// already know skip the VIP-list and peer checks.
+pub(crate) fn check(
+    p: &Params,
+    rx: &ReceivedAdvert<'_>,
+    check_addresses: bool,
+) -> Result<(), DropReason> {
+    let adv = &rx.advert;
     if p.version == Version::V2 {
         // RFC 2338 §7.1: "MUST perform authentication specified by Auth Type".
         match (adv.auth, p.auth) {

@@ -137,4 +137,6 @@ pub struct Counters {
     pub transitions: TransitionCounters,
     /// VIPs deleted behind our back and put back.
     pub vips_restored: u64,
+    /// `auth_hmac`: keepalived's "Authentication Extension Errors".
+    pub auth_ext: crate::auth_hmac::AuthCounters,
 }

@@ -1,8 +1,10 @@
 //! What happens to a node: the inputs of [`crate::Node::handle`].
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use baton_conf::Config;
+use baton_wire::auth_ext::TrailerRepr;
 use baton_wire::{AdvertRepr, ChecksumForm, Family};
 
 use crate::tracking::ScriptResult;
@@ -21,6 +23,12 @@ pub struct ReceivedAdvert<'a> {
     pub ttl: u8,
     /// Which checksum form matched (parse with `ChecksumPolicy::Either`).
     pub checksum: ChecksumForm,
+    /// The VRRP message as received, for `auth_hmac` (which hashes it).
+    pub message: &'a [u8],
+    /// keepalived's `auth_hmac` trailer, when the advert carried one.
+    pub trailer: Option<TrailerRepr>,
+    /// Realtime at receipt (since the Unix epoch), for `auth_hmac`'s freshness window.
+    pub unix_time: Duration,
 }
 
 /// One event.

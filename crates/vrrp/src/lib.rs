@@ -61,7 +61,10 @@
 //!   advertising below its own priority takes over after a short priority-ordered delay
 //!   (after `preempt_delay`) instead of waiting out Master_Down_Interval, and a priority-0
 //!   advert is followed by the same short delay instead of Skew_Time. See [`timers`] for
-//!   the delay and its trade-off. keepalived's timing is kept exactly when it is off.
+//!   the delay and its trade-off. A master that yields to a higher priority sends one
+//!   advert first (keepalived's `higher_prio_send_advert`), so after a healed split brain
+//!   the winner hears a lower master and re-announces its addresses
+//!   ([`split_brain`]). keepalived's timing is kept exactly when it is off.
 //!
 //!   The seed's pair (VRRPv2, `advert_int 1`, master 200, backup 100), nginx dies on the
 //!   master and its tracker reports it at `t`:
@@ -84,6 +87,7 @@
 
 pub mod action;
 mod advert_check;
+pub mod auth_hmac;
 pub mod counters;
 pub mod election;
 mod environment;
@@ -93,6 +97,7 @@ pub mod mismatch;
 mod node;
 mod reload;
 pub mod sim;
+pub mod split_brain;
 mod status;
 mod sync_group;
 pub mod time;

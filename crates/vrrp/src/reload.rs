@@ -118,6 +118,7 @@ impl Node {
             n.counters = o.counters.clone();
             n.mismatches = o.mismatches.clone();
             n.last = o.last.clone();
+            n.hmac = o.hmac.clone();
             n.src = o.src;
             n.prio = o.prio;
             if o.state != State::Master {
@@ -223,6 +224,41 @@ impl Node {
         }
         for g in 0..self.groups.len() {
             self.group_notify(g, out);
+        }
+        if config.global.fifo_write_states_on_reload {
+            self.write_states_to_fifo(out);
+        }
+    }
+
+    /// keepalived's `fifo_write_vrrp_states_on_reload`: every instance's and group's state
+    /// on the notify FIFOs again, so a FIFO reader that restarted with the reload catches up.
+    fn write_states_to_fifo(&self, out: &mut Vec<Action>) {
+        use crate::action::{FifoLine, NotifyState};
+        let word = |s: State| match s {
+            State::Master => Some(NotifyState::Master),
+            State::Backup => Some(NotifyState::Backup),
+            State::Fault => Some(NotifyState::Fault),
+            State::Initialize | State::Stopped => None,
+        };
+        for i in &self.instances {
+            if let Some(state) = word(i.state) {
+                out.push(Action::WriteFifo(FifoLine {
+                    group: false,
+                    name: i.p.name.clone(),
+                    state,
+                    priority: i.prio,
+                }));
+            }
+        }
+        for g in &self.groups {
+            if let Some(state) = g.notified.and_then(word) {
+                out.push(Action::WriteFifo(FifoLine {
+                    group: true,
+                    name: g.name.clone(),
+                    state,
+                    priority: 0,
+                }));
+            }
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct InstanceStatus {
     pub mismatches_evicted: u64,
     /// Entries forgotten after [`crate::mismatch::EXPIRY`] without an advert.
     pub mismatches_expired: u64,
+    /// A lower-priority master beside us that does not hear us.
+    pub split_brain: Option<crate::split_brain::SplitBrain>,
 }
 
 impl InstanceStatus {
@@ -78,6 +80,7 @@ impl InstanceStatus {
             mismatches: i.mismatches.list(),
             mismatches_evicted: i.mismatches.evicted(),
             mismatches_expired: i.mismatches.expired(),
+            split_brain: i.split_brain(),
         }
     }
 }

@@ -185,10 +185,15 @@ fn lower_prio_no_advert_keeps_the_master_quiet() {
 
 /// RFC 5798 §6.4.3: "If the Priority in the ADVERTISEMENT is greater than the local
 /// Priority ... Transition to the Backup state"; keepalived logs "Master received advert
-/// from X with higher priority N, ours M" and releases without a priority-0 advert.
+/// from X with higher priority N, ours M" and releases without a priority-0 advert
+/// (keepalived's timing: fast handover off).
 #[test]
 fn master_yields_to_a_higher_priority_and_releases() {
-    let mut h = master_at(100);
+    let mut i = instance("VI_1", 51, 100);
+    i.fast_handover = false;
+    let mut h = H::start(&config(vec![i]));
+    h.run_to(at(4.0));
+    h.clear();
     h.rx(&Rx::v2(150, PEER));
     assert_eq!(h.state("VI_1"), State::Backup);
     assert!(h.sent().is_empty());
@@ -205,17 +210,24 @@ fn master_yields_to_a_higher_priority_and_releases() {
     );
 }
 
-/// keepalived `higher_prio_send_advert`: one advert before yielding.
+/// keepalived `higher_prio_send_advert`: one advert before yielding; under fast handover
+/// always, so that after a healed split brain the winner hears a lower master and
+/// re-announces its addresses.
 #[test]
 fn higher_prio_send_advert_sends_one_before_yielding() {
-    let mut i = instance("VI_1", 51, 100);
-    i.higher_prio_send_advert = true;
-    let mut h = H::start(&config(vec![i]));
-    h.run_to(at(4.0));
-    h.clear();
-    h.rx(&Rx::v2(150, PEER));
-    assert_eq!(h.sent().len(), 1);
-    assert_eq!(h.state("VI_1"), State::Backup);
+    for (keyword, fast) in [(true, false), (false, true)] {
+        let mut i = instance("VI_1", 51, 100);
+        i.higher_prio_send_advert = keyword;
+        i.fast_handover = fast;
+        let mut h = H::start(&config(vec![i]));
+        h.run_to(at(4.0));
+        h.clear();
+        h.rx(&Rx::v2(150, PEER));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1, "keyword {keyword} fast {fast}");
+        assert_eq!(sent[0].priority, 100);
+        assert_eq!(h.state("VI_1"), State::Backup);
+    }
 }
 
 /// RFC 5798 §6.4.3: "the Priority in the ADVERTISEMENT is equal to the local Priority and

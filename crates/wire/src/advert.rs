@@ -341,6 +341,36 @@ impl<'a> AdvertRepr<'a> {
         dst: IpAddr,
         policy: ChecksumPolicy,
     ) -> Result<(AdvertRepr<'a>, ChecksumForm)> {
+        Self::parse_covering(packet, &[], family, src, dst, policy)
+    }
+
+    /// [`AdvertRepr::parse`] for a message that arrived with an `auth_hmac` trailer
+    /// (`crate::auth_ext::split`): over IPv6 the checksum covers the trailer too, over IPv4
+    /// the message only.
+    pub fn parse_with_trailer(
+        packet: &Packet<&'a [u8]>,
+        trailer: &[u8; crate::auth_ext::TRAILER_LEN],
+        family: Family,
+        src: IpAddr,
+        dst: IpAddr,
+        policy: ChecksumPolicy,
+    ) -> Result<(AdvertRepr<'a>, ChecksumForm)> {
+        let covered: &[u8] = match family {
+            Family::Ipv4 => &[],
+            Family::Ipv6 => trailer,
+        };
+        Self::parse_covering(packet, covered, family, src, dst, policy)
+    }
+
+    /// Parse, with `tail` (bytes after the message) covered by the checksum.
+    fn parse_covering(
+        packet: &Packet<&'a [u8]>,
+        tail: &[u8],
+        family: Family,
+        src: IpAddr,
+        dst: IpAddr,
+        policy: ChecksumPolicy,
+    ) -> Result<(AdvertRepr<'a>, ChecksumForm)> {
         packet.check_len(family)?;
         if packet.msg_type() != TYPE_ADVERTISEMENT {
             return Err(Error::Type(packet.msg_type()));
@@ -352,7 +382,12 @@ impl<'a> AdvertRepr<'a> {
         // Sum the message once; each checksum form then only adds its pseudo-header (or not).
         let mut message = checksum::Accumulator::new();
         message.add_bytes(packet.buffer);
-        let matches = |form| sum_is_valid(message, form, src, dst, packet.buffer.len());
+        if !tail.is_empty() {
+            // Both lengths are even (whole addresses, a 28-byte trailer), so the sums join.
+            message.add_bytes(tail);
+        }
+        let covered_len = packet.buffer.len() + tail.len();
+        let matches = |form| sum_is_valid(message, form, src, dst, covered_len);
         let form = match (version, family, policy) {
             (Version::V2, ..) => ChecksumForm::Plain,
             (Version::V3, Family::Ipv6, _) => ChecksumForm::PseudoHeader,
@@ -366,7 +401,7 @@ impl<'a> AdvertRepr<'a> {
             }
         };
         if !matches(form) {
-            return Err(checksum_error(packet, form, src, dst));
+            return Err(checksum_error(packet, tail, form, src, dst));
         }
         let (interval, auth) = match version {
             Version::V2 => {
@@ -498,14 +533,21 @@ fn sum_is_valid(
 /// The error for a message whose checksum is wrong in `form`: what it carries and what the
 /// sender should have written (the sum with the checksum field taken as zero).
 #[cold]
-fn checksum_error(packet: &Packet<&[u8]>, form: ChecksumForm, src: IpAddr, dst: IpAddr) -> Error {
+fn checksum_error(
+    packet: &Packet<&[u8]>,
+    tail: &[u8],
+    form: ChecksumForm,
+    src: IpAddr,
+    dst: IpAddr,
+) -> Error {
     let data = packet.buffer;
     let mut acc = checksum::Accumulator::new();
     if form == ChecksumForm::PseudoHeader {
-        acc.add_pseudo_header(src, dst, IPPROTO_VRRP, data.len());
+        acc.add_pseudo_header(src, dst, IPPROTO_VRRP, data.len() + tail.len());
     }
     acc.add_bytes(&data[..field::CHECKSUM.start]);
     acc.add_bytes(&data[field::CHECKSUM.end..]);
+    acc.add_bytes(tail);
     Error::Checksum {
         got: packet.checksum(),
         expected: acc.finish(),

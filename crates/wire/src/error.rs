@@ -42,6 +42,8 @@ pub enum Field {
     ArpOperation,
     /// The buffer an `emit` writes into.
     OutputBuffer,
+    /// keepalived's HMAC authentication trailer (`auth_hmac`).
+    AuthTrailer,
 }
 
 impl fmt::Display for Field {
@@ -65,6 +67,7 @@ impl fmt::Display for Field {
             Field::ArpProtocolLength => "ARP protocol address length",
             Field::ArpOperation => "ARP operation",
             Field::OutputBuffer => "output buffer",
+            Field::AuthTrailer => "HMAC authentication trailer",
         })
     }
 }

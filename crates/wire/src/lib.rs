@@ -13,6 +13,7 @@
 //! | [`ipv4`] | the IPv4 header of a raw-socket datagram (IHL, TTL, protocol, addresses) | [`ipv4::Ipv4Repr`] |
 //! | [`ipv6`] | the fixed IPv6 header (NA frames, captures) | [`ipv6::Ipv6Repr`] |
 //! | [`ethernet`] | Ethernet II header, [`MacAddr`] | [`ethernet::EthernetRepr`] |
+//! | [`auth_ext`] | keepalived's `auth_hmac` trailer: found by length, HMAC input, sequence | [`auth_ext::TrailerRepr`] |
 //! | [`arp`] | gratuitous ARP frame as keepalived sends it | [`arp::FrameRepr::gratuitous`] |
 //! | [`ndisc`] | unsolicited Neighbor Advertisement frame as keepalived sends it | [`ndisc::FrameRepr::unsolicited`] |
 //! | [`checksum`] | RFC 1071 sum with IPv4/IPv6 pseudo-headers | |
@@ -24,6 +25,7 @@
 
 pub mod advert;
 pub mod arp;
+pub mod auth_ext;
 pub mod checksum;
 mod error;
 pub mod ethernet;

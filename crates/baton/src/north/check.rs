@@ -19,29 +19,44 @@ pub struct CheckOptions {
     pub json: bool,
     /// `--dump`: print the effective configuration as JSON.
     pub dump: bool,
+    /// `--explain`: print what the firewall must let through for each instance.
+    pub explain: bool,
 }
 
 /// The exit codes, for `baton check --help` (keepalived's `-t` codes).
 pub const EXIT_CODES: &str = "\
-Exit status (the codes of keepalived -t):
+Exit status (the codes keepalived 2.2.7 and 2.3.3 -t really return; docs/CHECK.md):
   0  the configuration is fine (warnings may have been printed)
-  3  the configuration is unusable: it cannot be read or no vrrp_instance is left
-  4  the configuration has errors, but baton would run what is left
-  5  no errors, but scripts are configured without enable_script_security
+  4  the configuration is unusable: missing, unreadable, empty, or nothing left to run
+     (keepalived exits 0 for these three)
+  5  the configuration has errors (unknown keywords too), but baton would run what is left
+  6  no errors, but scripts are configured without enable_script_security
 
 Diagnostics go to standard error as FILE:LINE:COL: error|warning: MESSAGE with the source
 line and a caret; --format json prints them on standard output instead, and --dump prints
 the effective configuration (keepalived's defaults applied) as JSON.";
 
 pub fn run(opts: &CheckOptions) -> ExitCode {
-    let loaded = baton_conf::load(
-        &opts.config,
-        &LoadOptions {
-            config_id: opts.config_id.clone(),
-            all_config: opts.all_config,
-            ..LoadOptions::default()
-        },
-    );
+    let load_options = LoadOptions {
+        config_id: opts.config_id.clone(),
+        all_config: opts.all_config,
+        ..LoadOptions::default()
+    };
+    let mut loaded = baton_conf::load(&opts.config, &load_options);
+    // Interfaces are checked where the daemon will run: inside its net_namespace, when
+    // this process may enter it (otherwise here, and the report says so).
+    if let Some(ns) = loaded
+        .config
+        .as_ref()
+        .and_then(|c| c.global.net_namespace.clone())
+    {
+        match crate::daemon::enter_net_namespace(&ns) {
+            Ok(()) => loaded = baton_conf::load(&opts.config, &load_options),
+            Err(e) => eprintln!(
+                "note: cannot enter network namespace {ns} ({e}); interfaces checked in this one"
+            ),
+        }
+    }
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     let code = report(&loaded, opts, &mut out, &mut err);
@@ -96,6 +111,11 @@ pub fn report(
         if opts.dump {
             doc["config"] = serde_json::to_value(&loaded.config).unwrap_or(serde_json::Value::Null);
         }
+        if opts.explain
+            && let Some(c) = &loaded.config
+        {
+            doc["explain"] = serde_json::Value::String(super::explain::remedies(c));
+        }
         let _ = serde_json::to_writer_pretty(&mut *out, &doc);
         let _ = writeln!(out);
     } else {
@@ -113,6 +133,11 @@ pub fn report(
             let _ = serde_json::to_writer_pretty(&mut *out, &loaded.config);
             let _ = writeln!(out);
         }
+        if opts.explain
+            && let Some(c) = &loaded.config
+        {
+            let _ = write!(out, "{}", super::explain::remedies(c));
+        }
     }
     status as u8
 }
@@ -129,6 +154,7 @@ mod tests {
             all_config: false,
             json,
             dump,
+            explain: false,
         }
     }
 
@@ -159,7 +185,7 @@ mod tests {
     fn errors_print_file_line_col_and_a_caret() {
         let (code, _, err) =
             run_report(&GOOD.replace("priority 200", "priority 300"), false, false);
-        assert_eq!(code, 4);
+        assert_eq!(code, 5);
         assert!(
             err.starts_with(
                 "k.conf:4:11: error: (VI_1) priority 300 is outside 1..255; using 100\n"
@@ -176,10 +202,10 @@ mod tests {
     #[test]
     fn json_report_carries_codes_and_positions() {
         let (code, out, err) = run_report(&GOOD.replace("priority 200", "priority 0"), true, true);
-        assert_eq!(code, 4);
+        assert_eq!(code, 5);
         assert!(err.is_empty());
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["status"], 4);
+        assert_eq!(v["status"], 5);
         assert_eq!(v["errors"], 1);
         let d = &v["diagnostics"][0];
         assert_eq!(
@@ -203,9 +229,9 @@ mod tests {
     }
 
     #[test]
-    fn unusable_configuration_exits_3() {
+    fn unusable_configuration_exits_4() {
         let (code, out, err) = run_report("global_defs {\n}\n", false, true);
-        assert_eq!(code, 3);
+        assert_eq!(code, 4);
         assert_eq!(out, "null\n");
         assert!(err.contains("error: no usable vrrp_instance"), "{err}");
     }

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`config`] | loading keepalived.conf at start and on SIGHUP |
 //! | [`check`] | `baton check` and `-t`: the configuration report and keepalived's exit codes |
+//! | [`explain`] | `baton check --explain`: the firewall rules that keep a pair hearing each other |
 //! | [`control`], [`status`] | the control socket and `baton status` |
 //! | [`logging`] | syslog, journald or the console, keepalived's wording |
 //! | [`peer_log`] | log lines about what peers sent, limited per kind with a summary |
@@ -14,6 +15,7 @@
 pub mod check;
 pub mod config;
 pub mod control;
+pub mod explain;
 pub mod files;
 pub mod logging;
 pub mod notify_systemd;

@@ -215,6 +215,13 @@ pub fn render_table(status: &Value) -> String {
                     let _ = writeln!(out, "  {label}: {}", items.join("; "));
                 }
             }
+            if let Some(text) = i
+                .get("split_brain")
+                .and_then(|s| s.get("explanation"))
+                .and_then(Value::as_str)
+            {
+                let _ = writeln!(out, "  two masters: {text}");
+            }
         }
     }
     out
@@ -224,6 +231,26 @@ pub fn render_table(status: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn table_names_a_second_master() {
+        let v = json!({
+            "instances": [
+                {"name": "VI_1", "state": "Master", "effective_priority": 200,
+                 "base_priority": 200, "master": null, "vips_held": [],
+                 "split_brain": {"peer": "192.168.5.12", "peer_priority": 100,
+                                 "not_heard_for_ms": 12000, "adverts": 13,
+                                 "explanation": "192.168.5.12 sends adverts but has not heard ours for 12 s: its firewall or its multicast membership drops VRRP (baton check --explain)"}}
+            ]
+        });
+        let t = render_table(&v);
+        assert!(
+            t.contains(
+                "\n  two masters: 192.168.5.12 sends adverts but has not heard ours for 12 s"
+            ),
+            "{t}"
+        );
+    }
 
     #[test]
     fn table_shows_state_priority_master_vips_and_counters() {

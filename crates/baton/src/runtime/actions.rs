@@ -116,28 +116,41 @@ impl Daemon {
         let Some(inst) = self.node.instance(s.instance) else {
             return;
         };
-        let Some(ep) = self.sockets.find_mut(inst.interface(), inst.family()) else {
+        if self
+            .sockets
+            .find_mut(inst.advert_interface(), inst.family())
+            .is_none()
+        {
             tracing::warn!(
                 "({}) no VRRP socket for {} ({})",
                 inst.name(),
-                inst.interface(),
+                inst.advert_interface(),
                 inst.family()
             );
             return;
-        };
-        let Some(advert) = self.node.advert(s.instance, s.priority) else {
+        }
+        // Signing (auth_hmac) advances the instance's sequence, so the core builds it.
+        let built = self
+            .node
+            .emit_advert(&s, super::clock::unix_time(), &mut self.send_buf);
+        let Some(inst) = self.node.instance(s.instance) else {
             return;
         };
-        let dst = s.dst.addr();
-        let n = match advert.emit(&mut self.send_buf, s.src, dst, s.checksum) {
+        let n = match built {
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!("({}) cannot build the advert: {e}", inst.name());
                 return;
             }
         };
+        let Some(ep) = self
+            .sockets
+            .find_mut(inst.advert_interface(), inst.family())
+        else {
+            return;
+        };
         let unicast = matches!(s.dst, Destination::Unicast(_));
-        ep.send(s.src, dst, s.ttl, unicast, &self.send_buf[..n])
+        ep.send(s.src, s.dst.addr(), s.ttl, unicast, &self.send_buf[..n])
             .await;
     }
 
@@ -207,23 +220,64 @@ impl Daemon {
         }
     }
 
-    /// `no_accept`: keepalived drops traffic to the VIPs with a firewall rule. baton does not
-    /// install one yet; say so once per instance rather than pretend.
+    /// `no_accept`: while the instance is master (and not the owner), traffic to and from
+    /// its addresses is dropped, as keepalived's nftables rules do.
     fn no_accept(&mut self, instance: InstanceId, block: bool) {
-        if !block {
+        let Some(inst) = self.node.instance(instance) else {
             return;
-        }
-        let name = self
+        };
+        let name = inst.name().to_string();
+        let addrs: Vec<IpAddr> = self
             .node
-            .instance(instance)
-            .map(|i| i.name().to_string())
-            .unwrap_or_default();
-        if !self.warned_no_accept.contains(&name) {
-            tracing::warn!(
-                "({name}) no_accept: traffic to the VIPs is not filtered (not implemented)"
-            );
-            self.warned_no_accept.push(name);
+            .announce_addresses(instance)
+            .map(|(_, a)| a.addr)
+            .collect();
+        self.accept_mode.set(&name, &addrs, block);
+    }
+}
+
+impl Daemon {
+    /// keepalived's `static_ipaddress`, `static_routes` and `static_rules`: put in place at
+    /// start whatever the instances do, taken away at exit.
+    pub(super) async fn static_config(&mut self, c: &baton_conf::Config, add: bool) {
+        for a in &c.static_addresses {
+            let dev = a.dev.as_deref().unwrap_or_default();
+            if add {
+                self.add_address(dev, a).await;
+            } else {
+                self.remove_address(dev, a).await;
+            }
         }
+        for r in &c.static_routes {
+            self.route(r, add).await;
+        }
+        for r in &c.static_rules {
+            self.rule(r, add).await;
+        }
+    }
+
+    /// On reload: remove the static addresses, routes and rules that went, add the new.
+    pub(super) async fn static_reload(&mut self, new: &baton_conf::Config) {
+        let old = &self.config;
+        let gone = |o: &baton_conf::VirtualAddress| !new.static_addresses.contains(o);
+        let mut before = old.clone();
+        before.static_addresses.retain(gone);
+        before
+            .static_routes
+            .retain(|r| !new.static_routes.contains(r));
+        before
+            .static_rules
+            .retain(|r| !new.static_rules.contains(r));
+        let mut after = new.clone();
+        after
+            .static_addresses
+            .retain(|a| !old.static_addresses.contains(a));
+        after
+            .static_routes
+            .retain(|r| !old.static_routes.contains(r));
+        after.static_rules.retain(|r| !old.static_rules.contains(r));
+        self.static_config(&before, false).await;
+        self.static_config(&after, true).await;
     }
 }
 

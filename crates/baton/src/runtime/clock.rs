@@ -48,6 +48,24 @@ impl Clock {
     }
 }
 
+/// Time since the machine booted (`/proc/uptime`, suspended time included), for
+/// `vrrp_delay_after_boot`; zero if it cannot be read, which waits the whole delay.
+pub fn since_boot() -> Duration {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(Duration::ZERO, Duration::from_secs_f64)
+}
+
+/// The realtime clock, since the Unix epoch: only for `auth_hmac`, whose sequence numbers
+/// and freshness window are wall-clock seconds. A clock before 1970 reads as the epoch.
+pub fn unix_time() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,7 +46,7 @@ use baton_conf::Config;
 use baton_track::{ScriptPolicy, TrackEvent, TrackOptions};
 use baton_vrrp::{Action, Input, Level, Node, PeerLogKind, ReceivedAdvert};
 use baton_wire::advert::Packet;
-use baton_wire::{AdvertRepr, ChecksumPolicy};
+use baton_wire::{AdvertRepr, ChecksumPolicy, auth_ext};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -72,7 +72,7 @@ const RECV_BUFFER: usize = 60 + 8 + 255 * 16 + 8;
 /// The source of a datagram that could not be read far enough to know it.
 const UNKNOWN_SOURCE: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 /// The largest advert baton can emit.
-const SEND_BUFFER: usize = 8 + 255 * 16 + 8;
+const SEND_BUFFER: usize = 8 + 255 * 16 + 8 + baton_wire::auth_ext::TRAILER_LEN;
 
 /// One running daemon: the protocol core and every piece of IO it drives.
 #[derive(Debug)]
@@ -96,8 +96,10 @@ pub struct Daemon {
     recv_buf: Box<[u8]>,
     send_buf: Box<[u8]>,
     info: status::Info,
-    /// Instances told once that `no_accept` is not enforced.
-    warned_no_accept: Vec<String>,
+    /// `use_vmac`: the macvlans made for the configuration.
+    vmacs: crate::south::vmac::Vmacs,
+    /// `no_accept`: the addresses of non-owner masters dropped by nftables.
+    accept_mode: crate::south::accept_mode::AcceptMode,
     /// An instance changed state in the last batch of actions: tell systemd.
     states_changed: bool,
     /// systemd has been told READY=1; status lines before it would come first.
@@ -262,13 +264,18 @@ impl Daemon {
         let netlink = Netlink::connect()?;
         // Subscribe before listing, so nothing falls between the listing and the events.
         let mut monitor = Monitor::start(&[])?;
+        // VMACs first: the interface table and the sockets must see them.
+        let mut vmacs = crate::south::vmac::Vmacs::default();
+        vmacs.apply(&netlink, &config).await;
         let links = netlink.links().await?;
         let addrs = netlink.addresses(None).await?;
         monitor.set_known(&links);
         let ifaces = Interfaces::new(links, addrs);
         let policy = ScriptPolicy::new(&config.global, &track_options);
         let clock = Clock::start();
-        let node = Node::new(&config, ifaces.environment());
+        let mut node = Node::new(&config, ifaces.environment());
+        node.booted_ago(clock::since_boot());
+        crate::south::links::promote_secondaries(&config);
         let mut sockets = Sockets::plan(&node);
         sockets.open_available(&ifaces);
         let tracking = Tracking::start(&config, &policy, track_options.clone());
@@ -289,11 +296,14 @@ impl Daemon {
             track_options,
             recv_buf: vec![0u8; RECV_BUFFER].into_boxed_slice(),
             send_buf: vec![0u8; SEND_BUFFER].into_boxed_slice(),
-            warned_no_accept: Vec::new(),
+            vmacs,
+            accept_mode: Default::default(),
             states_changed: false,
             ready: false,
         };
         d.first_tracker_values().await;
+        let statics = d.config.clone();
+        d.static_config(&statics, true).await;
         let now = d.clock.now();
         d.node.handle(now, Input::Start, &mut d.actions);
         d.execute().await;
@@ -412,8 +422,19 @@ impl Daemon {
                 return;
             }
         };
-        let parsed = Packet::new_checked(rx.payload, ep.family)
-            .and_then(|p| AdvertRepr::parse(&p, ep.family, rx.src, rx.dst, ChecksumPolicy::Either));
+        // keepalived's auth_hmac trailer is found by length alone.
+        let (message, trailer) = auth_ext::split(rx.payload, ep.family);
+        let parsed = Packet::new_checked(message, ep.family).and_then(|p| match trailer {
+            Some(t) => AdvertRepr::parse_with_trailer(
+                &p,
+                t,
+                ep.family,
+                rx.src,
+                rx.dst,
+                ChecksumPolicy::Either,
+            ),
+            None => AdvertRepr::parse(&p, ep.family, rx.src, rx.dst, ChecksumPolicy::Either),
+        });
         let (advert, checksum) = match parsed {
             Ok(a) => a,
             Err(e) => {
@@ -441,6 +462,9 @@ impl Daemon {
             dst: rx.dst,
             ttl: rx.ttl,
             checksum,
+            message,
+            trailer: trailer.and_then(|t| auth_ext::TrailerRepr::parse(t).ok()),
+            unix_time: clock::unix_time(),
         });
         self.node.handle(now, input, &mut self.actions);
         self.execute().await;
@@ -591,8 +615,21 @@ impl Daemon {
         match read {
             Reload::Applied(new) => {
                 let new = *new;
+                if new.global.net_namespace != self.config.global.net_namespace {
+                    tracing::warn!(
+                        "net_namespace cannot change on reload; staying in {}",
+                        self.config
+                            .global
+                            .net_namespace
+                            .as_deref()
+                            .unwrap_or("the namespace baton started in")
+                    );
+                }
                 let policy = ScriptPolicy::new(&new.global, &self.track_options);
                 self.tracking.reload(&self.config, &new, &policy);
+                self.vmacs.apply(&self.netlink, &new).await;
+                self.static_reload(&new).await;
+                crate::south::links::promote_secondaries(&new);
                 let now = self.clock.now();
                 self.node
                     .handle(now, Input::Reload(&new), &mut self.actions);
@@ -628,6 +665,9 @@ impl Daemon {
         let now = self.clock.now();
         self.node.handle(now, Input::Shutdown, &mut self.actions);
         self.execute().await;
+        let statics = self.config.clone();
+        self.static_config(&statics, false).await;
+        self.vmacs.remove_all(&self.netlink).await;
         self.tracking.stop().await;
     }
 }

@@ -19,6 +19,8 @@ pub struct Info {
     config: PathBuf,
     started: Instant,
     configured_instances: Vec<String>,
+    /// `router_id`: which machine this is, in keepalived's words.
+    router_id: Option<String>,
     pub reloads: u32,
     pub reloads_refused: u32,
     /// A reload is reading the configuration, since when.
@@ -31,6 +33,7 @@ impl Info {
             config,
             started: Instant::now(),
             configured_instances: c.instances.iter().map(|i| i.name.clone()).collect(),
+            router_id: c.global.router_id.clone(),
             reloads: 0,
             reloads_refused: 0,
             reloading_since: None,
@@ -40,6 +43,7 @@ impl Info {
     pub fn reloaded(&mut self, c: &Config) {
         self.reloads += 1;
         self.configured_instances = c.instances.iter().map(|i| i.name.clone()).collect();
+        self.router_id = c.global.router_id.clone();
     }
 }
 
@@ -50,6 +54,7 @@ struct DaemonView<'a> {
     /// The kernel's name for the process (what `killall` and `pidof` match).
     process_name: String,
     config: &'a PathBuf,
+    router_id: Option<&'a str>,
     uptime_ms: u64,
     configured_instances: &'a [String],
     reloads: u32,
@@ -79,6 +84,7 @@ impl Daemon {
                 version: env!("CARGO_PKG_VERSION"),
                 process_name: crate::north::process_name::current(),
                 config: &self.info.config,
+                router_id: self.info.router_id.as_deref(),
                 uptime_ms: self.info.started.elapsed().as_millis() as u64,
                 configured_instances: &self.info.configured_instances,
                 reloads: self.info.reloads,

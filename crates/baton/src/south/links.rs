@@ -254,6 +254,19 @@ impl Interfaces {
     }
 }
 
+/// keepalived's `promote_secondaries`: on the interface of every instance that asks for it,
+/// removing one address of a subnet keeps the others (the kernel promotes a secondary
+/// instead of dropping them all), so a VIP leaving does not take the node's own addresses.
+pub fn promote_secondaries(config: &baton_conf::Config) {
+    for i in config.instances.iter().filter(|i| i.promote_secondaries) {
+        let Some(ifname) = &i.interface else { continue };
+        let path = format!("/proc/sys/net/ipv4/conf/{ifname}/promote_secondaries");
+        if let Err(e) = std::fs::write(&path, "1") {
+            tracing::warn!("({}) promote_secondaries on {ifname}: {e}", i.name);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

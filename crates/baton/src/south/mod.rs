@@ -10,10 +10,14 @@
 //! | [`sockets`] | the sockets the core's instances need, with their counters |
 //! | [`garp`] | gratuitous ARP and unsolicited NA frames on AF_PACKET |
 //! | [`announce`] | GARP/NA bursts spaced per interface |
+//! | [`vmac`] | `use_vmac`: the macvlan interfaces with the virtual router's MAC, and their sysctls |
+//! | [`accept_mode`] | `no_accept`: the nftables table that drops traffic to a master's addresses |
 
+pub mod accept_mode;
 pub mod announce;
 pub mod garp;
 pub mod links;
 pub mod netlink;
 pub mod sockets;
+pub mod vmac;
 pub mod vrrp_socket;

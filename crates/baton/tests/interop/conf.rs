@@ -21,7 +21,14 @@ pub struct InstanceConf {
     pub vips: Vec<String>,
     /// `v3_checksum_as_v2` in global_defs.
     pub checksum_as_v2: bool,
+    /// `auth_hmac` (keepalived 2.4.2+) with [`HMAC_KEY`] as key 1.
+    pub auth_hmac: bool,
+    /// `use_vmac`: the VRRP virtual MAC on a macvlan.
+    pub use_vmac: bool,
 }
+
+/// The key both sides share in the `auth_hmac` cases: 32 bytes, written in hex.
+pub const HMAC_KEY: &str = "hex:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 impl InstanceConf {
     /// The seed's shape: MASTER at 200 or BACKUP at 100, the VIP of `family`.
@@ -35,6 +42,8 @@ impl InstanceConf {
             unicast: None,
             vips: vec![vip.to_string()],
             checksum_as_v2: false,
+            auth_hmac: false,
+            use_vmac: false,
         }
     }
 
@@ -60,6 +69,15 @@ impl InstanceConf {
             let _ = writeln!(
                 c,
                 "    authentication {{\n        auth_type PASS\n        auth_pass {pass}\n    }}"
+            );
+        }
+        if self.use_vmac {
+            c.push_str("    use_vmac\n");
+        }
+        if self.auth_hmac {
+            let _ = writeln!(
+                c,
+                "    auth_hmac {{\n        key 1 {HMAC_KEY}\n        active_key 1\n    }}"
             );
         }
         if let Some((src, peer)) = &self.unicast {

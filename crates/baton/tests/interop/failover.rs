@@ -45,6 +45,34 @@ pub enum Mode {
     Unicast,
     /// VRRPv3/IPv4 checksum without the pseudo-header (`v3_checksum_as_v2`) on both sides.
     PlainChecksum,
+    /// keepalived 2.4's `auth_hmac` (HMAC-SHA256 trailer) on both sides.
+    AuthHmac,
+    /// `use_vmac`: the VRRP virtual MAC on a macvlan, on both sides (FRR's vrrpd always
+    /// works that way).
+    Vmac,
+}
+
+/// Every VRRP advert from IP address `src` left with Ethernet source `vmac`.
+fn check_vmac_source(pcap: &Path, src: &str, vmac: &str) -> Result<()> {
+    let p = baton_lab::Pcap::read(pcap)?;
+    let src: std::net::IpAddr = src.parse()?;
+    let mut n = 0;
+    for r in p.with_protocol(112) {
+        let (Some(ip), Some((_, eth_src, _, _))) = (r.ip(), r.ethernet()) else {
+            continue;
+        };
+        if ip.src != src {
+            continue;
+        }
+        n += 1;
+        if eth_src.to_string() != vmac {
+            bail!("an advert from {src} left with MAC {eth_src}, not the virtual MAC {vmac}");
+        }
+    }
+    if n == 0 {
+        bail!("no advert from {src} in the capture");
+    }
+    Ok(())
 }
 
 /// One failover case.
@@ -67,6 +95,13 @@ impl Failover {
         };
         let option = match (self.mode, self.version, self.family) {
             (Mode::Pass, _, _) => ", PASS authentication",
+            (Mode::AuthHmac, _, _) => ", auth_hmac (HMAC-SHA256 trailer) on both sides",
+            (Mode::Vmac, _, _) => match self.peer {
+                Peer::Frr => {
+                    ", baton with use_vmac beside FRR's macvlan (VRRP virtual MAC on both)"
+                }
+                _ => ", use_vmac on both sides (VRRP virtual MAC on a macvlan)",
+            },
             (Mode::PlainChecksum, _, _) => {
                 ", v3_checksum_as_v2 on both sides (checksum without pseudo-header)"
             }
@@ -107,6 +142,8 @@ impl Failover {
             Mode::Pass => c.auth_pass = Some("1111".into()),
             Mode::Unicast => c.unicast = Some((src.into(), peer.into())),
             Mode::PlainChecksum => c.checksum_as_v2 = true,
+            Mode::AuthHmac => c.auth_hmac = true,
+            Mode::Vmac => c.use_vmac = true,
         }
         c
     }
@@ -134,6 +171,34 @@ impl Failover {
                 // Debian bookworm's keepalived (2.2.7) predates v3_checksum_as_v2: that case
                 // runs against the keepalived scripts/build-keepalived builds from Debian
                 // trixie's source.
+                if self.mode == Mode::AuthHmac {
+                    // No keepalived with auth_hmac (2.4.0 and later) is packaged for this
+                    // machine; say which ones were asked.
+                    let mut answers = Vec::new();
+                    for (binary, v) in keepalived::installed(&pair.r2)? {
+                        match keepalived::rejects_instance_keyword(
+                            &pair.r2,
+                            &binary,
+                            &format!(
+                                "auth_hmac {{\n        key 1 {}\n        active_key 1\n    }}",
+                                crate::conf::HMAC_KEY
+                            ),
+                        )? {
+                            Some(line) => answers.push(format!("keepalived {v}: \"{line}\"")),
+                            None => bail!(
+                                "keepalived {v} at {} knows auth_hmac: this case can run now",
+                                binary.display()
+                            ),
+                        }
+                        *peer_version = v;
+                    }
+                    return Ok(Verdict::NotSupported(format!(
+                        "no installed keepalived knows auth_hmac ({}); it arrived in keepalived \
+                         2.4.0 and no package of 2.4 exists for this machine; baton is checked \
+                         against keepalived's own test vectors instead (crates/wire/tests/vectors/auth_hmac.json)",
+                        answers.join("; ")
+                    )));
+                }
                 let binary = if self.plain() {
                     match keepalived::knowing_global_keyword(&pair.r2, "v3_checksum_as_v2")? {
                         Ok(binary) => binary,
@@ -153,7 +218,7 @@ impl Failover {
                 Box::new(Keepalived::with_binary(&pair.r2, peer_conf, &binary)?)
             }
             Peer::Frr => {
-                if self.mode != Mode::Multicast && !self.plain() {
+                if !matches!(self.mode, Mode::Multicast | Mode::Vmac) && !self.plain() {
                     bail!("FRR cases run multicast only");
                 }
                 let frr = Frr::new(
@@ -223,6 +288,21 @@ impl Failover {
             pair.r1.interface(IFNAME)?.mac.to_string(),
             self.baton_master,
         )];
+        if self.mode == Mode::Vmac {
+            // Both masters speak from the one virtual MAC: judge every frame of it, and
+            // check that baton's adverts (its source address) left with it.
+            let vmac = format!(
+                "00:00:5e:00:{:02x}:{:02x}",
+                if self.family == Family::Ipv4 { 1 } else { 2 },
+                crate::topology::VRID
+            );
+            check_vmac_source(&pcap, addrs.r1, &vmac)?;
+            senders = vec![(
+                format!("{} and {}", baton.label(), peer.label()),
+                vmac,
+                true,
+            )];
+        }
         if self.peer == Peer::Baton {
             senders.push((
                 peer.label(),
@@ -231,11 +311,26 @@ impl Failover {
             ));
         }
         for (who, mac, stopped) in &senders {
-            let sent =
-                tshark::check_sender(&pcap, &frames, mac, self.version.number(), self.plain())
-                    .with_context(|| format!("{who}'s frames"))?;
+            let hmac_v4 = self.mode == Mode::AuthHmac && self.family == Family::Ipv4;
+            let sent = tshark::check_sender(
+                &pcap,
+                &frames,
+                mac,
+                self.version.number(),
+                self.plain(),
+                hmac_v4,
+            )
+            .with_context(|| format!("{who}'s frames"))?;
             if *stopped && sent.priority_zero == 0 {
                 bail!("{who} sent no priority-0 advert on SIGTERM");
+            }
+        }
+        if self.mode == Mode::AuthHmac && self.family == Family::Ipv4 {
+            for src in [addrs.r1, addrs.r2] {
+                let n = tshark::check_message_checksums(&pcap, src.parse()?)?;
+                if n == 0 {
+                    bail!("no signed advert from {src} in the capture");
+                }
             }
         }
         // The handover on priority 0 beats Master_Down_Interval, on the wire.

@@ -246,6 +246,41 @@ pub fn rejects_global_keyword(host: &Host, binary: &Path, keyword: &str) -> Resu
         .map(|l| l.trim().to_string()))
 }
 
+/// Whether this keepalived knows `block` inside a vrrp_instance (its first word is the
+/// keyword): `None` if it does, or the line in which `keepalived -t` rejects it.
+pub fn rejects_instance_keyword(host: &Host, binary: &Path, block: &str) -> Result<Option<String>> {
+    let keyword = block.split_whitespace().next().unwrap_or_default();
+    let conf = host.write_file(
+        format!("keepalived/probe-{keyword}.conf"),
+        format!(
+            "vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 51\n    version 3\n    \
+             {block}\n    virtual_ipaddress {{\n        192.168.5.10\n    }}\n}}\n"
+        ),
+    )?;
+    let out = host.run(Command::new(binary).arg("-t").arg("-f").arg(&conf))?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    Ok(text
+        .lines()
+        .find(|l| l.contains("Unknown keyword") && l.contains(keyword))
+        // From the complaint on: the probe's path differs from run to run.
+        .and_then(|l| l.find("Unknown keyword").map(|i| l[i..].trim().to_string())))
+}
+
+/// Every keepalived this machine has (the system's, and the one scripts/build-keepalived
+/// builds when it is there), with its version.
+pub fn installed(host: &Host) -> Result<Vec<(PathBuf, String)>> {
+    let _ = host;
+    let mut out = vec![(PathBuf::from(SYSTEM), version(Path::new(SYSTEM))?)];
+    let built = std::env::var_os("BATON_KEEPALIVED_RFC9568")
+        .map_or_else(|| PathBuf::from(RFC9568_DEFAULT), PathBuf::from);
+    if built.is_file() {
+        let v = version(&built)?;
+        out.push((built, v));
+    }
+    Ok(out)
+}
+
 /// A keepalived that knows `keyword` in global_defs: the system's if it does, else the one
 /// `scripts/build-keepalived` builds (or `BATON_KEEPALIVED_RFC9568` names). `Err` holds why
 /// none can run the case, with each candidate's answer.

@@ -173,7 +173,7 @@ const fn failover(
 }
 
 use Family::{Ipv4, Ipv6};
-use Mode::{Multicast, Pass, PlainChecksum, Unicast};
+use Mode::{AuthHmac, Multicast, Pass, PlainChecksum, Unicast, Vmac};
 use Peer::{Baton, Frr, Keepalived};
 use Version::{V2, V3};
 
@@ -197,6 +197,13 @@ suite! {
     frr_v3_ipv6_frr_master: failover(Frr, V3, Ipv6, Multicast, false),
     frr_v3_plain_checksum: failover(Frr, V3, Ipv4, PlainChecksum, true),
     baton_v3_plain_checksum: failover(Baton, V3, Ipv4, PlainChecksum, true),
+    keepalived_v3_auth_hmac: failover(Keepalived, V3, Ipv4, AuthHmac, true),
+    keepalived_v2_vmac_baton_master: failover(Keepalived, V2, Ipv4, Vmac, true),
+    keepalived_v2_vmac_keepalived_master: failover(Keepalived, V2, Ipv4, Vmac, false),
+    frr_v3_vmac_baton_master: failover(Frr, V3, Ipv4, Vmac, true),
+    frr_v3_vmac_frr_master: failover(Frr, V3, Ipv4, Vmac, false),
+    baton_v3_auth_hmac: failover(Baton, V3, Ipv4, AuthHmac, true),
+    baton_v3_ipv6_auth_hmac: failover(Baton, V3, Ipv6, AuthHmac, true),
     mismatch_virtual_ipaddress: Check::Mismatch(Field::VirtualAddresses),
     mismatch_advert_int: Check::Mismatch(Field::AdvertInterval),
     mismatch_authentication: Check::Mismatch(Field::Authentication),

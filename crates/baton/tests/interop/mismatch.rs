@@ -218,7 +218,7 @@ impl Field {
         let plain = self == Field::ChecksumForm;
         let frames = tshark::frames(&pcap, plain)?;
         let mac = pair.r1.interface(IFNAME)?.mac.to_string();
-        tshark::check_sender(&pcap, &frames, &mac, self.version().number(), plain)
+        tshark::check_sender(&pcap, &frames, &mac, self.version().number(), plain, false)
             .context("baton's frames")?;
         let line = &lines[0];
         let message = line

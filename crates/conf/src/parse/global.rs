@@ -117,7 +117,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "vmac_addr_prefix",
     "include_check",
     "linkbeat_use_polling",
-    "net_namespace",
     "net_namespace_ipvs",
     "namespace_with_ipsets",
     "instance",
@@ -125,6 +124,32 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "child_wait_time",
     "vrrp_garp_extra_if_vmac",
 ];
+
+/// `net_namespace NAME`, at the top level or in `global_defs`: the name of a namespace
+/// under /run/netns (one path component).
+pub(crate) fn net_namespace(cx: &mut Cx<'_>, stmt: &Stmt, d: &mut GlobalDefs) {
+    let Some(name) = cx.string_arg(stmt) else {
+        return;
+    };
+    if name.v.is_empty() || name.v.contains('/') || name.v == "." || name.v == ".." {
+        cx.report(
+            Code::InvalidValue,
+            &stmt.args()[0],
+            format!("net_namespace '{}' is not a namespace name", name.v),
+        );
+        return;
+    }
+    if let Some(old) = &d.net_namespace
+        && *old != name.v
+    {
+        cx.report(
+            Code::Duplicate,
+            stmt.keyword(),
+            format!("net_namespace given again ({old} before); this one counts"),
+        );
+    }
+    d.net_namespace = Some(name.v);
+}
 
 fn set_bool(cx: &mut Cx<'_>, stmt: &Stmt, field: &mut bool) {
     if let Some(b) = cx.bool_arg(stmt) {
@@ -189,6 +214,7 @@ pub(crate) fn global_defs(cx: &mut Cx<'_>, stmt: &Stmt, g: &mut RawGlobal) {
                 }
             }
             "default_interface" => d.default_interface = cx.string_arg(line).map(|s| s.v),
+            "net_namespace" => net_namespace(cx, line, d),
             "vrrp_version" => {
                 if let Some(v) = cx.int_arg(line, 2, 3) {
                     d.vrrp_version = if v == 3 { Version::V3 } else { Version::V2 };
@@ -229,7 +255,11 @@ pub(crate) fn global_defs(cx: &mut Cx<'_>, stmt: &Stmt, g: &mut RawGlobal) {
                 }
             }
             "vrrp_min_garp" => set_bool(cx, line, &mut g.min_garp),
-            "vrrp_garp_extra_if" => d.garp.extra_if = extra_if(cx, line),
+            "vrrp_garp_extra_if" => {
+                // Read and checked; the periodic GARP on other interfaces is not sent.
+                cx.not_implemented(line);
+                d.garp.extra_if = extra_if(cx, line)
+            }
             "vrrp_down_timer_adverts" => {
                 if let Some(v) = cx.int_arg(line, 1, 100) {
                     d.down_timer_adverts = v as u8;

@@ -49,7 +49,6 @@ pub(crate) struct RawConfig {
 /// Top-level blocks of keepalived that are not VRRP: skipped, said once.
 const NOT_IMPLEMENTED: &[&str] = &[
     "bfd_instance",
-    "net_namespace",
     "net_namespace_ipvs",
     "namespace_with_ipsets",
     "instance",
@@ -95,6 +94,7 @@ pub(crate) fn parse(cx: &mut Cx<'_>, stmts: &[Stmt]) -> RawConfig {
         let kw = stmt.keyword();
         match kw.text.as_str() {
             "global_defs" => global::global_defs(cx, stmt, &mut c.global),
+            "net_namespace" => global::net_namespace(cx, stmt, &mut c.global.defs),
             "vrrp_script" => {
                 if let Some(s) = trackers::vrrp_script(cx, stmt)
                     && scripts.fresh(cx, "vrrp_script", &s.name, &s.span, s.name.len() as u32)
@@ -175,16 +175,23 @@ pub(crate) fn parse(cx: &mut Cx<'_>, stmts: &[Stmt]) -> RawConfig {
             }
             "garp_group" => c.garp_groups.extend(groups::garp_group(cx, stmt)),
             "track_group" => {
+                // Read and checked, but a static address, route or rule that disappears
+                // does not yet put the group's instances in FAULT.
+                cx.not_implemented(stmt);
                 if let Some(g) = groups::track_group(cx, stmt)
                     && track_groups.fresh(cx, "track_group", &g.name, &g.span, g.name.len() as u32)
                 {
                     c.track_groups.push(g);
                 }
             }
+            // Read and checked, not acted on: baton follows link state through netlink
+            // (no MII/ethtool polling) and does not delay link changes.
             "linkbeat_interfaces" => {
+                cx.not_implemented(stmt);
                 groups::linkbeat_interfaces(cx, stmt, &mut c.linkbeat_interfaces)
             }
             "interface_up_down_delays" => {
+                cx.not_implemented(stmt);
                 groups::interface_delays(cx, stmt, &mut c.interface_delays)
             }
             "virtual_server" => c.virtual_servers.extend(lvs::virtual_server(cx, stmt)),

@@ -15,8 +15,10 @@ use crate::parse::trackers::RawTracking;
 
 mod addresses;
 mod adverts;
+pub(crate) mod auth_hmac;
 mod election;
 pub(crate) mod lvs;
+pub(crate) mod vmac;
 
 fn diag(cx: &mut Cx<'_>, code: Code, span: &Span, message: impl Into<String>) {
     cx.diags.push(Diagnostic::new(code, span.clone(), message));
@@ -117,6 +119,7 @@ pub(crate) fn instance(
     election::version_priority_state(cx, &mut inst, &raw, g);
     inst.advert_int = election::advert_int(cx, &raw, inst.version, &name);
     election::auth(cx, &mut inst, &mut raw);
+    auth_hmac::resolve(cx, &mut inst, &mut raw).ok()?;
     election::preemption(cx, &mut inst, &raw);
     election::accept(cx, &mut inst, &raw);
     addresses::sources(cx, &mut inst, &raw, g);

@@ -126,6 +126,10 @@ pub struct Instance {
     pub(crate) counters: Counters,
     pub(crate) mismatches: Mismatches,
     pub(crate) last: Option<Transition>,
+    /// `auth_hmac` sequence and replay marks.
+    pub(crate) hmac: crate::auth_hmac::HmacState,
+    /// As MASTER: a lower-priority master we keep hearing (split brain).
+    pub(crate) dual: Option<crate::split_brain::DualMaster>,
 }
 
 impl Instance {
@@ -153,6 +157,8 @@ impl Instance {
             counters: Counters::default(),
             mismatches: Mismatches::default(),
             last: None,
+            hmac: Default::default(),
+            dual: None,
         }
     }
 
@@ -174,6 +180,12 @@ impl Instance {
 
     pub fn interface(&self) -> &str {
         &self.p.interface
+    }
+
+    /// Where the instance's adverts are sent and received: its VMAC (keepalived's
+    /// `use_vmac`), unless `vmac_xmit_base`, else [`Instance::interface`].
+    pub fn advert_interface(&self) -> &str {
+        &self.p.advert_interface
     }
 
     pub fn state(&self) -> State {
@@ -209,6 +221,14 @@ impl Instance {
     /// The peers' configuration differences listed now, oldest first.
     pub fn mismatches(&self) -> Vec<crate::mismatch::Mismatch> {
         self.mismatches.list()
+    }
+
+    /// Another master beside us that does not hear us, once the evidence is in.
+    pub fn split_brain(&self) -> Option<crate::split_brain::SplitBrain> {
+        self.dual
+            .as_ref()
+            .filter(|d| d.reported)
+            .map(|d| crate::split_brain::SplitBrain::of(d, self.p.unicast()))
     }
 
     pub fn last_transition(&self) -> Option<&Transition> {

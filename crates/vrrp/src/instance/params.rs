@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_conf::{
-    Authentication, GarpSettings, InitialState, Notify, UnicastPeer, VirtualAddress, VirtualRoute,
-    VirtualRule, VrrpInstance,
+    AuthHmac, Authentication, GarpSettings, InitialState, Notify, UnicastPeer, VirtualAddress,
+    VirtualRoute, VirtualRule, VrrpInstance,
 };
 use baton_wire::{Auth, ChecksumForm, Family, Version};
 
@@ -23,6 +23,8 @@ pub(crate) struct Params {
     pub version: Version,
     /// `""` when the instance has no interface (unicast with `dev` on every VIP).
     pub interface: Arc<str>,
+    /// Where adverts go and come from: the VMAC, unless `vmac_xmit_base` (else `interface`).
+    pub advert_interface: Arc<str>,
     pub base_priority: u8,
     pub owner: bool,
     /// `state MASTER` on an owner: become MASTER at once.
@@ -30,6 +32,8 @@ pub(crate) struct Params {
     pub advert_field: u16,
     pub advert_int: Duration,
     pub auth: Auth,
+    /// `auth_hmac`, shared with the configuration it came from.
+    pub hmac: Option<Arc<AuthHmac>>,
     pub vip_bytes: Vec<u8>,
     pub vips: Vec<VirtualAddress>,
     pub excluded: Vec<VirtualAddress>,
@@ -76,12 +80,14 @@ impl Params {
             family: c.family,
             version: c.version,
             interface: Arc::from(c.interface.as_deref().unwrap_or("")),
+            advert_interface: Arc::from(c.advert_interface().unwrap_or("")),
             base_priority: c.priority,
             owner,
             immediate_master: owner && c.state == InitialState::Master,
             advert_field,
             advert_int,
             auth,
+            hmac: c.auth_hmac.clone().map(Arc::new),
             vip_bytes,
             vips: c.vips.clone(),
             excluded: c.excluded_vips.clone(),

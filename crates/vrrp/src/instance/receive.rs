@@ -34,6 +34,14 @@ impl Instance {
         let check_addresses = self.state == State::Master
             || !self.p.skip_check_adv_addr
             || self.master.map(|m| m.0) != Some(rx.src);
+        if let Err(reason) = advert_check::check_header(&self.p, rx) {
+            self.counters.dropped.count(reason);
+            self.report_mismatch(now, rx, reason, out);
+            return Outcome::Nothing;
+        }
+        if self.p.hmac.is_some() && !self.authenticate(now, rx, out) {
+            return Outcome::Nothing;
+        }
         if let Err(reason) = advert_check::check(&self.p, rx, check_addresses) {
             self.counters.dropped.count(reason);
             self.report_mismatch(now, rx, reason, out);
@@ -141,7 +149,11 @@ impl Instance {
             return Outcome::Nothing;
         }
         let higher = prio > self.prio || (prio == self.prio && cmp == Ordering::Greater);
-        if higher && self.p.higher_prio_send_advert {
+        // keepalived's higher_prio_send_advert, and always under fast handover: one advert
+        // at our priority before yielding, so the winner hears a lower master and
+        // re-announces its addresses. After a healed split brain the neighbours' caches
+        // point at us; without it nobody would correct them.
+        if higher && (self.p.higher_prio_send_advert || self.p.fast) {
             self.send_advert(out, self.prio);
         }
         if prio == self.prio {
@@ -195,6 +207,7 @@ impl Instance {
             if !self.p.lower_prio_no_advert {
                 self.send_advert(out, self.prio);
             }
+            self.heard_lower_master(now, rx, prio, out);
             self.lower_priority_garp(now, out);
             self.notify(out, NotifyState::MasterRxLowerPri);
             return Outcome::HeardLowerPriority;
@@ -215,6 +228,125 @@ impl Instance {
         self.enter_backup(now, out, "higher priority advert", interval);
         self.master = Some((rx.src, prio));
         Outcome::LeftMaster
+    }
+
+    /// `auth_hmac`: check the trailer (or its absence). A failure is counted and logged
+    /// (at the 1st, 2nd, 4th, 8th… of its kind, so a flood cannot flood the log).
+    fn authenticate(
+        &mut self,
+        _now: Instant,
+        rx: &ReceivedAdvert<'_>,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        let Some(cfg) = self.p.hmac.clone() else {
+            return true;
+        };
+        let check = crate::auth_hmac::Message {
+            version: self.p.version,
+            vrid: self.p.vrid,
+            src: rx.src,
+            message: rx.message,
+            trailer: rx.trailer.as_ref(),
+            unix_time: rx.unix_time,
+        };
+        match self.hmac.verify(&cfg, &self.p.unicast_peers, &check) {
+            Ok(skew) => {
+                if rx.trailer.is_some() {
+                    self.counters.auth_ext.verified += 1;
+                }
+                if let Some(delta) = skew {
+                    self.log_peer(
+                        out,
+                        Level::Warn,
+                        PeerLogKind::Mismatch,
+                        rx.src,
+                        LogText::Owned(format!(
+                            "auth_hmac: clock of {} differs from ours by {delta} s (window {} s): check NTP",
+                            rx.src, cfg.time_window
+                        )),
+                    );
+                }
+                true
+            }
+            Err(crate::auth_hmac::AuthFailure::NotAPeer) => {
+                self.counters.dropped.count(DropReason::NotAPeer);
+                false
+            }
+            Err(f) => {
+                self.counters.auth_ext.count(f);
+                let c = &self.counters.auth_ext;
+                let n = match f {
+                    crate::auth_hmac::AuthFailure::Missing => c.missing,
+                    crate::auth_hmac::AuthFailure::Malformed => c.malformed,
+                    crate::auth_hmac::AuthFailure::Stale => c.stale,
+                    crate::auth_hmac::AuthFailure::UnknownKey => c.unknown_key,
+                    crate::auth_hmac::AuthFailure::BadHmac => c.invalid_hmac,
+                    crate::auth_hmac::AuthFailure::Replay => c.replay,
+                    crate::auth_hmac::AuthFailure::NotAPeer => 0,
+                };
+                if n.is_power_of_two() {
+                    self.log_peer(
+                        out,
+                        Level::Warn,
+                        PeerLogKind::Mismatch,
+                        rx.src,
+                        LogText::Owned(format!(
+                            "auth_hmac: dropped advert from {}: {f} ({n} so far)",
+                            rx.src
+                        )),
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    /// A lower-priority master spoke while we are master: one more piece of evidence that
+    /// it does not hear us; said once the evidence is in.
+    fn heard_lower_master(
+        &mut self,
+        now: Instant,
+        rx: &ReceivedAdvert<'_>,
+        prio: u8,
+        out: &mut Vec<Action>,
+    ) {
+        use crate::split_brain::{DualMaster, EVIDENCE, explain};
+        match &mut self.dual {
+            Some(d) if d.peer == rx.src => {
+                d.last = now;
+                d.priority = prio;
+                d.adverts += 1;
+            }
+            _ => self.dual = Some(DualMaster::new(now, rx.src, prio)),
+        }
+        let unicast = self.p.unicast();
+        if let Some(d) = self
+            .dual
+            .as_mut()
+            .filter(|d| !d.reported && d.adverts >= EVIDENCE)
+        {
+            d.reported = true;
+            let text = format!("two masters: {}", explain(d, unicast));
+            self.log(out, Level::Warn, LogText::Owned(text));
+        }
+    }
+
+    /// On our advert timer: a lower-priority master silent for three of our intervals has
+    /// heard us (or stopped).
+    pub(crate) fn check_dual_master(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let Some(d) = &self.dual else { return };
+        if now.saturating_duration_since(d.last) <= 3 * self.p.advert_int {
+            return;
+        }
+        if d.reported {
+            let text = format!(
+                "{} no longer advertises after {} s as a second master: it hears us again (or it stopped)",
+                d.peer,
+                d.deaf_for().as_secs()
+            );
+            self.log(out, Level::Info, LogText::Owned(text));
+        }
+        self.dual = None;
     }
 
     /// keepalived's `garp_lower_prio_repeat` burst and its delayed repeat.

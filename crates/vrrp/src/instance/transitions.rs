@@ -23,7 +23,7 @@ impl Instance {
         }
         let checksum = self.p.send_checksum;
         if self.p.unicast() {
-            for peer in &self.p.unicast_peers {
+            for (i, peer) in self.p.unicast_peers.iter().enumerate() {
                 out.push(Action::SendAdvert(SendAdvert {
                     instance: self.id,
                     priority,
@@ -31,6 +31,7 @@ impl Instance {
                     dst: Destination::Unicast(peer.addr),
                     ttl: self.p.unicast_ttl,
                     checksum,
+                    first_copy: i == 0,
                 }));
             }
         } else {
@@ -41,6 +42,7 @@ impl Instance {
                 dst: Destination::Multicast(self.p.mcast_group),
                 ttl: baton_wire::VRRP_TTL,
                 checksum,
+                first_copy: true,
             }));
         }
     }
@@ -271,6 +273,7 @@ impl Instance {
             });
         }
         self.address_actions(out, false);
+        self.dual = None;
         self.garp_second = None;
         self.garp_lower_second = None;
         self.garp_refresh = None;
@@ -457,6 +460,7 @@ impl Instance {
                 Outcome::WantsMaster
             }
             State::Master => {
+                self.check_dual_master(now, out);
                 self.send_advert(out, self.prio);
                 // From now, not from the due time: a late wake-up must not burst.
                 self.timer = Some(t.max(now) + self.p.advert_int);

@@ -64,8 +64,11 @@ pub struct Node {
     pub(crate) started: bool,
     pending_logs: Vec<Action>,
     log_unknown_vrids: bool,
-    /// `vrrp_startup_delay`.
+    /// `vrrp_startup_delay`, lengthened by `vrrp_delay_after_boot` (see
+    /// [`Node::booted_ago`]).
     startup_delay: std::time::Duration,
+    /// `vrrp_delay_after_boot`.
+    delay_after_boot: std::time::Duration,
     unknown_vrid_adverts: u64,
     /// Every configured VIP and eVIP: never a candidate for an interface's primary address.
     our_addresses: Vec<IpAddr>,
@@ -90,6 +93,7 @@ impl Node {
             pending_logs: Vec::new(),
             log_unknown_vrids: config.global.log_unknown_vrids,
             startup_delay: config.global.startup_delay,
+            delay_after_boot: config.global.delay_after_boot,
             unknown_vrid_adverts: 0,
             our_addresses: Vec::new(),
         };
@@ -125,23 +129,22 @@ impl Node {
             }
         }
         for inst in &self.instances {
-            let seg = match self
-                .segments
-                .iter()
-                .position(|s| s.interface == inst.p.interface && s.family == inst.p.family)
-            {
-                Some(s) => s,
-                None => {
-                    self.segments.push(Segment {
-                        interface: inst.p.interface.clone(),
-                        family: inst.p.family,
-                        by_vrid: vec![Vec::new(); 256],
-                        groups: Vec::new(),
-                        instances: 0,
-                    });
-                    self.segments.len() - 1
-                }
-            };
+            let seg =
+                match self.segments.iter().position(|s| {
+                    s.interface == inst.p.advert_interface && s.family == inst.p.family
+                }) {
+                    Some(s) => s,
+                    None => {
+                        self.segments.push(Segment {
+                            interface: inst.p.advert_interface.clone(),
+                            family: inst.p.family,
+                            by_vrid: vec![Vec::new(); 256],
+                            groups: Vec::new(),
+                            instances: 0,
+                        });
+                        self.segments.len() - 1
+                    }
+                };
             let segment = &mut self.segments[seg];
             segment.by_vrid[usize::from(inst.p.vrid)].push(inst.id.0);
             segment.instances += 1;
@@ -219,6 +222,15 @@ impl Node {
         }
     }
 
+    /// How long ago the machine booted, for `vrrp_delay_after_boot` (keepalived starts VRRP
+    /// no earlier than that long after boot, or after `vrrp_startup_delay`, whichever is
+    /// later). Call before [`Input::Start`].
+    pub fn booted_ago(&mut self, uptime: std::time::Duration) {
+        self.startup_delay = self
+            .startup_delay
+            .max(self.delay_after_boot.saturating_sub(uptime));
+    }
+
     /// The advert an instance sends at `priority`, borrowing its pre-encoded VIP list.
     pub fn advert(&self, id: InstanceId, priority: u8) -> Option<AdvertRepr<'_>> {
         let p = &self.instances.get(id.index())?.p;
@@ -230,6 +242,65 @@ impl Node {
             auth: p.auth,
             addresses: Addresses::new(p.family, &p.vip_bytes).unwrap_or(Addresses::empty(p.family)),
         })
+    }
+
+    /// Write the advert `s` asks for into `buf`, signed with its `auth_hmac` trailer when
+    /// the instance has one that signs (`unix_time`: the realtime clock, since the Unix
+    /// epoch). Returns the bytes written: the IP payload to send.
+    pub fn emit_advert(
+        &mut self,
+        s: &crate::action::SendAdvert,
+        unix_time: std::time::Duration,
+        buf: &mut [u8],
+    ) -> Result<usize, baton_wire::Error> {
+        use baton_wire::auth_ext::{self, TRAILER_LEN};
+        let Some(inst) = self.instances.get_mut(s.instance.index()) else {
+            return Err(baton_wire::Error::Truncated {
+                field: baton_wire::Field::OutputBuffer,
+                need: 0,
+                have: 0,
+            });
+        };
+        let p = &inst.p;
+        let advert = AdvertRepr {
+            version: p.version,
+            vrid: p.vrid,
+            priority: s.priority,
+            interval: p.advert_field,
+            auth: p.auth,
+            addresses: Addresses::new(p.family, &p.vip_bytes).unwrap_or(Addresses::empty(p.family)),
+        };
+        let dst = s.dst.addr();
+        let n = advert.emit(buf, s.src, dst, s.checksum)?;
+        let Some(cfg) = p.hmac.as_ref().filter(|h| h.mode.signs()) else {
+            return Ok(n);
+        };
+        let have = buf.len();
+        let Some(datagram) = buf.get_mut(..n + TRAILER_LEN) else {
+            return Err(baton_wire::Error::Truncated {
+                field: baton_wire::Field::OutputBuffer,
+                need: n + TRAILER_LEN,
+                have,
+            });
+        };
+        let (message, tail) = datagram.split_at_mut(n);
+        let (version, vrid) = (p.version, p.vrid);
+        let m = crate::auth_hmac::Message {
+            version,
+            vrid,
+            src: s.src,
+            message,
+            trailer: None,
+            unix_time,
+        };
+        let Some(trailer) = inst.hmac.sign(cfg, &m, s.first_copy) else {
+            return Ok(n);
+        };
+        tail.copy_from_slice(&trailer.emit());
+        if p.family == Family::Ipv6 {
+            auth_ext::seal_ipv6_checksum(datagram, s.src, dst)?;
+        }
+        Ok(n + TRAILER_LEN)
     }
 
     /// The addresses an [`Action::Announce`] covers, with the interface each goes out on.

@@ -12,8 +12,13 @@ use crate::action::{Destination, SendAdvert};
 use crate::input::{Input, ReceivedAdvert};
 use crate::time::Instant;
 
+/// The realtime clock of every simulated router at virtual time zero (June 2025), for
+/// `auth_hmac`'s time-based sequence.
+const SIM_UNIX_EPOCH: std::time::Duration = std::time::Duration::from_secs(1_750_000_000);
+
 impl Sim {
     pub(super) fn transmit(&mut self, r: RouterId, s: &SendAdvert) {
+        let unix_time = SIM_UNIX_EPOCH + self.now.since_epoch();
         let Some(node) = self.routers[r].node.as_ref() else {
             return;
         };
@@ -28,11 +33,11 @@ impl Sim {
             return;
         };
         let family = inst.family();
-        let Some(repr) = node.advert(s.instance, s.priority) else {
+        let dst = s.dst.addr();
+        let Some(node) = self.routers[r].node.as_mut() else {
             return;
         };
-        let dst = s.dst.addr();
-        let Ok(len) = repr.emit(&mut self.buf, s.src, dst, s.checksum) else {
+        let Ok(len) = node.emit_advert(s, unix_time, &mut self.buf) else {
             return;
         };
         let port = self.routers[r].ports[port_idx].clone();
@@ -151,14 +156,21 @@ impl Sim {
         dst: IpAddr,
         ttl: u8,
     ) {
-        let Ok(packet) = Packet::new_checked(bytes, family) else {
+        let (message, trailer) = baton_wire::auth_ext::split(bytes, family);
+        let Ok(packet) = Packet::new_checked(message, family) else {
             return;
         };
-        let Ok((advert, checksum)) =
-            AdvertRepr::parse(&packet, family, src, dst, ChecksumPolicy::Either)
-        else {
+        let parsed = match trailer {
+            Some(t) => {
+                AdvertRepr::parse_with_trailer(&packet, t, family, src, dst, ChecksumPolicy::Either)
+            }
+            None => AdvertRepr::parse(&packet, family, src, dst, ChecksumPolicy::Either),
+        };
+        let Ok((advert, checksum)) = parsed else {
             return;
         };
+        let trailer = trailer.and_then(|t| baton_wire::auth_ext::TrailerRepr::parse(t).ok());
+        let unix_time = SIM_UNIX_EPOCH + self.now.since_epoch();
         let interface = self.routers[to].ports[port].interface.clone();
         let rx = ReceivedAdvert {
             interface: &interface,
@@ -168,6 +180,9 @@ impl Sim {
             dst,
             ttl,
             checksum,
+            message,
+            trailer,
+            unix_time,
         };
         self.input(to, Input::Advert(rx));
     }

@@ -123,8 +123,13 @@ impl H {
     }
 
     pub fn start_with(cfg: &Config, env: Environment) -> H {
+        Self::from_node(Node::new(cfg, env))
+    }
+
+    /// Start a node made by the test (after calls such as `booted_ago`).
+    pub fn from_node(node: Node) -> H {
         let mut h = H {
-            node: Node::new(cfg, env),
+            node,
             now: Instant::ZERO,
             out: Vec::new(),
             changes: Vec::new(),
@@ -179,6 +184,9 @@ impl H {
             dst: rx.dst,
             ttl: rx.ttl,
             checksum: rx.checksum,
+            message: &[],
+            trailer: None,
+            unix_time: std::time::Duration::ZERO,
         }));
     }
 

@@ -4,6 +4,7 @@
 //! VIP deleted by hand).
 
 mod address;
+mod macvlan;
 mod monitor;
 mod route;
 
@@ -17,6 +18,7 @@ use rtnetlink::Handle;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
 
 pub use address::address_message;
+pub use macvlan::Macvlan;
 pub use monitor::{Monitor, NetEvent};
 
 /// Errors from the kernel or from a request we could not build.

@@ -17,6 +17,7 @@ use crate::model::{
 };
 use crate::syntax::{Stmt, Token};
 
+pub(crate) mod auth_hmac;
 mod blocks;
 
 use blocks::{address_block, authentication, mac, unicast_peers};
@@ -48,6 +49,7 @@ pub(crate) struct RawInstance {
     pub advert_int: Option<At<Duration>>,
     pub version: Option<At<Version>>,
     pub auth: Option<At<Authentication>>,
+    pub auth_hmac: Option<auth_hmac::RawAuthHmac>,
     pub nopreempt: Option<Span>,
     pub preempt_delay: Option<At<Duration>>,
     pub src_ip: Option<At<IpAddr>>,
@@ -95,7 +97,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "old_unicast_checksum",
     "unicast_chksum_compat",
     "vmac_garp_intvl",
-    "auth_hmac",
     "debug",
     "smtp_alert",
     "kernel_rx_buf_size",
@@ -140,6 +141,7 @@ pub(crate) fn vrrp_instance(cx: &mut Cx<'_>, stmt: &Stmt) -> Option<RawInstance>
         advert_int: None,
         version: None,
         auth: None,
+        auth_hmac: None,
         nopreempt: None,
         preempt_delay: None,
         src_ip: None,
@@ -296,6 +298,17 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
             }
         }
         "authentication" => authentication(cx, line, r),
+        "auth_hmac" => {
+            if r.auth_hmac.is_some() {
+                cx.report(
+                    Code::Duplicate,
+                    kw,
+                    "'auth_hmac' given again; this one counts",
+                );
+            }
+            let name = r.name.clone();
+            r.auth_hmac = auth_hmac::auth_hmac(cx, line, &name);
+        }
         "nopreempt" | "no_preempt" => {
             cx.flag(line);
             r.nopreempt = Some(kw.span.clone());
@@ -450,7 +463,11 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
         "garp_master_refresh_repeat" => {
             r.garp.master_refresh_repeat = cx.int_arg(line, 0, u32::MAX.into()).map(|v| v as u32)
         }
-        "garp_extra_if" => r.garp.extra_if = Some(extra_if(cx, line)),
+        "garp_extra_if" => {
+            // Read and checked; the periodic GARP on other interfaces is not sent.
+            cx.not_implemented(line);
+            r.garp.extra_if = Some(extra_if(cx, line))
+        }
         "down_timer_adverts" => {
             if let Some(v) = cx.int_arg(line, 1, 100) {
                 set(cx, &mut r.down_timer_adverts, v as u8, kw);
