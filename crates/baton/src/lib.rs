@@ -21,7 +21,12 @@
 //!
 //! # Footprint
 //!
-//! One process, one thread, one current-thread tokio runtime. `benches/footprint.sh` measures
+//! One process and one current-thread tokio runtime: the event loop runs on the main thread.
+//! Work that may wait on something outside the daemon (reading the configuration, spawning
+//! a script) runs on the runtime's blocking pool, whose threads start when needed and end
+//! after ten idle seconds, and `vrrp_track_process` scans /proc on a thread of its own; see [`runtime`] for what runs where, and
+//! [`north::peer_log`] and `baton_vrrp::mismatch` for the bounds on what peers can make the
+//! daemon keep or write. `benches/footprint.sh` measures
 //! the resident memory of the seed's master in steady state (MASTER, holding the VIP) next to
 //! keepalived's. On the development machine (Linux 6.18, Debian's keepalived 2.2.7):
 //!

@@ -249,6 +249,8 @@ pub(crate) fn sample() -> Snapshot {
         faults: Vec::new(),
         counters,
         mismatches: Vec::new(),
+        mismatches_evicted: 0,
+        mismatches_expired: 0,
         split_brain: None,
     };
     let vi2 = InstanceStatus {

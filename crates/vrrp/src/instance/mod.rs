@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::action::{Action, InstanceId, Level, LogLine, LogText, Transition};
+use crate::action::{
+    Action, InstanceId, Level, LogLine, LogText, PeerLog, PeerLogKind, Transition,
+};
 use crate::counters::Counters;
 use crate::mismatch::Mismatches;
 use crate::time::Instant;
@@ -220,7 +222,8 @@ impl Instance {
         &self.faults
     }
 
-    pub fn mismatches(&self) -> &[crate::mismatch::Mismatch] {
+    /// The peers' configuration differences listed now, oldest first.
+    pub fn mismatches(&self) -> Vec<crate::mismatch::Mismatch> {
         self.mismatches.list()
     }
 
@@ -303,6 +306,24 @@ impl Instance {
             level,
             scope: Some(self.p.name.clone()),
             text,
+            peer: None,
+        }));
+    }
+
+    /// A line about what `source` sent (see [`crate::PeerLog`]).
+    pub(crate) fn log_peer(
+        &self,
+        out: &mut Vec<Action>,
+        level: Level,
+        kind: PeerLogKind,
+        source: IpAddr,
+        text: LogText,
+    ) {
+        out.push(Action::Log(LogLine {
+            level,
+            scope: Some(self.p.name.clone()),
+            text,
+            peer: Some(PeerLog { kind, source }),
         }));
     }
 
