@@ -11,7 +11,7 @@
 //! | [`daemon`] | fork, logging, pid file, process name, then the event loop |
 //! | [`runtime`] | the event loop: kernel events, adverts, tracker results and timers into the core, its actions out |
 //! | [`south`] | the kernel side: netlink, VRRP sockets, GARP/NA, the interface table |
-//! | [`north`] | the operator side: configuration loading, `baton check`, the control socket and `baton status`, logs, pid file, systemd, process name |
+//! | [`north`] | the operator side: configuration loading, `baton check`, the control socket and `baton status`, `--metrics` (Prometheus text, the status page), keepalived's dump files, logs, pid file, systemd and its watchdog, process name |
 //!
 //! # Standing in for keepalived
 //!
@@ -23,21 +23,28 @@
 //!
 //! # Footprint
 //!
-//! One process, one thread, one current-thread tokio runtime for VRRP. A configuration with
-//! virtual servers adds two threads: the checkers' (their own runtime, so no check delays an
-//! advert) and the nftables data plane's (its netlink exchanges block). `benches/footprint.sh` measures
+//! One process and one current-thread tokio runtime: the event loop runs on the main thread.
+//! Work that may wait on something outside the daemon (reading the configuration, spawning
+//! a script) runs on the runtime's blocking pool, whose threads start when needed and end
+//! after ten idle seconds, and `vrrp_track_process` scans /proc on a thread of its own; see [`runtime`] for what runs where, and
+//! [`north::peer_log`] and `baton_vrrp::mismatch` for the bounds on what peers can make the
+//! daemon keep or write. A configuration with virtual servers adds two threads: the
+//! checkers' (their own runtime, so no check delays an advert) and the nftables data
+//! plane's (its netlink exchanges block). `benches/footprint.sh` measures
 //! the resident memory of the seed's master in steady state (MASTER, holding the VIP) next to
 //! keepalived's. On the development machine (Linux 6.18, Debian's keepalived 2.2.7):
 //!
 //! | daemon | RSS | of which anonymous |
 //! |---|---|---|
-//! | baton, release profile (`opt-level = "s"`, fat LTO, one codegen unit) | 5.3 MB | 0.5 MB |
-//! | keepalived 2.2.7 (parent + VRRP child) | 12.9 MB | |
+//! | baton, release profile (`opt-level = "s"`, fat LTO, one codegen unit) | 5.9 MB | 0.5 MB |
+//! | keepalived 2.2.7 (parent + VRRP child) | 13.1 MB | |
 //!
 //! Almost all of baton's resident memory is clean pages of its own executable, so the size of
 //! the code, not its data, decides the figure: that is why the release profile builds for
 //! size (it was 6.8 MB built for speed, with thin LTO), and why the demo and the lab live in
-//! crates of their own: with them linked in it was 5.6 MB.
+//! crates of their own: with them linked in it was 5.6 MB. The `--metrics` listener (hyper,
+//! prometheus-client) is linked in whether used or not: 5.3 MB before it, 5.9 MB with it,
+//! without `--metrics`.
 //!
 //! The table is from before the virtual-server half was linked in. With it (the checkers'
 //! rustls, ring and regex, the nftables data plane), `.text` grew from 2.3 to 4.3 MB and the

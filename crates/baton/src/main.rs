@@ -17,10 +17,21 @@ fn main() -> ExitCode {
         Action::Run(options) => baton::daemon::run(options),
         Action::Status {
             control_socket,
+            watch: Some(every),
+            ..
+        } => baton::north::watch::run(&control_socket, every),
+        Action::Status {
+            control_socket,
             json,
+            watch: None,
         } => baton::north::status::run(&control_socket, json),
         Action::Demo(args) => demo(&args.args),
         Action::Genhash(args) => genhash(&args.args),
+        Action::Version => {
+            print!("{}", baton::cli::version_text());
+            ExitCode::SUCCESS
+        }
+        Action::Signum(name) => baton::north::dump::print_signum(&name),
     }
 }
 
@@ -66,13 +77,12 @@ fn demo(args: &[std::ffi::OsString]) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// `-t LOGFILE`: the configuration report goes to LOGFILE instead of standard error.
-fn redirect_stderr(path: &std::path::Path) -> std::io::Result<()> {
+/// `-t LOGFILE`: the configuration report goes to LOGFILE instead of standard error. Opened
+/// as every file written as root is (no symbolic link, FIFO or hard link followed).
+fn redirect_stderr(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    use baton::north::files::{Mode, open_for_writing};
     use std::os::fd::AsFd;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
+    let file = open_for_writing(path, Mode::Append, false)?;
     nix::unistd::dup2_stderr(file.as_fd())?;
     Ok(())
 }

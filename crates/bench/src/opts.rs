@@ -14,6 +14,8 @@ pub struct Sections {
     pub service: bool,
     pub footprint: bool,
     pub scale: bool,
+    /// baton's CPU per advert with `--metrics` off, listening, scraped.
+    pub metrics: bool,
     /// Virtual servers: NAT beside an nginx proxy, real-server deaths, checkers.
     pub lvs: bool,
 }
@@ -53,8 +55,10 @@ usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N
   --window   scale window in seconds (default 60)
   --steps    scale instance counts (default 200,500,1000,2000,4000,6000,8000)
   --only     run only these sections, comma-separated: takeover (crash, graceful stop),
-             service (nginx killed), failover (both), footprint, scale, lvs (virtual
-             servers: NAT beside an nginx proxy, real-server deaths, checkers' CPU)
+             service (nginx killed), failover (both), footprint, scale, metrics (baton's
+             CPU per advert with --metrics off, listening and scraped; 1,000 instances,
+             the scale window per run), lvs (virtual servers: NAT beside an nginx proxy,
+             real-server deaths, checkers' CPU)
   --baton    the baton binary (default: target/release/baton)
   --doc      write the markdown report here (default docs/PERFORMANCE.md for a full run,
              target/bench/PERFORMANCE.quick.md for --quick)
@@ -96,6 +100,7 @@ impl Options {
                 service: true,
                 footprint: true,
                 scale: true,
+                metrics: true,
                 lvs: true,
             },
             baton: target_dir().join("release/baton"),
@@ -133,6 +138,7 @@ impl Options {
                         service: false,
                         footprint: false,
                         scale: false,
+                        metrics: false,
                         lvs: false,
                     };
                     for s in list.split(',') {
@@ -145,6 +151,7 @@ impl Options {
                             }
                             "footprint" => o.sections.footprint = true,
                             "scale" => o.sections.scale = true,
+                            "metrics" => o.sections.metrics = true,
                             "lvs" => o.sections.lvs = true,
                             other => bail!("--only: unknown section {other:?}"),
                         }

@@ -1,7 +1,7 @@
 //! Checks across blocks: VRID collisions, VIPs claimed twice, sync and track group members,
 //! and `track_*` references resolved against the trackers defined.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::model::{Config, Span, SyncGroup, TrackGroup, TrackRef, Tracking, VrrpInstance};
@@ -98,12 +98,13 @@ fn members(
     kind: &str,
     group: &str,
     raw: Vec<crate::parse::cx::At<String>>,
-    instances: &[(VrrpInstance, RawTracking)],
+    instances: &HashSet<&str>,
     taken: &mut HashMap<String, String>,
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut listed: HashSet<String> = HashSet::new();
     for m in raw {
-        if !instances.iter().any(|(i, _)| i.name == m.v) {
+        if !instances.contains(m.v.as_str()) {
             cx.diags.push(
                 Diagnostic::new(
                     Code::SyncMemberInvalid,
@@ -114,7 +115,7 @@ fn members(
             );
             continue;
         }
-        if out.contains(&m.v) {
+        if listed.contains(&m.v) {
             cx.diags.push(
                 Diagnostic::new(
                     Code::SyncMemberInvalid,
@@ -140,9 +141,15 @@ fn members(
             continue;
         }
         taken.insert(m.v.clone(), group.to_string());
+        listed.insert(m.v.clone());
         out.push(m.v);
     }
     out
+}
+
+/// The names of the instances, for looking members up by name.
+fn names(instances: &[(VrrpInstance, RawTracking)]) -> HashSet<&str> {
+    instances.iter().map(|(i, _)| i.name.as_str()).collect()
 }
 
 pub(crate) fn sync_groups(
@@ -152,13 +159,14 @@ pub(crate) fn sync_groups(
 ) -> Vec<(SyncGroup, RawTracking)> {
     let mut taken = HashMap::new();
     let mut out = Vec::new();
+    let names = names(instances);
     for g in raw {
         let list = members(
             cx,
             "vrrp_sync_group",
             &g.name,
             g.members,
-            instances,
+            &names,
             &mut taken,
         );
         if list.is_empty() {
@@ -193,10 +201,11 @@ pub(crate) fn track_groups(
     instances: &[(VrrpInstance, RawTracking)],
 ) -> Vec<TrackGroup> {
     let mut out = Vec::new();
+    let names = names(instances);
     for g in raw {
         // An instance may be in several track groups.
         let mut taken = HashMap::new();
-        let list = members(cx, "track_group", &g.name, g.members, instances, &mut taken);
+        let list = members(cx, "track_group", &g.name, g.members, &names, &mut taken);
         out.push(TrackGroup {
             name: g.name,
             members: list,

@@ -4,6 +4,7 @@
 //! tests), a [`Severity`], the `file:line:col` where it was written and the source line, so it
 //! renders both as one log line (`keepalived.conf:8:8: error: …`) and as a caret snippet.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -197,6 +198,13 @@ codes! {
     CheckerInvalid = "checker-invalid", Error;
     /// Nothing usable: no VRRP instance is left.
     NoInstances = "no-instances", Error;
+    // --- limits ---
+    /// A configuration file, or something an `include` names, is not a regular file.
+    NotRegularFile = "not-regular-file", Error;
+    /// A file, or all files together, larger than the loader reads; or too many files.
+    FileTooLarge = "file-too-large", Error;
+    /// More diagnostics than are kept: the rest are counted, not listed.
+    TooManyDiagnostics = "too-many-diagnostics", Warning;
 }
 
 impl fmt::Display for Code {
@@ -345,13 +353,80 @@ impl fmt::Display for Diagnostic {
 }
 
 /// The diagnostics of one load, in the order they were found.
-#[derive(Debug, Default, Clone)]
+///
+/// Bounded, because a configuration multiplies itself: a `~SEQ` over a line with a mistake
+/// would otherwise report it once per repetition. At one place, diagnostics of one kind are
+/// kept up to [`PER_PLACE`] different messages; the same message again, or any beyond those,
+/// is counted on the first (and said so in a note). Past the limit, diagnostics are counted
+/// and one last diagnostic says how many, errors among them, so a load with an error never
+/// looks clean.
+#[derive(Debug, Clone)]
 pub struct Diagnostics {
     list: Vec<Diagnostic>,
+    /// Each (place, kind) reported: the diagnostics kept for it and the repeats folded in.
+    seen: HashMap<(Arc<str>, u32, u32, Code), Place>,
+    limit: usize,
+    dropped: u64,
+    dropped_errors: u64,
+}
+
+/// Different messages of one kind kept at one place (a block can have several defaults
+/// reported at its name, say) before further ones are only counted.
+pub const PER_PLACE: usize = 8;
+
+#[derive(Debug, Clone, Default)]
+struct Place {
+    kept: Vec<usize>,
+    repeats: u64,
+}
+
+impl Default for Diagnostics {
+    fn default() -> Self {
+        Diagnostics::with_limit(crate::Limits::default().diagnostics)
+    }
 }
 
 impl Diagnostics {
+    /// Keep at most `limit` diagnostics.
+    pub fn with_limit(limit: usize) -> Diagnostics {
+        Diagnostics {
+            list: Vec::new(),
+            seen: HashMap::new(),
+            limit,
+            dropped: 0,
+            dropped_errors: 0,
+        }
+    }
+
     pub fn push(&mut self, d: Diagnostic) {
+        if d.span.line > 0 {
+            let key = (d.span.file.clone(), d.span.line, d.span.col, d.code);
+            let place = self.seen.entry(key).or_default();
+            let same = place
+                .kept
+                .iter()
+                .copied()
+                .find(|&i| self.list.get(i).is_some_and(|k| k.message == d.message));
+            if let Some(first) = same.or_else(|| {
+                (place.kept.len() >= PER_PLACE)
+                    .then(|| place.kept.first().copied())
+                    .flatten()
+            }) {
+                place.repeats += 1;
+                if let Some(k) = self.list.get_mut(first) {
+                    k.severity = k.severity.max(d.severity);
+                }
+                return;
+            }
+            if self.list.len() < self.limit {
+                place.kept.push(self.list.len());
+            }
+        }
+        if self.list.len() >= self.limit {
+            self.dropped += 1;
+            self.dropped_errors += u64::from(d.is_error());
+            return;
+        }
         self.list.push(d);
     }
 
@@ -364,7 +439,7 @@ impl Diagnostics {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.list.iter().any(Diagnostic::is_error)
+        self.dropped_errors > 0 || self.list.iter().any(Diagnostic::is_error)
     }
 
     pub fn len(&self) -> usize {
@@ -379,8 +454,49 @@ impl Diagnostics {
         self.list.iter()
     }
 
+    /// The diagnostics, each repeated one with a note saying how often, and the count of
+    /// those past the limit as a last one.
     pub fn into_vec(self) -> Vec<Diagnostic> {
-        self.list
+        let mut list = self.list;
+        for place in self.seen.into_values() {
+            let (Some(&at), repeats @ 1..) = (place.kept.first(), place.repeats) else {
+                continue;
+            };
+            if let Some(d) = list.get_mut(at) {
+                let span = d.span.clone();
+                d.notes.push(Note {
+                    span,
+                    message: format!(
+                        "and {repeats} more like this here (the line is repeated by ~SEQ, ~LST, \
+                         a parameter or an include)"
+                    ),
+                });
+            }
+        }
+        if self.dropped > 0 {
+            let file = list.last().map(|d| d.span.file.clone()).unwrap_or_default();
+            let severity = if self.dropped_errors > 0 {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+            list.push(
+                Diagnostic::new(
+                    Code::TooManyDiagnostics,
+                    Span {
+                        file,
+                        line: 0,
+                        col: 0,
+                    },
+                    format!(
+                        "{} more diagnostics ({} of them errors) not shown: only the first {} are kept",
+                        self.dropped, self.dropped_errors, self.limit
+                    ),
+                )
+                .with_severity(severity),
+            );
+        }
+        list
     }
 }
 
@@ -432,6 +548,63 @@ mod tests {
         assert_eq!(char_range("abc", 2, 1), 1..2);
         assert_eq!(char_range("abc", 9, 4), 3..3);
         assert_eq!(char_range("aé", 2, 5), 1..3);
+    }
+
+    #[test]
+    fn repeats_at_one_place_are_counted_on_the_first() {
+        let mut ds = Diagnostics::with_limit(10);
+        for i in 0..500 {
+            ds.push(Diagnostic::new(
+                Code::UnknownKeyword,
+                span(1, 18),
+                format!("unknown keyword 'foo_{i}'"),
+            ));
+        }
+        ds.push(Diagnostic::new(
+            Code::InvalidValue,
+            span(1, 18),
+            "other kind",
+        ));
+        ds.push(Diagnostic::new(
+            Code::InvalidValue,
+            span(1, 18),
+            "other kind",
+        ));
+        let v = ds.into_vec();
+        assert_eq!(v.len(), PER_PLACE + 1);
+        assert_eq!(v[0].message, "unknown keyword 'foo_0'");
+        assert_eq!(v[PER_PLACE - 1].message, "unknown keyword 'foo_7'");
+        assert_eq!(v[0].notes.len(), 1);
+        assert!(
+            v[0].notes[0]
+                .message
+                .starts_with("and 492 more like this here")
+        );
+        assert_eq!(v[PER_PLACE].message, "other kind");
+        assert!(v[PER_PLACE].notes[0].message.starts_with("and 1 more"));
+    }
+
+    #[test]
+    fn past_the_limit_they_are_counted_and_an_error_among_them_stays_an_error() {
+        let mut ds = Diagnostics::with_limit(3);
+        for line in 1..=5 {
+            ds.push(Diagnostic::new(Code::UnknownKeyword, span(line, 1), "w"));
+        }
+        assert!(!ds.has_errors());
+        ds.push(Diagnostic::new(Code::PriorityRange, span(9, 1), "e"));
+        assert!(
+            ds.has_errors(),
+            "a dropped error must still refuse a reload"
+        );
+        let v = ds.into_vec();
+        assert_eq!(v.len(), 4);
+        let last = v.last().unwrap();
+        assert_eq!(last.code, Code::TooManyDiagnostics);
+        assert!(last.is_error());
+        assert_eq!(
+            last.message,
+            "3 more diagnostics (1 of them errors) not shown: only the first 3 are kept"
+        );
     }
 
     #[test]

@@ -7,7 +7,10 @@
 //! know their file:line:col), `syntax` (statements and `{ … }` blocks), `parse` (keywords of
 //! each block into a configuration as written), `resolve` (keepalived's defaults and
 //! normalisations), `checks` and `hostcheck` (cross-references, and what the host must have:
-//! scripts, users, interfaces, through [`Host`]). Files are read only through [`Sources`].
+//! scripts, users, interfaces, through [`Host`]). Files are read only through [`Sources`],
+//! regular files only, and one load reads and produces no more than its [`Limits`] allow: a
+//! configuration multiplies itself (`include` globs, `~SEQ`, parameters), and a reload must
+//! take bounded time and memory whatever the files say.
 //!
 //! The daemon calls [`load`] at start and on SIGHUP; `baton check` prints what it returns.
 //! A configuration that loads with errors still runs (as keepalived's does) unless it is
@@ -48,26 +51,50 @@ pub use diag::{Code, Diagnostic, Diagnostics, Note, Severity};
 pub use host::{FakeHost, FakeScript, Host, KeyFile, RealHost, ScriptLookup};
 pub use lvs::*;
 pub use model::*;
-pub use source::{FsSources, MemSources, Sources};
+pub use source::{FsSources, MemSources, ReadError, Sources};
 
 /// How to load a configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// `-i/--config-id` for `@id` lines and `${_INSTANCE}`; `None` means the host name up to
     /// its first dot.
     pub config_id: Option<String>,
     /// `-e/--all-config`: an include that matches nothing is an error, not a warning.
     pub all_config: bool,
-    /// Most lines preprocessing may produce (`~SEQ` and multi-line parameters multiply them).
-    pub max_lines: usize,
+    /// How much the configuration may make the loader read and produce.
+    pub limits: Limits,
 }
 
-impl Default for LoadOptions {
+/// How much one load may read, produce and report. A configuration is text an operator
+/// wrote, but `include` globs, `~SEQ` and parameters multiply it: these bound the time and
+/// memory one load takes, whatever the files say. Each limit is named in the error that
+/// reports it; the defaults are far above any real keepalived.conf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of one file.
+    pub file_bytes: u64,
+    /// Bytes read in all, over every file and include.
+    pub total_bytes: u64,
+    /// Files read in all (a file included twice counts twice).
+    pub files: usize,
+    /// Lines preprocessing may produce (`~SEQ` and multi-line parameters multiply them).
+    pub lines: usize,
+    /// Bytes of text preprocessing may produce: the words of its lines and the values of
+    /// the parameters it defines.
+    pub expanded_bytes: usize,
+    /// Diagnostics kept; the rest are counted in one last diagnostic.
+    pub diagnostics: usize,
+}
+
+impl Default for Limits {
     fn default() -> Self {
-        LoadOptions {
-            config_id: None,
-            all_config: false,
-            max_lines: 4_000_000,
+        Limits {
+            file_bytes: 8 << 20,
+            total_bytes: 32 << 20,
+            files: 1_000,
+            lines: 500_000,
+            expanded_bytes: 64 << 20,
+            diagnostics: 1_000,
         }
     }
 }
@@ -168,9 +195,9 @@ pub fn load_with(
     let settings = preprocess::Settings {
         config_id: config_id.clone(),
         all_config: opts.all_config,
-        max_lines: opts.max_lines,
+        limits: opts.limits,
     };
-    let mut diags = Diagnostics::default();
+    let mut diags = Diagnostics::with_limit(opts.limits.diagnostics);
     let pre = preprocess::run(path, sources, &settings, &mut diags);
     let config = if pre.readable {
         let stmts = syntax::parse(&pre.lines, &mut diags);
@@ -311,6 +338,9 @@ fn finish(diags: Diagnostics, files: &[(Arc<str>, Arc<str>)]) -> Vec<Diagnostic>
         .enumerate()
         .map(|(i, (name, _))| (name.as_ref(), i))
         .collect();
+    // Each file's lines, found once when the first diagnostic needs them: looking each
+    // diagnostic's line up from the start of its file made loading quadratic.
+    let mut lines: HashMap<&str, Vec<&str>> = HashMap::new();
     let texts: HashMap<&str, &str> = files
         .iter()
         .map(|(n, t)| (n.as_ref(), t.as_ref()))
@@ -320,10 +350,11 @@ fn finish(diags: Diagnostics, files: &[(Arc<str>, Arc<str>)]) -> Vec<Diagnostic>
         if d.span.line == 0 {
             continue;
         }
-        let Some(text) = texts.get(d.span.file.as_ref()) else {
+        let Some((name, text)) = texts.get_key_value(d.span.file.as_ref()) else {
             continue;
         };
-        let Some(line) = text.lines().nth(d.span.line as usize - 1) else {
+        let of_file = lines.entry(name).or_insert_with(|| text.lines().collect());
+        let Some(&line) = of_file.get(d.span.line as usize - 1) else {
             continue;
         };
         if d.len <= 1 {
@@ -365,15 +396,27 @@ fn word_len(line: &str, col: u32) -> u32 {
     }
 }
 
-/// Load arbitrary bytes as a configuration and render every diagnostic: what the fuzz target
+/// Diagnostics [`fuzz_one`] renders with their snippet.
+const RENDERED: usize = 16;
+
+/// Load arbitrary bytes as a configuration and render its diagnostics: what the fuzz target
 /// and its regression replay run. Panics only if an invariant of the model is broken.
 #[doc(hidden)]
 pub fn fuzz_one(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
+    // Smaller than the daemon's limits so each run stays short (an input that expands to
+    // the limit costs the limit, under the sanitizer some 15 µs a line); reaching the limits
+    // is what is exercised, not their size.
     let opts = LoadOptions {
         config_id: Some("lb1".to_string()),
         all_config: false,
-        max_lines: 2_000,
+        limits: Limits {
+            lines: 500,
+            expanded_bytes: 64 << 10,
+            diagnostics: 100,
+            files: 20,
+            ..Limits::default()
+        },
     };
     let sources = MemSources::new()
         .with_file("/fuzz/keepalived.conf", text.as_ref())
@@ -381,14 +424,21 @@ pub fn fuzz_one(data: &[u8]) {
         .with_file(
             "/fuzz/conf.d/b.conf",
             "vrrp_script s {\n script /bin/true\n}\n",
-        );
+        )
+        .with_special("/fuzz/conf.d/fifo", "a FIFO");
     let host = FakeHost::new()
         .hostname("lb1.example")
         .interface("eth0")
         .script("/bin/true", FakeScript::Executable);
     let loaded = load_with(Path::new("/fuzz/keepalived.conf"), &opts, &sources, &host);
-    for d in &loaded.diagnostics {
-        let _ = d.render();
+    // Every diagnostic as a log line, the first few also with their caret snippet: the
+    // snippet renderer costs more than the whole load under the sanitizer, and the fuzzer
+    // puts any diagnostic first by shortening the input.
+    for (i, d) in loaded.diagnostics.iter().enumerate() {
+        let _ = d.log_line();
+        if i < RENDERED {
+            let _ = d.render();
+        }
     }
     if let Some(c) = &loaded.config
         && let Err(e) = invariants::check(c)

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 fn files(dir: &str) -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -17,16 +18,36 @@ fn files(dir: &str) -> Vec<PathBuf> {
     out
 }
 
+/// Longest one input may take in a debug build: an input that expands without bound or a
+/// quadratic path shows up here as a failure, not as a slow suite.
+const PER_INPUT: Duration = Duration::from_secs(2);
+/// Longest the whole corpus may take.
+const ALL: Duration = Duration::from_secs(60);
+
 #[test]
-fn committed_corpus_replays_without_panic() {
+fn committed_corpus_replays_without_panic_within_its_time() {
     let corpus = files("corpus/conf_parse");
     assert!(corpus.len() >= 10, "the conf_parse corpus went missing");
+    let started = Instant::now();
+    let mut slowest = (Duration::ZERO, PathBuf::new());
     for file in corpus.iter().chain(&files("artifacts/conf_parse")) {
         let data = std::fs::read(file).unwrap();
-        let started = std::time::Instant::now();
+        let t = Instant::now();
         baton_conf::fuzz_one(&data);
-        eprintln!("{}: {:?}", file.display(), started.elapsed());
+        let took = t.elapsed();
+        assert!(took < PER_INPUT, "{} took {took:?}", file.display());
+        if took > slowest.0 {
+            slowest = (took, file.clone());
+        }
     }
+    let all = started.elapsed();
+    eprintln!(
+        "{} inputs in {all:?}; slowest {:?} ({})",
+        corpus.len(),
+        slowest.0,
+        slowest.1.display()
+    );
+    assert!(all < ALL, "the corpus took {all:?}");
 }
 
 #[test]

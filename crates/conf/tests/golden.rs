@@ -47,6 +47,8 @@ fn options(text: &str) -> LoadOptions {
         match w {
             "-i" => opts.config_id = words.next().map(str::to_string),
             "-e" => opts.all_config = true,
+            "--files" => opts.limits.files = words.next().unwrap().parse().unwrap(),
+            "--diagnostics" => opts.limits.diagnostics = words.next().unwrap().parse().unwrap(),
             other => panic!("unknown golden option {other}"),
         }
     }

@@ -34,7 +34,7 @@ impl Arper {
         // protocol at creation would be unhooked and rehooked by bind, each waiting for an RCU
         // grace period (milliseconds). Closing it still waits for one.
         let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0)))?;
-        bind_packet(&socket, ifindex)?;
+        bind_packet(&socket, ifindex, ETH_P_ARP)?;
         socket.set_nonblocking(true)?;
         Ok(Arper {
             socket,
@@ -81,13 +81,13 @@ impl Arper {
 }
 
 /// Bind a packet socket to an interface, for ARP frames only.
-fn bind_packet(socket: &Socket, ifindex: u32) -> std::io::Result<()> {
+pub(crate) fn bind_packet(socket: &Socket, ifindex: u32, protocol: u16) -> std::io::Result<()> {
     // SAFETY: sockaddr_ll is plain data; zeroed is a valid value, and bind reads exactly
     // `size_of::<sockaddr_ll>()` bytes from it.
     let rc = unsafe {
         let mut sll: libc::sockaddr_ll = std::mem::zeroed();
         sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = ETH_P_ARP.to_be();
+        sll.sll_protocol = protocol.to_be();
         sll.sll_ifindex = ifindex as i32;
         libc::bind(
             socket.as_raw_fd(),
@@ -104,7 +104,7 @@ fn bind_packet(socket: &Socket, ifindex: u32) -> std::io::Result<()> {
 
 /// The interface's MAC and first IPv4 address (0.0.0.0 if it has none: an ARP probe, which
 /// hosts answer too).
-fn own_addresses(ifname: &str) -> std::io::Result<(MacAddr, Ipv4Addr)> {
+pub(crate) fn own_addresses(ifname: &str) -> std::io::Result<(MacAddr, Ipv4Addr)> {
     let mut mac = None;
     let mut ip = None;
     for ifa in nix::ifaddrs::getifaddrs().map_err(std::io::Error::from)? {

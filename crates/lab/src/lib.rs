@@ -53,6 +53,7 @@
 //! | reachability | `h.ping(vip, ms(500))?`, `h.arping("eth0", vip, ms(100))?` |
 //! | time a failover | `let p = h.start_probe(Probe::arp("eth0", vip)?, ms(1))?; ...; p.stop()?.outages_over(ms(10))` |
 //! | raw sockets in a host | `h.socket(Domain::IPV4, Type::RAW, Some(Protocol::from(112)))?`, `h.in_netns(\|\| ...)?` |
+//! | forge packets | `h.injector("eth0")?.send_paced(datagrams, 20_000)?` with [`ipv4_datagram`] / [`ipv6_datagram`] under any source |
 //! | wait | `wait_until("lb2 to hold the VIP", secs(5), ms(10), \|\| lb2.has_addr(vip))?` |
 //!
 //! What the lab promises:
@@ -81,6 +82,7 @@ mod fault;
 mod host;
 mod icmp;
 mod init;
+mod inject;
 mod lab;
 mod names;
 mod ns;
@@ -95,6 +97,7 @@ pub use capture::Capture;
 pub use error::{Error, Result};
 pub use fault::{Chain, Fault};
 pub use host::{Host, LinkState, NicInfo};
+pub use inject::{Injector, ethernet_destination, ipv4_datagram, ipv6_datagram};
 pub use lab::{DEFAULT_SEGMENT, HostSpec, KEEP_ENV, Lab, Nic, SWITCH};
 pub use nix::sys::signal::Signal;
 pub use pcap::{IpPacket, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, Pcap, Record};

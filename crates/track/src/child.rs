@@ -65,7 +65,24 @@ pub(crate) struct Running {
 
 impl Running {
     pub(crate) fn spawn(program: &Program, extra: &[&str]) -> io::Result<Running> {
-        let child = program.command(extra).spawn()?;
+        Running::started(program.command(extra).spawn()?)
+    }
+
+    /// [`Running::spawn`] on the runtime's blocking pool. Spawning forks and then waits for
+    /// the child to exec, which takes as long as loading the program takes (a script on a
+    /// slow or hung file system, a large daemon to fork): the event loop shares this
+    /// thread, and a script run is never worth an advert sent late.
+    pub(crate) async fn spawn_off_thread(program: &Program, extra: &[&str]) -> io::Result<Running> {
+        let mut cmd = program.command(extra);
+        // The child becomes a `Running` on the blocking thread: if the task waiting for it
+        // is dropped meanwhile (the trackers stop), dropping the result still kills the
+        // whole process group, not just its leader.
+        tokio::task::spawn_blocking(move || Running::started(cmd.spawn()?))
+            .await
+            .map_err(io::Error::other)?
+    }
+
+    fn started(child: tokio::process::Child) -> io::Result<Running> {
         let raw = child
             .id()
             .and_then(|id| i32::try_from(id).ok())
@@ -134,7 +151,7 @@ pub(crate) async fn run_with_timeout(
     timeout: Duration,
     grace: Duration,
 ) -> ScriptOutcome {
-    let mut run = match Running::spawn(program, extra) {
+    let mut run = match Running::spawn_off_thread(program, extra).await {
         Ok(run) => run,
         Err(e) => return ScriptOutcome::CouldNotRun(format!("{}: {e}", program.text)),
     };

@@ -131,6 +131,12 @@ impl NotifyFifo {
         }
     }
 
+    /// Remove the FIFO now if we created it (what [`NotifyFifo::close`] does first).
+    pub(crate) fn unlink(&mut self) {
+        remove_if(self.created, &self.path);
+        self.created = false;
+    }
+
     /// Stop the reader script and remove the FIFO if we created it.
     pub(crate) async fn close(mut self) {
         // Removed first, so a reader that loops reopening it cannot find it again.
@@ -151,5 +157,37 @@ impl Drop for NotifyFifo {
 fn remove_if(created: bool, path: &Path) {
     if created {
         let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_symlink_or_a_file_planted_at_the_fifo_path_is_not_written_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("passwd");
+        std::fs::write(&victim, "root:x:0:0\n").unwrap();
+        let link = dir.path().join("notify.fifo");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(NotifyFifo::open("notify_fifo", &link, None, Duration::ZERO).is_none());
+        // Not followed, not removed: the link stays for the operator to look at.
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        let plain = dir.path().join("plain.fifo");
+        std::fs::write(&plain, "").unwrap();
+        assert!(NotifyFifo::open("notify_fifo", &plain, None, Duration::ZERO).is_none());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root:x:0:0\n");
+        // A FIFO of our own is used, and removed when closed since we made it.
+        let ours = dir.path().join("ours.fifo");
+        let mut f = NotifyFifo::open("notify_fifo", &ours, None, Duration::ZERO).unwrap();
+        f.write_line("INSTANCE \"VI_1\" MASTER 100\n");
+        f.unlink();
+        assert!(!ours.exists());
     }
 }

@@ -244,11 +244,47 @@ fn affected(watched: &[Watched], event: &InotifyEvent) -> Vec<usize> {
         .collect()
 }
 
+/// Write `init_file`'s value as root without following what someone may have put at the
+/// path (track files often live in /tmp): a symbolic link or hard link to a file elsewhere,
+/// a FIFO or a device is refused, as keepalived refuses to write through a symbolic link.
+fn init_file(path: &Path, value: i64) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => io::Error::other("it is a symbolic link; refused"),
+            Some(libc::ENXIO) => io::Error::other("it is a FIFO; refused"),
+            _ => e,
+        })?;
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        let what = if meta.file_type().is_fifo() {
+            "a FIFO"
+        } else {
+            "not a regular file"
+        };
+        return Err(io::Error::other(format!("it is {what}; refused")));
+    }
+    if meta.nlink() > 1 {
+        return Err(io::Error::other(format!(
+            "it has {} hard links; refused",
+            meta.nlink()
+        )));
+    }
+    file.set_len(0)?;
+    file.write_all(format!("{value}\n").as_bytes())
+}
+
 /// Prepare one file: `init_file`, resolve its directory, watch it, read the value.
 fn watch(inotify: &Inotify, tf: &TrackFile) -> Result<Watched, String> {
     if let Some((value, overwrite)) = tf.init_file
         && (overwrite || !tf.path.exists())
-        && let Err(e) = std::fs::write(&tf.path, format!("{value}\n"))
+        && let Err(e) = init_file(&tf.path, value)
     {
         warn!(
             "track_file {}: cannot initialise {}: {e}",
@@ -366,5 +402,25 @@ mod tests {
     #[test]
     fn missing_file_is_zero_without_complaint() {
         assert_eq!(read_value(Path::new("/nonexistent/baton/track")), (0, None));
+    }
+
+    #[test]
+    fn init_file_writes_through_no_planted_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("passwd");
+        std::fs::write(&victim, "root:x:0:0\n").unwrap();
+        let link = dir.path().join("track");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let e = init_file(&link, 7).unwrap_err();
+        assert_eq!(e.to_string(), "it is a symbolic link; refused");
+        let hard = dir.path().join("hard");
+        std::fs::hard_link(&victim, &hard).unwrap();
+        let e = init_file(&hard, 7).unwrap_err();
+        assert_eq!(e.to_string(), "it has 2 hard links; refused");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root:x:0:0\n");
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "123456\n").unwrap();
+        init_file(&plain, 7).unwrap();
+        assert_eq!(std::fs::read_to_string(&plain).unwrap(), "7\n");
     }
 }

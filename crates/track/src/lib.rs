@@ -1,8 +1,10 @@
 //! The runtime side of health tracking: `vrrp_script` runs, `vrrp_track_process` (pidfd +
 //! /proc, so it works inside network and PID namespaces), `track_file` (inotify), and
 //! notifications (`notify*` scripts, notify FIFOs). Everything runs as tasks on the caller's
-//! tokio runtime and reports raw observations as [`TrackEvent`]s; what they mean for an
-//! instance's priority or state is decided by the protocol core.
+//! tokio runtime, except process tracking, which has a thread of its own for its /proc
+//! scans, and script launches, which fork on the runtime's blocking pool; all of it reports
+//! raw observations as [`TrackEvent`]s; what they mean for an instance's priority or state
+//! is decided by the protocol core.
 //!
 //! ```no_run
 //! # async fn demo(config: baton_conf::Config) -> Result<(), baton_track::TrackError> {
@@ -134,7 +136,12 @@ impl Trackers {
             .collect();
         if !processes.is_empty() {
             let span = info_span!("vrrp_track_process");
-            tasks.spawn(process::run(processes, options.clone(), tx.clone()).instrument(span));
+            tasks.spawn(process::run_on_own_thread(
+                processes,
+                options.clone(),
+                tx.clone(),
+                span,
+            ));
         }
 
         let files: Vec<_> = config

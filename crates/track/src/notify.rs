@@ -251,6 +251,19 @@ impl Notifier {
     }
 }
 
+impl Notifier {
+    /// [`Notifier::shutdown`] without waiting for it: the FIFOs we created are removed now,
+    /// so a notifier started next can create them afresh, and the rest (notify scripts
+    /// finishing, FIFO readers stopping) runs as a task of its own. For a reload, whose
+    /// event loop must not stop for the old notifier's scripts.
+    pub fn shutdown_detached(mut self, wait: Duration) {
+        for (fifo, _) in &mut self.fifos {
+            fifo.unlink();
+        }
+        tokio::spawn(self.shutdown(wait));
+    }
+}
+
 impl Drop for Notifier {
     fn drop(&mut self) {
         // Dropping the worker's tasks kills any notify script still running.
@@ -374,7 +387,7 @@ async fn run_step(
         step.program.text,
         extra.join(" ")
     );
-    let mut run = match Running::spawn(&step.program, &extra) {
+    let mut run = match Running::spawn_off_thread(&step.program, &extra).await {
         Ok(run) => run,
         Err(e) => {
             warn!("Error exec-ing notify script `{}`: {e}", step.program.text);

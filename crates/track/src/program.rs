@@ -100,11 +100,12 @@ impl Program {
             // Its own process group, so a timeout can kill everything it started.
             .process_group(0)
             .kill_on_drop(true);
-        let us = ScriptUser::current();
-        if self.user.gid != us.gid {
+        // Our own ids, not ScriptUser::current(): that also looks our name up (NSS, which
+        // may ask a directory server), and every script run would wait for it.
+        if self.user.gid != nix::unistd::getegid().as_raw() {
             cmd.gid(self.user.gid);
         }
-        if self.user.uid != us.uid {
+        if self.user.uid != nix::unistd::geteuid().as_raw() {
             // std clears supplementary groups before setuid when we are root.
             cmd.uid(self.user.uid);
         }

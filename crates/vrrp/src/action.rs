@@ -173,6 +173,54 @@ pub struct LogLine {
     /// The instance (or group) name, printed as keepalived's `(VI_1)` prefix.
     pub scope: Option<Arc<str>>,
     pub text: LogText,
+    /// Set when the line reports what a peer sent: anyone on the segment can send adverts
+    /// under any source address, so the daemon limits how many such lines of each kind it
+    /// writes.
+    pub peer: Option<PeerLog>,
+}
+
+/// What a line about a peer reports, and which peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerLog {
+    pub kind: PeerLogKind,
+    pub source: IpAddr,
+}
+
+/// The kinds of line about peers, each limited on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerLogKind {
+    /// An advert with a lower priority than ours (either state).
+    LowerPriority,
+    /// An advert dropped for a configuration difference, or with the other checksum form.
+    Mismatch,
+    /// An advert with our priority and our own address, or a second address owner.
+    Conflict,
+    /// An advert for a VRID we do not run (`log_unknown_vrids`).
+    UnknownVrid,
+    /// A datagram that is not a valid advert (the daemon's own line, before the core).
+    Malformed,
+}
+
+impl PeerLogKind {
+    pub const ALL: [PeerLogKind; 5] = [
+        PeerLogKind::LowerPriority,
+        PeerLogKind::Mismatch,
+        PeerLogKind::Conflict,
+        PeerLogKind::UnknownVrid,
+        PeerLogKind::Malformed,
+    ];
+
+    /// What the lines say, for the summary of those left out.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PeerLogKind::LowerPriority => "lower priority advert",
+            PeerLogKind::Mismatch => "configuration mismatch",
+            PeerLogKind::Conflict => "address conflict",
+            PeerLogKind::UnknownVrid => "unknown VRID",
+            PeerLogKind::Malformed => "dropped datagram",
+        }
+    }
 }
 
 impl fmt::Display for LogLine {

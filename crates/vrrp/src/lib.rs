@@ -106,7 +106,7 @@ pub mod tracking;
 
 pub use action::{
     Action, AddressKind, Destination, FifoLine, InstanceId, Level, LogLine, LogText, NotifyArgs,
-    NotifyState, NotifyTarget, SendAdvert, Transition,
+    NotifyState, NotifyTarget, PeerLog, PeerLogKind, SendAdvert, Transition,
 };
 pub use counters::{Counters, DropReason};
 pub use environment::{Environment, InterfaceFacts};

@@ -37,7 +37,12 @@ pub struct InstanceStatus {
     pub last_transition: Option<Transition>,
     pub faults: Vec<String>,
     pub counters: Counters,
+    /// At most [`crate::mismatch::CAPACITY`]; the table's forgetting is counted below.
     pub mismatches: Vec<Mismatch>,
+    /// Entries dropped to make room while the table was full (forged sources, usually).
+    pub mismatches_evicted: u64,
+    /// Entries forgotten after [`crate::mismatch::EXPIRY`] without an advert.
+    pub mismatches_expired: u64,
     /// A lower-priority master beside us that does not hear us.
     pub split_brain: Option<crate::split_brain::SplitBrain>,
 }
@@ -72,7 +77,9 @@ impl InstanceStatus {
             last_transition: i.last.clone(),
             faults: i.faults.iter().map(|f| f.to_string()).collect(),
             counters: i.counters.clone(),
-            mismatches: i.mismatches.list().to_vec(),
+            mismatches: i.mismatches.list(),
+            mismatches_evicted: i.mismatches.evicted(),
+            mismatches_expired: i.mismatches.expired(),
             split_brain: i.split_brain(),
         }
     }

@@ -141,6 +141,7 @@ impl Node {
             text: LogText::Owned(format!(
                 "VRRP_Group({name}) Syncing instances to {state} state"
             )),
+            peer: None,
         }));
         let target = NotifyTarget { group: true, name };
         crate::instance::notify_actions(out, &group.notify, &target, NotifyState::of(state), 0);

@@ -43,6 +43,7 @@ fn corpus_dir(target: &str) -> PathBuf {
 
 #[test]
 fn committed_corpus_replays_without_panic() {
+    let started = std::time::Instant::now();
     let mut seen = 0;
     for (name, target) in TARGETS {
         let dir = corpus_dir(name);
@@ -68,4 +69,10 @@ fn committed_corpus_replays_without_panic() {
         assert!(accepted > 0, "{name}: no seed gets past parsing");
     }
     assert!(seen >= 15, "only {seen} corpus files found");
+    // Parsing a packet is microseconds: seconds would mean a slow path to find.
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "{seen} inputs took {took:?}"
+    );
 }

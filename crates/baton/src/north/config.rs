@@ -1,6 +1,11 @@
 //! Loading keepalived.conf at start and on SIGHUP. The daemon runs a configuration that loads
 //! with errors, as keepalived does, but refuses to start on one with nothing usable, and
 //! refuses a reload with any error, keeping the running configuration.
+//!
+//! A reload reads files, and files can be slow (a network file system) or worse; the
+//! loader bounds what it reads (regular files only, sizes and counts, `baton_conf::Limits`),
+//! and [`ConfigSource::reload_in_background`] runs it on a thread of its own, so the event
+//! loop keeps advertising while it reads.
 
 use std::path::PathBuf;
 
@@ -67,6 +72,13 @@ impl ConfigSource {
         loaded.config
     }
 
+    /// [`ConfigSource::reload`] on the runtime's blocking pool: the event loop awaits the
+    /// handle alongside everything else instead of stopping for the read.
+    pub fn reload_in_background(&self) -> tokio::task::JoinHandle<Reload> {
+        let source = self.clone();
+        tokio::task::spawn_blocking(move || source.reload())
+    }
+
     /// Re-read the file for a SIGHUP.
     pub fn reload(&self) -> Reload {
         let loaded = self.load();
@@ -108,6 +120,25 @@ mod tests {
         }
         std::fs::write(&path, GOOD.replace("priority 200", "priority 900")).unwrap();
         assert!(matches!(src.reload(), Reload::Refused { errors } if errors >= 1));
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keepalived.conf");
+        std::fs::write(&path, GOOD).unwrap();
+        let src = ConfigSource::new(path.clone(), Some("lb1".into()), false);
+        assert!(src.initial().is_some());
+        std::fs::remove_file(&path).unwrap();
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        // Nobody ever opens the FIFO for writing: a read would wait forever.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s = src.clone();
+        std::thread::spawn(move || tx.send(s.reload()).unwrap());
+        let r = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the reload waited on the FIFO");
+        assert!(matches!(r, Reload::Refused { errors: 1 }), "{r:?}");
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! client. The status payload is whatever serde value the caller supplies (the protocol core's
 //! snapshot), so this module knows nothing about VRRP.
 //!
+//! Clients are served concurrently, each within deadlines of its own: a request must arrive
+//! within [`IDLE_TIMEOUT`] and its answer be taken within [`WRITE_TIMEOUT`], or the client is
+//! dropped. One client that connects and stalls, or never reads its answer, costs the others
+//! nothing. At most [`MAX_CLIENTS`] are served at once; more are answered "busy" and closed.
+//!
 //! ```text
 //! > {"cmd":"status"}
 //! < {"ok":true,"status":{...}}
@@ -22,8 +27,12 @@ use tokio::net::{UnixListener, UnixStream};
 
 /// Longest request line accepted; anything longer is a client error, not a memory sink.
 pub const MAX_REQUEST: usize = 4096;
-/// A client that sends nothing for this long is dropped.
+/// A client that sends no (complete) request for this long is dropped.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client that does not take its answer within this long is dropped.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Clients served at once.
+pub const MAX_CLIENTS: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -64,6 +73,25 @@ pub struct Response<S> {
 pub struct ControlServer {
     listener: UnixListener,
     path: PathBuf,
+    deadlines: Deadlines,
+}
+
+/// How long a client may take, per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// To send a whole request line.
+    pub idle: Duration,
+    /// To take the answer.
+    pub write: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            idle: IDLE_TIMEOUT,
+            write: WRITE_TIMEOUT,
+        }
+    }
 }
 
 impl ControlServer {
@@ -103,7 +131,14 @@ impl ControlServer {
         Ok(ControlServer {
             listener,
             path: path.to_path_buf(),
+            deadlines: Deadlines::default(),
         })
+    }
+
+    /// Other deadlines than [`IDLE_TIMEOUT`] and [`WRITE_TIMEOUT`].
+    pub fn with_deadlines(mut self, deadlines: Deadlines) -> ControlServer {
+        self.deadlines = deadlines;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -111,31 +146,46 @@ impl ControlServer {
     }
 
     /// Answer clients until the task is dropped. `status` produces the current snapshot; it
-    /// is called once per status request, on this task, so it may borrow the daemon's state
-    /// through whatever the caller closes over. Clients are served one at a time: answers are
-    /// small and this keeps the daemon single-threaded.
-    pub async fn serve<S, F>(&self, mut status: F)
+    /// is called once per status request, on this task.
+    pub async fn serve<S, F>(&self, status: F)
     where
         S: Serialize,
-        F: FnMut() -> S,
+        F: Fn() -> S,
     {
         self.serve_async(async || status()).await
     }
 
     /// [`ControlServer::serve`] with a snapshot that takes a moment to produce: the daemon's
     /// loop asks its own event loop for it over a channel, so the state never needs sharing.
-    pub async fn serve_async<S, F>(&self, mut status: F)
+    /// Every client runs on this one task, concurrently with the others.
+    pub async fn serve_async<S, F>(&self, status: F)
     where
         S: Serialize,
-        F: AsyncFnMut() -> S,
+        F: AsyncFn() -> S,
     {
+        use futures::StreamExt;
+        use futures::stream::FuturesUnordered;
+
         let me = nix::unistd::geteuid().as_raw();
+        let mut clients = FuturesUnordered::new();
         loop {
-            let stream = match self.listener.accept().await {
+            let accepted = tokio::select! {
+                Some(()) = clients.next(), if !clients.is_empty() => continue,
+                a = self.listener.accept() => a,
+            };
+            let stream = match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     tracing::warn!("control socket {}: accept: {e}", self.path.display());
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // Out of descriptors, say: let the clients we have finish meanwhile.
+                    let pause = tokio::time::sleep(Duration::from_millis(100));
+                    tokio::pin!(pause);
+                    loop {
+                        tokio::select! {
+                            () = &mut pause => break,
+                            Some(()) = clients.next(), if !clients.is_empty() => {}
+                        }
+                    }
                     continue;
                 }
             };
@@ -152,11 +202,14 @@ impl ControlServer {
                     continue;
                 }
             }
-            if let Err(e) =
-                tokio::time::timeout(IDLE_TIMEOUT, handle_client(stream, &mut status)).await
-            {
-                tracing::debug!("control socket: client idle, dropped: {e}");
+            if clients.len() >= MAX_CLIENTS {
+                tracing::debug!("control socket: {MAX_CLIENTS} clients already; refused one");
+                let busy = encode(&Response::<()>::err("busy: too many clients".into()));
+                // Never waits: a fresh socket's buffer takes one short line.
+                let _ = stream.try_write(busy.as_bytes());
+                continue;
             }
+            clients.push(handle_client(stream, &status, self.deadlines));
         }
     }
 }
@@ -167,15 +220,27 @@ impl Drop for ControlServer {
     }
 }
 
-async fn handle_client<S: Serialize>(stream: UnixStream, status: &mut impl AsyncFnMut() -> S) {
+/// One client, request after request, each within its deadlines.
+async fn handle_client<S: Serialize>(
+    stream: UnixStream,
+    status: &impl AsyncFn() -> S,
+    deadlines: Deadlines,
+) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read.take(MAX_REQUEST as u64 * 16)).lines();
     loop {
-        let line = match lines.next_line().await {
-            Ok(Some(line)) => line,
-            Ok(None) => return,
-            Err(e) => {
+        let line = match tokio::time::timeout(deadlines.idle, lines.next_line()).await {
+            Ok(Ok(Some(line))) => line,
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => {
                 tracing::debug!("control socket: read: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(
+                    "control socket: no request within {:?}; dropped",
+                    deadlines.idle
+                );
                 return;
             }
         };
@@ -191,8 +256,16 @@ async fn handle_client<S: Serialize>(stream: UnixStream, status: &mut impl Async
                 Err(e) => encode(&Response::<()>::err(describe_bad_request(&line, &e))),
             }
         };
-        if write.write_all(answer.as_bytes()).await.is_err() {
-            return;
+        match tokio::time::timeout(deadlines.write, write.write_all(answer.as_bytes())).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return,
+            Err(_) => {
+                tracing::debug!(
+                    "control socket: answer not taken within {:?}; dropped",
+                    deadlines.write
+                );
+                return;
+            }
         }
     }
 }
@@ -238,15 +311,20 @@ pub async fn request(path: &Path, req: &Request) -> Result<serde_json::Value, Co
         source: e,
     })?;
     line.push('\n');
-    write.write_all(line.as_bytes()).await.map_err(io)?;
+    // A daemon too busy to serve us answers and closes at once, perhaps before our request
+    // is written: its answer is read even when the write failed.
+    let wrote = write.write_all(line.as_bytes()).await;
     let mut lines = BufReader::new(read).lines();
-    let answer = lines
-        .next_line()
-        .await
-        .map_err(io)?
-        .ok_or_else(|| ControlError::NoAnswer {
-            path: path.to_path_buf(),
-        })?;
+    let answer = match (lines.next_line().await, wrote) {
+        (Ok(Some(answer)), _) => answer,
+        (_, Err(e)) => return Err(io(e)),
+        (Err(e), Ok(())) => return Err(io(e)),
+        (Ok(None), Ok(())) => {
+            return Err(ControlError::NoAnswer {
+                path: path.to_path_buf(),
+            });
+        }
+    };
     let resp: Response<serde_json::Value> =
         serde_json::from_str(&answer).map_err(|e| ControlError::BadAnswer {
             path: path.to_path_buf(),
@@ -287,12 +365,12 @@ mod tests {
             let server = ControlServer::bind(&path).unwrap();
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
-            let mut calls = 0;
+            let calls = std::cell::Cell::new(0);
             let serve = server.serve(|| {
-                calls += 1;
+                calls.set(calls.get() + 1);
                 Snapshot {
                     instances: vec![serde_json::json!({"name": "VI_1", "state": "MASTER"})],
-                    calls,
+                    calls: calls.get(),
                 }
             });
             let client = async {
@@ -364,6 +442,98 @@ mod tests {
             let server = ControlServer::bind(&stale).unwrap();
             assert_eq!(server.path(), stale);
             assert!(std::os::unix::net::UnixStream::connect(&stale).is_ok());
+        });
+    }
+
+    #[test]
+    fn a_stalled_client_does_not_hold_up_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        rt().block_on(async {
+            let server = ControlServer::bind(&path).unwrap();
+            let client = async {
+                // One connects and sends half a request, another asks and never reads
+                // (its answer is large enough to fill the socket buffer), a third sends
+                // nothing at all.
+                let mut half = UnixStream::connect(&path).await.unwrap();
+                half.write_all(b"{\"cmd\":\"sta").await.unwrap();
+                let mut deaf = UnixStream::connect(&path).await.unwrap();
+                for _ in 0..64 {
+                    deaf.write_all(b"{\"cmd\":\"status\"}\n").await.unwrap();
+                }
+                let _silent = UnixStream::connect(&path).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let t = std::time::Instant::now();
+                let v = request(&path, &Request::Status).await.unwrap();
+                (v, t.elapsed(), half, deaf)
+            };
+            let big = "x".repeat(64 * 1024);
+            let (v, took, _half, _deaf) = tokio::select! {
+                r = client => r,
+                _ = server.serve(|| big.clone()) => unreachable!(),
+            };
+            assert_eq!(v.as_str().map(str::len), Some(64 * 1024));
+            assert!(took < Duration::from_millis(500), "status took {took:?}");
+        });
+    }
+
+    #[test]
+    fn a_client_that_never_asks_is_dropped_after_its_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i.sock");
+        rt().block_on(async {
+            let idle = Duration::from_millis(200);
+            let server = ControlServer::bind(&path)
+                .unwrap()
+                .with_deadlines(Deadlines {
+                    idle,
+                    write: WRITE_TIMEOUT,
+                });
+            let client = async {
+                let stream = UnixStream::connect(&path).await.unwrap();
+                let (read, _write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let t = std::time::Instant::now();
+                let closed = tokio::time::timeout(idle * 10, lines.next_line()).await;
+                matches!(closed, Ok(Ok(None))) && t.elapsed() >= idle
+            };
+            let closed = tokio::select! {
+                r = client => r,
+                _ = server.serve(|| 1u8) => unreachable!(),
+            };
+            assert!(closed, "the idle client was not dropped");
+        });
+    }
+
+    #[test]
+    fn beyond_the_client_limit_a_client_is_told_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.sock");
+        rt().block_on(async {
+            let server = ControlServer::bind(&path).unwrap();
+            let client = async {
+                let mut held = Vec::new();
+                for _ in 0..MAX_CLIENTS {
+                    held.push(UnixStream::connect(&path).await.unwrap());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let refused = request(&path, &Request::Status).await;
+                drop(held);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let served = request(&path, &Request::Status).await;
+                (refused, served)
+            };
+            let (refused, served) = tokio::select! {
+                r = client => r,
+                _ = server.serve(|| 2u8) => unreachable!(),
+            };
+            match refused {
+                Err(ControlError::Refused { message, .. }) => {
+                    assert_eq!(message, "busy: too many clients")
+                }
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(served.unwrap(), 2);
         });
     }
 

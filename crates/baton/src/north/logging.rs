@@ -4,7 +4,10 @@
 //!
 //! The syslog sender is a few lines over a Unix datagram socket rather than libc's `syslog(3)`,
 //! so it can be pointed at a test socket and never blocks the runtime: a full or missing syslog
-//! drops the line instead of stalling VRRP.
+//! drops the line instead of stalling VRRP. The console (`-l`) is written the same way when
+//! it can be: standard error reopened as a description of its own (so the non-blocking flag
+//! is ours alone), a line dropped when its pipe is full. A socket (journald's stream) cannot
+//! be reopened and is written as it is.
 
 use std::io::{self, Write};
 use std::os::unix::net::UnixDatagram;
@@ -205,12 +208,73 @@ pub fn init(opts: &LogOptions) {
             ),
         }
     }
-    let _ = builder.with_writer(io::stderr).try_init();
+    let _ = builder.with_writer(ConsoleWriter::open()).try_init();
+}
+
+/// Standard error, written without waiting where that can be arranged.
+#[derive(Debug, Clone)]
+pub struct ConsoleWriter {
+    /// A non-blocking description of standard error's pipe, tty or file; `None`: the
+    /// inherited descriptor, written as it is.
+    own: Option<Arc<std::fs::File>>,
+}
+
+impl ConsoleWriter {
+    pub fn open() -> ConsoleWriter {
+        use std::os::unix::fs::OpenOptionsExt;
+        let own = std::fs::OpenOptions::new()
+            .append(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+            .open("/proc/self/fd/2")
+            .ok()
+            .map(Arc::new);
+        ConsoleWriter { own }
+    }
+}
+
+/// One event, written whole when its formatting is done.
+#[derive(Debug)]
+pub struct ConsoleLine {
+    own: Option<Arc<std::fs::File>>,
+    buf: Vec<u8>,
+}
+
+impl Write for ConsoleLine {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ConsoleLine {
+    fn drop(&mut self) {
+        // A line that does not fit the pipe now is lost rather than waited for.
+        let _ = match &self.own {
+            Some(f) => (&**f).write(&self.buf).map(drop),
+            None => io::stderr().write_all(&self.buf),
+        };
+    }
+}
+
+impl<'a> MakeWriter<'a> for ConsoleWriter {
+    type Writer = ConsoleLine;
+
+    fn make_writer(&'a self) -> ConsoleLine {
+        ConsoleLine {
+            own: self.own.clone(),
+            buf: Vec::with_capacity(256),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::OpenOptionsExt;
 
     #[test]
     fn facilities_parse_like_keepalived() {
@@ -259,6 +323,32 @@ mod tests {
             std::str::from_utf8(&buf[..n]).unwrap(),
             format!("<150>baton[{pid}]: (VI_1) Entering MASTER STATE")
         );
+    }
+
+    #[test]
+    fn the_console_drops_a_line_rather_than_wait_for_a_full_pipe() {
+        use std::os::fd::AsRawFd;
+        // A pipe nobody reads, standing in for standard error.
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(format!("/proc/self/fd/{}", write.as_raw_fd()))
+            .unwrap();
+        let console = ConsoleWriter {
+            own: Some(Arc::new(file)),
+        };
+        let t = std::time::Instant::now();
+        // Far more than a pipe holds (64 KiB).
+        for _ in 0..10_000 {
+            let mut line = console.make_writer();
+            line.write_all(&[b'x'; 100]).unwrap();
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+        // The inherited descriptor stays blocking for whoever else holds it.
+        let flags = nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_GETFL).unwrap();
+        assert_eq!(flags & libc::O_NONBLOCK, 0);
+        drop(read);
     }
 
     #[test]

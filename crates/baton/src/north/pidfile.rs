@@ -1,11 +1,15 @@
 //! The pid file: written at start, removed at exit, and locked with `flock` while the daemon
 //! runs, so a second daemon on the same file is refused even when a crash left the file
-//! behind (a stale file has no lock holder and is simply taken over).
+//! behind (a stale file has no lock holder and is simply taken over). It is opened as
+//! [`super::files`] opens files written as root: a symbolic link, a FIFO, a hard link or a
+//! file of another user at its path is refused, naming what was found.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use super::files::{self, Mode, OpenError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PidFileError {
@@ -18,6 +22,8 @@ pub enum PidFileError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("pid file {0}")]
+    Refused(OpenError),
 }
 
 /// A pid file held by this process. Dropping it removes the file and releases the lock.
@@ -42,14 +48,11 @@ impl PidFile {
         // a lock on a file nobody can see, so open again until the locked file is the one at
         // `path`.
         loop {
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o644)
-                .open(path)
-                .map_err(io)?;
+            let mut file = match files::open_for_writing(path, Mode::ReadWrite, true) {
+                Ok(f) => f,
+                Err(OpenError::Io { source, .. }) => return Err(io(source)),
+                Err(refused) => return Err(PidFileError::Refused(refused)),
+            };
             match file.try_lock() {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => {
@@ -143,6 +146,40 @@ mod tests {
         std::fs::write(&path, "99999999\nleftover garbage\n").unwrap();
         let pf = PidFile::acquire_for(&path, 7).unwrap();
         assert_eq!(std::fs::read_to_string(pf.path()).unwrap(), "7\n");
+    }
+
+    #[test]
+    fn a_symlink_planted_at_the_pid_file_is_refused_and_its_target_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("shadow");
+        std::fs::write(&victim, "secret\n").unwrap();
+        let path = dir.path().join("baton.pid");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let err = PidFile::acquire_for(&path, 4242).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "pid file {}: it is a symbolic link; refused",
+                path.display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret\n");
+        // The link is left for the operator to look at.
+        assert!(
+            std::fs::symlink_metadata(&path)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+
+    #[test]
+    fn a_fifo_at_the_pid_file_is_refused_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("baton.pid");
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
+        let err = PidFile::acquire_for(&path, 4242).unwrap_err();
+        assert!(err.to_string().ends_with("it is a FIFO; refused"), "{err}");
     }
 
     #[test]

@@ -7,13 +7,30 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use baton_conf::{VirtualAddress, VirtualRoute, VirtualRule};
-use baton_vrrp::{Action, Destination, InstanceId, Level, LogLine, SendAdvert};
+use baton_vrrp::{Action, Destination, InstanceId, Level, LogLine, LogText, SendAdvert};
 
 use super::Daemon;
 
 /// The action capacity kept between batches: a steady-state batch (an advert or two, a
 /// timer's worth) fits many times over.
 const KEPT_ACTIONS: usize = 64;
+/// How long the loop waits for the kernel to acknowledge an address, route or rule. The
+/// kernel answers at once unless its routing lock is held (by a large `ip` batch, say);
+/// past this the loop carries on and the request completes, or not, without it.
+pub const NETLINK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `fut` within [`NETLINK_DEADLINE`], or a warning saying what did not answer.
+async fn within_deadline<T>(what: &str, fut: impl Future<Output = T>) -> Option<T> {
+    match tokio::time::timeout(NETLINK_DEADLINE, fut).await {
+        Ok(r) => Some(r),
+        Err(_) => {
+            tracing::warn!(
+                "{what}: no answer from the kernel within {NETLINK_DEADLINE:?}; carrying on"
+            );
+            None
+        }
+    }
+}
 
 impl Daemon {
     /// Carry out every pending action, then send the GARP/NA frames that are due.
@@ -31,7 +48,16 @@ impl Daemon {
             super::heap::release_free_pages();
         }
         self.actions = actions;
-        self.announce.flush(self.clock.now(), &self.ifaces);
+        let now = self.clock.now();
+        self.announce.flush(now, &self.ifaces);
+        for (level, text) in self.peer_log.close_windows(now) {
+            log(&LogLine {
+                level,
+                scope: None,
+                text: LogText::Owned(text),
+                peer: None,
+            });
+        }
         if std::mem::take(&mut self.states_changed) && self.ready {
             crate::north::notify_systemd::status(&self.summary());
         }
@@ -75,9 +101,21 @@ impl Daemon {
                 args,
             } => self.tracking.run_notify(&target, &command, args.as_ref()),
             Action::WriteFifo(line) => self.tracking.write_fifo(&line),
-            Action::Log(line) => log(&line),
-            Action::StateChanged { instance, to, .. } => {
+            Action::Log(line) => {
+                let admitted = match line.peer {
+                    Some(p) => {
+                        let now = self.clock.now();
+                        self.peer_log.admit(now, p.kind, p.source, line.level)
+                    }
+                    None => true,
+                };
+                if admitted {
+                    log(&line);
+                }
+            }
+            Action::StateChanged { instance, from, to } => {
                 self.states_changed = true;
+                self.record_change(instance, from, to);
                 if let Some(i) = self.node.instance(instance) {
                     self.vrrp_transitions.push((i.name().to_string(), to));
                 }
@@ -85,7 +123,7 @@ impl Daemon {
         }
     }
 
-    async fn send_advert(&mut self, s: SendAdvert) {
+    pub(super) async fn send_advert(&mut self, s: SendAdvert) {
         let Some(inst) = self.node.instance(s.instance) else {
             return;
         };
@@ -136,7 +174,12 @@ impl Daemon {
             );
             return;
         };
-        match self.netlink.add_address(link.index, vip).await {
+        let what = format!("adding {}/{} on {interface}", vip.addr, vip.prefix_len);
+        let Some(r) = within_deadline(&what, self.netlink.add_address(link.index, vip)).await
+        else {
+            return;
+        };
+        match r {
             Ok(()) => {}
             Err(e) if e.is_exists() => {
                 tracing::debug!("{}/{} already on {interface}", vip.addr, vip.prefix_len)
@@ -150,17 +193,21 @@ impl Daemon {
         let Some(link) = self.ifaces.by_name(interface) else {
             return;
         };
-        if let Err(e) = self.netlink.del_address_if_present(link.index, vip).await {
+        let what = format!("removing {}/{} from {interface}", vip.addr, vip.prefix_len);
+        if let Some(Err(e)) =
+            within_deadline(&what, self.netlink.del_address_if_present(link.index, vip)).await
+        {
             tracing::warn!("{e} on {interface}");
         }
     }
 
     async fn route(&mut self, route: &VirtualRoute, add: bool) {
         let r = if add {
-            self.netlink.add_route(route).await
+            within_deadline("adding a route", self.netlink.add_route(route)).await
         } else {
-            self.netlink.del_route(route).await
+            within_deadline("removing a route", self.netlink.del_route(route)).await
         };
+        let Some(r) = r else { return };
         match r {
             Ok(()) => {}
             Err(e) if add && e.is_exists() => tracing::debug!("{e}"),
@@ -171,10 +218,11 @@ impl Daemon {
 
     async fn rule(&mut self, rule: &VirtualRule, add: bool) {
         let r = if add {
-            self.netlink.add_rule(rule).await
+            within_deadline("adding a rule", self.netlink.add_rule(rule)).await
         } else {
-            self.netlink.del_rule(rule).await
+            within_deadline("removing a rule", self.netlink.del_rule(rule)).await
         };
+        let Some(r) = r else { return };
         match r {
             Ok(()) => {}
             Err(e) if add && e.is_exists() => tracing::debug!("{e}"),

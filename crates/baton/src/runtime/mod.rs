@@ -10,15 +10,30 @@
 //!     tracker observation     → Input::Script/ProcessCount/FileValue
 //!     checker verdict         → the LVS core (runtime::lvs), its table to nftables
 //!     next_deadline() reached → Input::Deadline (and spaced GARP/NA frames)
-//!     SIGHUP                  → reload, Input::Reload (refused on errors)
+//!     SIGHUP                  → read the configuration on a blocking thread
+//!     configuration read      → Input::Reload (refused on errors)
 //!     control request         → node.status()
 //!     SIGTERM / SIGINT        → Input::Shutdown, then exit
 //! }
 //! ```
 //!
 //! Everything runs on one current-thread tokio runtime: VRRP work is small and ordered, and
-//! one thread keeps the daemon's memory and its behaviour easy to reason about. Netlink and
+//! one loop keeps the daemon's memory and its behaviour easy to reason about. Netlink and
 //! socket failures are logged with context and never stop the daemon.
+//!
+//! Nothing that can wait on something outside the daemon runs inside a branch of the loop,
+//! because a loop that stops advertising makes the backup take over while the master still
+//! holds the VIP. Reading the configuration and spawning scripts happen on the runtime's
+//! blocking pool (a thread started when needed), process tracking's /proc scans on a
+//! thread of its own; listing the kernel's interfaces again runs
+//! as a task of its own and reports back; control clients are served on a task of their
+//! own, each with deadlines. The real-server checkers run on a thread of their own and
+//! send verdicts; the nftables data plane programs on a thread of its own; conntrackd's
+//! client commands run as child processes awaited beside the loop. What stays in the loop
+//! is bounded: kernel requests for addresses, routes and rules (each with a deadline, in
+//! the order the core asked), sends on non-blocking sockets, the cores' own work, and, when
+//! `lvs_sync_daemon`'s instance becomes MASTER, conntrackd's commit (at most
+//! `south::conntrackd::MASTER_WAIT`, after the adverts and before the VIPs).
 
 mod actions;
 mod alarm;
@@ -26,26 +41,30 @@ pub mod clock;
 mod heap;
 mod lvs;
 mod lvs_status;
+mod observe;
 mod status;
 mod sync;
 pub mod tracking;
 
+use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use baton_conf::Config;
 use baton_track::{ScriptPolicy, TrackEvent, TrackOptions};
-use baton_vrrp::{Action, Input, Node, ReceivedAdvert, State};
+use baton_vrrp::{Action, Input, Level, Node, PeerLogKind, ReceivedAdvert, State};
 use baton_wire::advert::Packet;
 use baton_wire::{AdvertRepr, ChecksumPolicy, auth_ext};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use crate::cli::RunOptions;
 use crate::north::config::{ConfigSource, Reload};
 use crate::north::control::ControlServer;
 use crate::north::notify_systemd::{self, Lifecycle};
+use crate::north::peer_log::PeerLogLimit;
 use crate::south::announce::Announcements;
 use crate::south::conntrackd::ConntrackSync;
 use crate::south::links::{self, Interfaces, LinkInput};
@@ -61,6 +80,8 @@ const EXIT_INIT_FAILED: u8 = 2;
 /// Room for the largest datagram VRRP can produce (IPv4 header with options, 255 IPv6
 /// addresses); anything larger is truncated and counted.
 const RECV_BUFFER: usize = 60 + 8 + 255 * 16 + 8;
+/// The source of a datagram that could not be read far enough to know it.
+const UNKNOWN_SOURCE: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 /// The largest advert baton can emit.
 const SEND_BUFFER: usize = 8 + 255 * 16 + 8 + baton_wire::auth_ext::TRAILER_LEN;
 
@@ -74,9 +95,13 @@ pub struct Daemon {
     actions: Vec<Action>,
     netlink: Netlink,
     monitor: Option<Monitor>,
+    /// Interfaces and addresses being listed again after the monitor stopped.
+    relisting: Option<JoinHandle<Relisted>>,
     ifaces: Interfaces,
     sockets: Sockets,
     announce: Announcements,
+    /// Log lines about what peers sent, limited per kind.
+    peer_log: PeerLogLimit,
     tracking: Tracking,
     track_options: TrackOptions,
     recv_buf: Box<[u8]>,
@@ -98,6 +123,8 @@ pub struct Daemon {
     pidfile: PathBuf,
     /// Instances that changed state in the batch being carried out, for the LVS half.
     vrrp_transitions: Vec<(String, State)>,
+    /// What the operator views need beyond the core's status (state change history).
+    views: observe::Views,
 }
 
 /// Run the daemon until SIGTERM or SIGINT (after the pid file is held and the configuration
@@ -121,6 +148,13 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
     };
     let control = match ControlServer::bind(&opts.control_socket) {
         Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(EXIT_INIT_FAILED);
+        }
+    };
+    let mut observers = match crate::north::observe::Observers::start(opts.metrics) {
+        Ok(o) => o,
         Err(e) => {
             tracing::error!("{e}");
             return ExitCode::from(EXIT_INIT_FAILED);
@@ -159,6 +193,9 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
     };
     notify_systemd::notify(Lifecycle::Ready, &d.summary());
     d.ready = true;
+    // The configuration being read for a reload, and whether another SIGHUP came meanwhile.
+    let mut reading: Option<JoinHandle<Reload>> = None;
+    let mut read_again = false;
     loop {
         if let Err(e) = alarm.set(d.wake_at()) {
             tracing::error!("cannot set the deadline timer: {e}");
@@ -168,13 +205,15 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
             Some(reply) = asked.recv() => {
                 let _ = reply.send(d.status_value());
             }
+            r = observers.next() => d.answer(r, &observers.dump_dir),
             (i, r) = std::future::poll_fn(|cx| d.sockets.poll_recv(cx, &mut d.recv_buf)) => {
                 d.on_datagram(i, r).await;
             }
             ev = next_net_event(&mut d.monitor) => match ev {
                 Some(ev) => d.on_net_event(ev).await,
-                None => d.resync_links().await,
+                None => d.resync_links(),
             },
+            listed = finished(&mut d.relisting) => d.on_relisted(listed).await,
             Some(ev) = d.tracking.events.recv() => d.on_track_event(ev).await,
             Some(v) = d.lvs.verdicts.recv() => d.on_verdict(v).await,
             r = alarm.rung() => match r {
@@ -184,15 +223,45 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
                 }
                 Err(e) => tracing::error!("deadline timer: {e}"),
             },
-            _ = hup.recv() => d.reload(source).await,
+            _ = hup.recv() => {
+                if reading.is_some() {
+                    // One more read when this one is done: a storm of SIGHUPs costs one
+                    // read at a time and ends with the file as it is last.
+                    tracing::info!("Reload already in progress; reading again when it is done");
+                    read_again = true;
+                } else {
+                    reading = Some(d.begin_reload(source));
+                }
+            }
+            read = finished(&mut reading) => {
+                d.apply_reload(read).await;
+                if std::mem::take(&mut read_again) {
+                    reading = Some(d.begin_reload(source));
+                }
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
+    }
+    if let Some(r) = reading.take() {
+        // Let a read that hangs go with the process rather than wait for it.
+        r.abort();
     }
     notify_systemd::notify(Lifecycle::Stopping, "stopping");
     d.shutdown().await;
     tracing::info!("Stopped baton v{}", env!("CARGO_PKG_VERSION"));
     ExitCode::SUCCESS
+}
+
+/// The result of a background job once it finishes (and the slot emptied); pending forever
+/// while there is none.
+async fn finished<T>(job: &mut Option<JoinHandle<T>>) -> Result<T, tokio::task::JoinError> {
+    let Some(handle) = job.as_mut() else {
+        return std::future::pending().await;
+    };
+    let r = handle.await;
+    *job = None;
+    r
 }
 
 /// The monitor's next event; pending forever while there is no monitor (it is reopened on
@@ -203,6 +272,16 @@ async fn next_net_event(monitor: &mut Option<Monitor>) -> Option<NetEvent> {
         None => std::future::pending().await,
     }
 }
+
+/// A fresh monitor with the interfaces and addresses listed after it subscribed.
+type Relisted = Result<
+    (
+        Monitor,
+        Vec<crate::south::netlink::Link>,
+        Vec<crate::south::netlink::InterfaceAddress>,
+    ),
+    crate::south::netlink::NetlinkError,
+>;
 
 /// What went wrong opening the daemon's kernel interfaces.
 #[derive(Debug, thiserror::Error)]
@@ -247,9 +326,11 @@ impl Daemon {
             actions: Vec::new(),
             netlink,
             monitor: Some(monitor),
+            relisting: None,
             ifaces,
             sockets,
             announce: Announcements::default(),
+            peer_log: PeerLogLimit::default(),
             tracking,
             track_options,
             recv_buf: vec![0u8; RECV_BUFFER].into_boxed_slice(),
@@ -262,8 +343,17 @@ impl Daemon {
             sync: None,
             pidfile: pidfile.to_path_buf(),
             vrrp_transitions: Vec::new(),
+            views: observe::Views::new(),
         };
         d.first_tracker_values().await;
+        // Crash recovery: routes an earlier run left (it was killed, or its configuration
+        // has changed since) go before anything is installed; the core then removes the
+        // configured VIPs, routes and rules at `Start` as keepalived does.
+        match d.netlink.flush_keepalived_routes().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed {n} stale route(s) of protocol keepalived"),
+            Err(e) => tracing::warn!("cannot remove stale routes: {e}"),
+        }
         let statics = d.config.clone();
         d.static_config(&statics, true).await;
         d.sync_start(&statics);
@@ -300,12 +390,17 @@ impl Daemon {
         }
     }
 
-    /// When the loop must wake: the core's next deadline or the next spaced GARP/NA frame.
+    /// When the loop must wake: the core's next deadline, the next spaced GARP/NA frame, or
+    /// the end of a window of peer log lines with a summary due.
     fn wake_at(&self) -> tokio::time::Instant {
-        let next = match (self.node.next_deadline(), self.announce.next_due()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let next = [
+            self.node.next_deadline(),
+            self.announce.next_due(),
+            self.peer_log.next_due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         self.clock.wake_at(next)
     }
 
@@ -330,7 +425,7 @@ impl Daemon {
         self.node.handle(now, Input::Deadline, &mut self.actions);
         self.execute().await;
         if self.monitor.is_none() {
-            self.resync_links().await;
+            self.resync_links();
         }
     }
 
@@ -368,7 +463,16 @@ impl Daemon {
             Ok(rx) => rx,
             Err(e) => {
                 ep.stats.wire_errors.count_recv(&e);
-                tracing::debug!("{} ({}): dropped datagram: {e}", ep.ifname, ep.family);
+                if tracing::enabled!(tracing::Level::DEBUG)
+                    && self.peer_log.admit(
+                        now,
+                        PeerLogKind::Malformed,
+                        UNKNOWN_SOURCE,
+                        Level::Debug,
+                    )
+                {
+                    tracing::debug!("{} ({}): dropped datagram: {e}", ep.ifname, ep.family);
+                }
                 return;
             }
         };
@@ -389,12 +493,18 @@ impl Daemon {
             Ok(a) => a,
             Err(e) => {
                 ep.stats.wire_errors.count_parse(&e);
-                tracing::debug!(
-                    "{} ({}): dropped packet from {}: {e}",
-                    ep.ifname,
-                    ep.family,
-                    rx.src
-                );
+                if tracing::enabled!(tracing::Level::DEBUG)
+                    && self
+                        .peer_log
+                        .admit(now, PeerLogKind::Malformed, rx.src, Level::Debug)
+                {
+                    tracing::debug!(
+                        "{} ({}): dropped packet from {}: {e}",
+                        ep.ifname,
+                        ep.family,
+                        rx.src
+                    );
+                }
                 return;
             }
         };
@@ -454,20 +564,32 @@ impl Daemon {
 
     /// The monitor stopped (its socket failed, e.g. after the kernel dropped notifications
     /// it could not queue): subscribe again and catch up by listing everything, so no link
-    /// or address change is lost.
-    async fn resync_links(&mut self) {
+    /// or address change is lost. The listing is a dump as long as the host has addresses,
+    /// so it runs as a task of its own and [`Daemon::on_relisted`] takes its result.
+    fn resync_links(&mut self) {
         self.monitor = None;
-        let fresh = async {
+        if self.relisting.is_some() {
+            return;
+        }
+        let netlink = self.netlink.clone();
+        self.relisting = Some(tokio::spawn(async move {
             let mut monitor = Monitor::start(&[])?;
-            let links = self.netlink.links().await?;
-            let addrs = self.netlink.addresses(None).await?;
+            let links = netlink.links().await?;
+            let addrs = netlink.addresses(None).await?;
             monitor.set_known(&links);
-            Ok::<_, crate::south::netlink::NetlinkError>((monitor, links, addrs))
-        };
-        let (monitor, links, addrs) = match fresh.await {
-            Ok(f) => f,
-            Err(e) => {
+            Ok((monitor, links, addrs))
+        }));
+    }
+
+    async fn on_relisted(&mut self, listed: Result<Relisted, tokio::task::JoinError>) {
+        let (monitor, links, addrs) = match listed {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) => {
                 tracing::warn!("netlink monitor: {e}; retrying");
+                return;
+            }
+            Err(e) => {
+                tracing::error!("netlink monitor: the listing failed: {e}; retrying");
                 return;
             }
         };
@@ -477,11 +599,13 @@ impl Daemon {
         for link in &links {
             events.push(NetEvent::LinkChanged(link.clone()));
         }
-        // Links and addresses that went away while nobody listened.
+        // Links and addresses that went away while nobody listened (looked up by key: a
+        // host may have many thousands of addresses).
+        let listed_links: HashSet<u32> = links.iter().map(|l| l.index).collect();
         let gone: Vec<u32> = self
             .ifaces
             .indexes()
-            .filter(|i| !links.iter().any(|l| l.index == *i))
+            .filter(|i| !listed_links.contains(i))
             .collect();
         for index in gone {
             events.push(NetEvent::LinkRemoved {
@@ -489,11 +613,10 @@ impl Daemon {
                 name: String::new(),
             });
         }
+        let listed_addrs: HashSet<(u32, std::net::IpAddr)> =
+            addrs.iter().map(|n| (n.ifindex, n.addr)).collect();
         for a in self.ifaces.addresses() {
-            if !addrs
-                .iter()
-                .any(|n| n.ifindex == a.ifindex && n.addr == a.addr)
-            {
+            if !listed_addrs.contains(&(a.ifindex, a.addr)) {
                 events.push(NetEvent::AddressRemoved(a.clone()));
             }
         }
@@ -506,6 +629,9 @@ impl Daemon {
 
     fn feed_track_event(&mut self, ev: TrackEvent) {
         let now = self.clock.now();
+        if let TrackEvent::ScriptResult { name, .. } = &ev {
+            self.views.script_ended(name);
+        }
         let input = match &ev {
             TrackEvent::ScriptResult { name, outcome } => Input::Script {
                 name,
@@ -519,6 +645,10 @@ impl Daemon {
                 name,
                 value: *value,
             },
+            TrackEvent::ScriptStarted { name } => {
+                self.views.script_started(name);
+                return;
+            }
             TrackEvent::Disabled { kind, name, reason } => {
                 tracing::warn!("{kind} {name} disabled: {reason}");
                 return;
@@ -532,14 +662,25 @@ impl Daemon {
         self.execute().await;
     }
 
-    /// SIGHUP: re-read the configuration; apply it through the core's diff, or refuse it and
-    /// keep running the old one.
-    async fn reload(&mut self, source: &ConfigSource) {
+    /// SIGHUP: start reading the configuration off the loop.
+    fn begin_reload(&mut self, source: &ConfigSource) -> JoinHandle<Reload> {
         tracing::info!("Reloading");
         notify_systemd::notify(Lifecycle::Reloading, "reloading");
         // Between RELOADING=1 and READY=1 systemd wants nothing else.
         self.ready = false;
-        match source.reload() {
+        self.info.reloading_since = Some(std::time::Instant::now());
+        source.reload_in_background()
+    }
+
+    /// The configuration has been read: apply it through the core's diff, or refuse it and
+    /// keep running the old one.
+    async fn apply_reload(&mut self, read: Result<Reload, tokio::task::JoinError>) {
+        self.info.reloading_since = None;
+        let read = read.unwrap_or_else(|e| {
+            tracing::error!("Reload refused: reading the configuration failed: {e}");
+            Reload::Refused { errors: 1 }
+        });
+        match read {
             Reload::Applied(new) => {
                 let new = *new;
                 if new.global.net_namespace != self.config.global.net_namespace {
@@ -553,7 +694,7 @@ impl Daemon {
                     );
                 }
                 let policy = ScriptPolicy::new(&new.global, &self.track_options);
-                self.tracking.reload(&self.config, &new, &policy).await;
+                self.tracking.reload(&self.config, &new, &policy);
                 self.vmacs.apply(&self.netlink, &new).await;
                 self.static_reload(&new).await;
                 crate::south::links::promote_secondaries(&new);
@@ -564,6 +705,8 @@ impl Daemon {
                 self.sockets.open_available(&self.ifaces);
                 self.info.reloaded(&new);
                 self.reload_lvs(&new).await;
+                let names: Vec<&str> = new.instances.iter().map(|i| i.name.as_str()).collect();
+                self.views.history.retain(&names);
                 self.config = new;
                 self.execute().await;
                 heap::release_free_pages();

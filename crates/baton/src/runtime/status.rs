@@ -9,6 +9,7 @@ use baton_vrrp::{NodeStatus, State};
 use serde::Serialize;
 
 use super::Daemon;
+use crate::north::peer_log::LeftOut;
 use crate::south::announce::AnnounceStats;
 use crate::south::sockets::EndpointStatus;
 
@@ -22,6 +23,8 @@ pub struct Info {
     router_id: Option<String>,
     pub reloads: u32,
     pub reloads_refused: u32,
+    /// A reload is reading the configuration, since when.
+    pub reloading_since: Option<Instant>,
 }
 
 impl Info {
@@ -33,7 +36,16 @@ impl Info {
             router_id: c.global.router_id.clone(),
             reloads: 0,
             reloads_refused: 0,
+            reloading_since: None,
         }
+    }
+
+    pub fn config(&self) -> &std::path::Path {
+        &self.config
+    }
+
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started.elapsed()
     }
 
     pub fn reloaded(&mut self, c: &Config) {
@@ -55,9 +67,13 @@ struct DaemonView<'a> {
     configured_instances: &'a [String],
     reloads: u32,
     reloads_refused: u32,
+    /// How long the configuration has been being read for a reload, if it is.
+    reloading_ms: Option<u64>,
     /// Each VRRP socket: traffic, and datagrams that never became an advert.
     sockets: Vec<EndpointStatus>,
     announcements: &'a AnnounceStats,
+    /// Log lines about peers left out by the limit, per kind.
+    peer_log_left_out: &'a LeftOut,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,8 +102,13 @@ impl Daemon {
                 configured_instances: &self.info.configured_instances,
                 reloads: self.info.reloads,
                 reloads_refused: self.info.reloads_refused,
+                reloading_ms: self
+                    .info
+                    .reloading_since
+                    .map(|t| t.elapsed().as_millis() as u64),
                 sockets: self.sockets.status(),
                 announcements: &self.announce.stats,
+                peer_log_left_out: &self.peer_log.left_out,
             },
             node: self.node.status(),
             virtual_servers: super::lvs_status::virtual_servers(&self.lvs, dataplane.as_ref()),

@@ -74,7 +74,21 @@ impl Daemon {
             }
             _ => false,
         });
-        if becomes_master && let Some(s) = &mut self.sync {
+        if !becomes_master {
+            return;
+        }
+        // The adverts go first, so the other routers hear the new master at once whatever
+        // the commit takes; the VIPs (and their gratuitous ARPs) wait for it.
+        let (adverts, rest): (Vec<Action>, Vec<Action>) = std::mem::take(&mut self.actions)
+            .into_iter()
+            .partition(|a| matches!(a, Action::SendAdvert(_)));
+        self.actions = rest;
+        for a in adverts {
+            if let Action::SendAdvert(s) = a {
+                self.send_advert(s).await;
+            }
+        }
+        if let Some(s) = &mut self.sync {
             s.transition(Role::Master).await;
         }
     }

@@ -154,18 +154,18 @@ impl Tracking {
     /// Follow a reloaded configuration: trackers and notifier whose configuration did not
     /// change keep running (no rerun of scripts, no lost queue of notifications); the others
     /// are stopped and started afresh. The core keeps tracker state across the reload.
-    pub async fn reload(&mut self, old: &Config, new: &Config, policy: &ScriptPolicy) {
+    pub fn reload(&mut self, old: &Config, new: &Config, policy: &ScriptPolicy) {
         let trackers_same = tracker_part(old) == tracker_part(new);
         let notifier_same = notify_part(old) == notify_part(new);
         if trackers_same && notifier_same {
             return;
         }
         if !notifier_same {
-            // The old FIFOs are closed before the new notifier opens them again; a notify
-            // script still running gets a second, then is killed. Only a reload that
-            // changes notifications pays this.
+            // The old FIFOs are removed before the new notifier creates them again; a
+            // notify script still running gets a second, then is killed, on a task of its
+            // own: the loop does not wait for it.
             if let Some(n) = self.notifier.take() {
-                n.shutdown(Duration::from_secs(1)).await;
+                n.shutdown_detached(Duration::from_secs(1));
             }
             self.notifier = start_notifier(new, policy, &self.options);
         }

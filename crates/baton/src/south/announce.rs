@@ -14,6 +14,11 @@ use serde::Serialize;
 use super::links::Interfaces;
 use crate::south::garp::{Announcer, ipv6_forwarding};
 
+/// Frames one interface may have waiting for one family. A burst is a few rounds over the
+/// VIPs; what goes beyond this (a flood of lower-priority adverts asking for
+/// `garp_lower_prio_repeat` bursts, with frames spaced apart) is dropped and counted.
+pub const MAX_PENDING: usize = 4096;
+
 /// Frames waiting on one interface for one family.
 #[derive(Debug, Default)]
 struct Queue {
@@ -35,6 +40,8 @@ pub struct AnnounceStats {
     pub garp_sent: u64,
     pub na_sent: u64,
     pub errors: u64,
+    /// Frames not queued because the interface's queue held [`MAX_PENDING`] already.
+    pub dropped_queue_full: u64,
 }
 
 #[derive(Debug)]
@@ -64,7 +71,8 @@ impl Announcements {
     ) {
         for _ in 0..repeat {
             for (ifname, addr) in addrs {
-                let i = self.interface(ifname);
+                let dropped = &mut self.stats.dropped_queue_full;
+                let i = Self::interface_in(&mut self.interfaces, ifname);
                 let q = match addr {
                     IpAddr::V4(_) => {
                         i.arp.spacing = spacing_arp;
@@ -75,25 +83,32 @@ impl Announcements {
                         &mut i.na
                     }
                 };
+                if q.pending.len() >= MAX_PENDING {
+                    *dropped += 1;
+                    continue;
+                }
                 q.pending.push_back(*addr);
             }
         }
     }
 
-    fn interface(&mut self, ifname: &Arc<str>) -> &mut Interface {
-        let pos = match self.interfaces.iter().position(|i| i.ifname == *ifname) {
+    fn interface_in<'a>(
+        interfaces: &'a mut Vec<Interface>,
+        ifname: &Arc<str>,
+    ) -> &'a mut Interface {
+        let pos = match interfaces.iter().position(|i| i.ifname == *ifname) {
             Some(p) => p,
             None => {
-                self.interfaces.push(Interface {
+                interfaces.push(Interface {
                     ifname: ifname.clone(),
                     sender: None,
                     arp: Queue::default(),
                     na: Queue::default(),
                 });
-                self.interfaces.len() - 1
+                interfaces.len() - 1
             }
         };
-        &mut self.interfaces[pos]
+        &mut interfaces[pos]
     }
 
     /// When a spaced frame is next due.
@@ -209,6 +224,23 @@ mod tests {
         assert_eq!(i.na.pending.len(), 2);
         assert_eq!(i.na.spacing, Duration::from_millis(10));
         assert_eq!(an.next_due(), Some(Instant::ZERO));
+    }
+
+    #[test]
+    fn a_queue_never_holds_more_than_its_bound() {
+        let mut an = Announcements::default();
+        let ens: Arc<str> = Arc::from("ens33");
+        // A flood of lower-priority adverts, each asking for a burst while frames are spaced.
+        for _ in 0..2_000 {
+            an.enqueue(
+                &[(ens.clone(), a("192.168.5.10"))],
+                3,
+                Duration::from_millis(10),
+                Duration::ZERO,
+            );
+        }
+        assert_eq!(an.interfaces[0].arp.pending.len(), MAX_PENDING);
+        assert_eq!(an.stats.dropped_queue_full, 6_000 - MAX_PENDING as u64);
     }
 
     #[test]

@@ -15,9 +15,9 @@
 //! | BACKUP | `-t` shorten the kernel's timers (old entries purge), `-n` ask the master for a resync |
 //! | FAULT  | `-t` |
 //!
-//! On becoming MASTER the commit runs before the virtual addresses come up (bounded by
-//! [`MASTER_WAIT`]): the first packet of a synced connection that reaches this director
-//! finds its state, with its NAT mapping, already in the kernel.
+//! On becoming MASTER the adverts go out first, then the commit runs before the virtual
+//! addresses come up (bounded by [`MASTER_WAIT`]): the first packet of a synced connection
+//! that reaches this director finds its state, with its NAT mapping, already in the kernel.
 //!
 //! The configuration, lock file and control socket live beside baton's pid file
 //! (`<pidfile>.conntrackd.conf`, …), so several daemons on one host (or in network
@@ -40,8 +40,9 @@ pub const CONNTRACKD: &str = "/usr/sbin/conntrackd";
 /// IPVS's sync multicast group and port, keepalived's defaults for `lvs_sync_daemon`.
 pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 81);
 pub const DEFAULT_PORT: u16 = 8848;
-/// How long becoming MASTER waits for the commit before the VIPs come up regardless.
-pub const MASTER_WAIT: Duration = Duration::from_secs(2);
+/// How long becoming MASTER waits for the commit before the VIPs come up regardless (the
+/// adverts have gone out already; the loop waits, so the bound is short).
+pub const MASTER_WAIT: Duration = Duration::from_millis(500);
 /// How long one client command may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long conntrackd gets to open its control socket after starting.
@@ -204,7 +205,7 @@ impl ConntrackSync {
     ) -> Result<ConntrackSync, String> {
         let paths = Paths::beside(pidfile);
         let text = config_text(&setting, local, &paths);
-        std::fs::write(&paths.config, text)
+        write_fresh(&paths.config, &text)
             .map_err(|e| format!("cannot write {}: {e}", paths.config.display()))?;
         let status = SyncStatus {
             interface: setting.interface.clone(),
@@ -327,6 +328,26 @@ impl ConntrackSync {
     }
 }
 
+/// Write `text` to a new file at `path`, replacing what was there: the old file (or a link
+/// someone put in its place) is removed, and the new one is created exclusively, so root
+/// never writes through a link.
+fn write_fresh(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
 async fn run_transition(
     program: PathBuf,
     paths: Paths,
@@ -435,6 +456,19 @@ mod tests {
         s.port = Some(4000);
         let text = config_text(&s, Ipv4Addr::new(10, 9, 0, 1), &p);
         assert!(text.contains("IPv4_address 239.1.2.3") && text.contains("Group 4000"));
+    }
+
+    #[test]
+    fn the_configuration_replaces_a_link_rather_than_writing_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "precious").unwrap();
+        let path = dir.path().join("b.conntrackd.conf");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        write_fresh(&path, "Sync {}\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "Sync {}\n");
+        assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
     }
 
     #[test]

@@ -94,6 +94,9 @@ pub struct SocketStats {
 /// 1 KiB of buffer in the kernel's accounting, and twice that leaves room for a second
 /// burst while the loop is busy. The kernel default (208 KiB) holds about 200.
 const RECEIVE_ROOM_PER_INSTANCE: usize = 2048;
+/// How long a send may wait for room in the socket's buffer before the advert is dropped
+/// and counted as a send error.
+pub const SEND_DEADLINE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// One interface and family: the socket once it could be opened, and its groups.
 #[derive(Debug)]
@@ -164,7 +167,13 @@ impl Endpoint {
                 Err(e) => tracing::warn!("{e}"),
             }
         }
-        match socket.send(src, dst, msg).await {
+        // A send waits only for room in the socket's buffer, and not for long: a queue
+        // that does not drain (a stuck interface) must not hold the event loop.
+        let sent = match tokio::time::timeout(SEND_DEADLINE, socket.send(src, dst, msg)).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("the send buffer stayed full for {SEND_DEADLINE:?}")),
+        };
+        match sent {
             Ok(()) => {
                 self.stats.sent += 1;
                 if self.last_send_error.take().is_some() {

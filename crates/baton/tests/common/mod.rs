@@ -174,21 +174,54 @@ impl Baton {
     /// Start `program` (baton's binary, or a link to it under another name) with the usual
     /// arguments and `extra`; ready once the control socket answers.
     pub fn start_program(host: &Host, program: &Path, conf: &str, extra: &[&str]) -> Baton {
+        Baton::start_wrapped(host, program, conf, extra, &[], &[])
+    }
+
+    /// [`Baton::start_program`] with environment variables set for the daemon.
+    pub fn start_program_env(
+        host: &Host,
+        program: &Path,
+        conf: &str,
+        extra: &[&str],
+        env: &[(&str, &Path)],
+    ) -> Baton {
+        let env: Vec<(&str, &str)> = env
+            .iter()
+            .map(|(k, v)| (*k, v.to_str().expect("a test path is UTF-8")))
+            .collect();
+        Baton::start_wrapped(host, program, conf, extra, &[], &env)
+    }
+
+    /// [`Baton::start_program`] run through `wrapper` (`prlimit --nofile=64 --`, say, which
+    /// execs baton in its place) with `env` added to its environment.
+    pub fn start_wrapped(
+        host: &Host,
+        program: &Path,
+        conf: &str,
+        extra: &[&str],
+        wrapper: &[&str],
+        env: &[(&str, &str)],
+    ) -> Baton {
         let name = program
             .file_name()
             .map_or("baton".into(), |n| n.to_string_lossy().into_owned());
         let conf_path = host.write_file("keepalived.conf", conf).unwrap();
         let pidfile = host.path("baton.pid");
-        let proc = host
-            .spawn(
-                Command::new(program)
-                    .args(["-n", "-l", "-f"])
-                    .arg(&conf_path)
-                    .arg("-p")
-                    .arg(&pidfile)
-                    .args(extra),
-            )
-            .unwrap();
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(program);
+                c
+            }
+            None => Command::new(program),
+        };
+        cmd.args(["-n", "-l", "-f"])
+            .arg(&conf_path)
+            .arg("-p")
+            .arg(&pidfile)
+            .args(extra)
+            .envs(env.iter().copied());
+        let proc = host.spawn(&mut cmd).unwrap();
         let b = Baton {
             proc,
             host: host.clone(),

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use params::{Env, Params, Value};
 use text::{Text, Word, comment_start, words};
 
+use crate::Limits;
 use crate::diag::{Code, Diagnostic, Diagnostics, Severity};
 use crate::model::Span;
-use crate::source::{Sources, normalise};
+use crate::source::{ReadError, Sources, normalise};
 
 /// One logical configuration line.
 #[derive(Debug, Clone)]
@@ -39,7 +40,7 @@ pub(crate) struct Preprocessed {
 pub(crate) struct Settings {
     pub config_id: String,
     pub all_config: bool,
-    pub max_lines: usize,
+    pub limits: Limits,
 }
 
 /// How deep includes and expansions may nest.
@@ -62,6 +63,11 @@ struct Pre<'a> {
     /// Lines processed, produced or not: repetitions of lines that produce nothing (a
     /// definition, a false conditional) must be bounded too.
     work: usize,
+    /// Bytes of words produced and parameter values defined.
+    expanded: usize,
+    /// Files read and their bytes, each read counted (an include may repeat a file).
+    files_read: usize,
+    bytes_read: u64,
 }
 
 /// Preprocess `path` and everything it includes.
@@ -82,16 +88,24 @@ pub(crate) fn run(
         file: Arc::from(path.to_string_lossy().as_ref()),
         expansion_reported: false,
         work: 0,
+        expanded: 0,
+        files_read: 0,
+        bytes_read: 0,
     };
-    match sources.read(path) {
+    match pre.read_source(path) {
         Ok(text) => {
             pre.out.readable = true;
             pre.read_file(path, &text);
         }
         Err(e) => {
             let file: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
+            let code = match e {
+                ReadError::NotRegular { .. } => Code::NotRegularFile,
+                ReadError::TooLarge { .. } | ReadError::Limit(_) => Code::FileTooLarge,
+                ReadError::Io(_) => Code::FileUnreadable,
+            };
             pre.diags.push(Diagnostic::new(
-                Code::FileUnreadable,
+                code,
                 Span {
                     file,
                     line: 0,
@@ -221,6 +235,7 @@ impl Pre<'_> {
             }
         }
         if keep {
+            self.expanded += name.len() + value.iter().map(|t| t.s.len()).sum::<usize>();
             self.params.define(&name, Value::Lines(value));
         }
         i
@@ -266,25 +281,57 @@ impl Pre<'_> {
         }
     }
 
+    /// One file through the sources, within what is left of the file and byte budgets.
+    fn read_source(&mut self, path: &Path) -> Result<String, ReadError> {
+        let limits = &self.settings.limits;
+        if self.files_read >= limits.files {
+            return Err(ReadError::Limit(format!(
+                "more than {} files would be read in all (the limit on files)",
+                limits.files
+            )));
+        }
+        self.files_read += 1;
+        let left = limits.total_bytes.saturating_sub(self.bytes_read);
+        let limit = limits.file_bytes.min(left);
+        match self.sources.read(path, limit) {
+            Ok(text) => {
+                self.bytes_read += text.len() as u64;
+                Ok(text)
+            }
+            Err(ReadError::TooLarge { .. }) if limit < limits.file_bytes => {
+                Err(ReadError::Limit(format!(
+                    "the files read in all would exceed the {}-byte limit",
+                    limits.total_bytes
+                )))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn too_many_lines(&mut self, line: u32, col: u32) -> bool {
         self.work += 1;
-        let work_limit = self
-            .settings
-            .max_lines
-            .saturating_mul(4)
-            .saturating_add(1000);
-        if self.out.lines.len() < self.settings.max_lines && self.work <= work_limit {
+        let limits = self.settings.limits;
+        let work_limit = limits.lines.saturating_mul(4).saturating_add(1000);
+        if self.out.lines.len() < limits.lines
+            && self.work <= work_limit
+            && self.expanded <= limits.expanded_bytes
+        {
             return false;
         }
         if !self.expansion_reported {
             self.expansion_reported = true;
+            let what = if self.expanded > limits.expanded_bytes {
+                format!(
+                    "more than {} bytes of text (the limit on expansion)",
+                    limits.expanded_bytes
+                )
+            } else {
+                format!("more than {} lines (the limit on lines)", limits.lines)
+            };
             let d = Diagnostic::new(
                 Code::ExpansionLimit,
                 self.span(line, col),
-                format!(
-                    "the configuration expands to more than {} lines; the rest is ignored",
-                    self.settings.max_lines
-                ),
+                format!("the configuration expands to {what}; the rest is ignored"),
             );
             self.diags.push(d);
         }
@@ -317,6 +364,7 @@ impl Pre<'_> {
         if let Some((name, at)) = params::definition(&t.s) {
             let value = t.s[at..].trim().to_string();
             let name = name.to_string();
+            self.expanded += name.len() + value.len();
             self.params.define(&name, Value::Line(value));
             return;
         }
@@ -406,6 +454,7 @@ impl Pre<'_> {
         let rest = t.slice(close + 1..t.s.len());
         for binding in bindings {
             for (name, value) in binding {
+                self.expanded += name.len() + value.len();
                 self.params.define(&name, Value::Line(value));
             }
             self.line(rest.clone(), depth + 1);
@@ -426,6 +475,7 @@ impl Pre<'_> {
             self.diags.push(d);
         }
         if !ws.is_empty() {
+            self.expanded += ws.iter().map(|w| w.text.len() + 1).sum::<usize>();
             self.out.lines.push(Line {
                 file: self.file.clone(),
                 words: ws,
@@ -536,17 +586,28 @@ impl Pre<'_> {
                 );
                 continue;
             }
-            match self.sources.read(&path) {
+            match self.read_source(&path) {
                 Ok(content) => self.read_file(&path, &content),
-                Err(e) => self.diags.push(
-                    Diagnostic::new(
-                        Code::IncludeMissing,
-                        arg_span.clone(),
-                        format!("cannot read included file '{}': {e}", path.display()),
-                    )
-                    .with_severity(severity)
-                    .with_len(arg.len),
-                ),
+                Err(e) => {
+                    // A file that is there but not readable as configuration is refused
+                    // whatever the include's leniency: lenient is for files that are absent.
+                    let (code, severity) = match &e {
+                        ReadError::NotRegular { .. } => (Code::NotRegularFile, Severity::Error),
+                        ReadError::TooLarge { .. } | ReadError::Limit(_) => {
+                            (Code::FileTooLarge, Severity::Error)
+                        }
+                        ReadError::Io(_) => (Code::IncludeMissing, severity),
+                    };
+                    self.diags.push(
+                        Diagnostic::new(
+                            code,
+                            arg_span.clone(),
+                            format!("cannot read included file '{}': {e}", path.display()),
+                        )
+                        .with_severity(severity)
+                        .with_len(arg.len),
+                    );
+                }
             }
             if self.expansion_reported {
                 return;

@@ -5,7 +5,10 @@ fn settings(id: &str) -> Settings {
     Settings {
         config_id: id.to_string(),
         all_config: false,
-        max_lines: 100_000,
+        limits: crate::Limits {
+            lines: 100_000,
+            ..crate::Limits::default()
+        },
     }
 }
 
@@ -215,7 +218,7 @@ fn expansion_is_bounded() {
     );
     let mut diags = Diagnostics::default();
     let mut s = settings("x");
-    s.max_lines = 500;
+    s.limits.lines = 500;
     let out = run(Path::new("/etc/k/keepalived.conf"), &src, &s, &mut diags);
     assert_eq!(out.lines.len(), 500);
     assert_eq!(
@@ -235,5 +238,174 @@ fn unreadable_main_file_is_reported() {
     assert_eq!(
         diags.iter().next().map(|d| d.code),
         Some(Code::FileUnreadable)
+    );
+}
+
+fn codes_of(diags: &Diagnostics) -> Vec<(Code, Severity, String)> {
+    diags
+        .iter()
+        .map(|d| (d.code, d.severity, d.message.clone()))
+        .collect()
+}
+
+#[test]
+fn an_include_that_is_not_a_regular_file_is_an_error_naming_it() {
+    // Even through plain `include`, which only warns about absent files: a FIFO would make
+    // the reader wait for a writer, so it is refused and the reload with it.
+    let src = MemSources::new()
+        .with_file(
+            "/etc/k/keepalived.conf",
+            "include conf.d/*.conf\ninclude /dev/zero\nx\n",
+        )
+        .with_file("/etc/k/conf.d/a.conf", "a\n")
+        .with_special("/etc/k/conf.d/b.conf", "a FIFO")
+        .with_special("/dev/zero", "a character device");
+    let (out, diags) = pre_with(&src, "x");
+    let lines: Vec<_> = out.lines.iter().map(|l| l.words[0].text.clone()).collect();
+    assert_eq!(lines, ["a", "x"]);
+    assert_eq!(
+        codes_of(&diags),
+        [
+            (
+                Code::NotRegularFile,
+                Severity::Error,
+                "cannot read included file '/etc/k/conf.d/b.conf': it is a FIFO, not a regular file"
+                    .to_string()
+            ),
+            (
+                Code::NotRegularFile,
+                Severity::Error,
+                "cannot read included file '/dev/zero': it is a character device, not a regular file"
+                    .to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_main_file_that_is_not_a_regular_file_is_refused() {
+    let src = MemSources::new().with_special("/etc/k/keepalived.conf", "a FIFO");
+    let (out, diags) = pre_with(&src, "x");
+    assert!(!out.readable);
+    assert_eq!(
+        codes_of(&diags),
+        [(
+            Code::NotRegularFile,
+            Severity::Error,
+            "cannot read the configuration: it is a FIFO, not a regular file".to_string()
+        )]
+    );
+}
+
+#[test]
+fn include_fan_out_is_bounded_by_the_files_read() {
+    // Each file includes the next one twice: 2^20 reads without a bound on files, none of
+    // them a cycle.
+    let mut src = MemSources::new().with_file("/etc/k/keepalived.conf", "include f0\n");
+    for i in 0..20 {
+        src = src.with_file(
+            format!("/etc/k/f{i}"),
+            format!("include f{n}\ninclude f{n}\n", n = i + 1),
+        );
+    }
+    src = src.with_file("/etc/k/f20", "x\n");
+    let mut s = settings("x");
+    s.limits.files = 100;
+    let mut diags = Diagnostics::default();
+    let started = std::time::Instant::now();
+    let out = run(Path::new("/etc/k/keepalived.conf"), &src, &s, &mut diags);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(out.files.len(), 100);
+    let refused: Vec<_> = diags
+        .iter()
+        .filter(|d| d.code == Code::FileTooLarge)
+        .collect();
+    assert!(!refused.is_empty());
+    assert!(
+        refused[0]
+            .message
+            .ends_with("more than 100 files would be read in all (the limit on files)"),
+        "{}",
+        refused[0].message
+    );
+    assert!(diags.has_errors());
+}
+
+#[test]
+fn the_bytes_of_all_files_are_bounded() {
+    let src = MemSources::new()
+        .with_file("/etc/k/keepalived.conf", "include a\ninclude b\n")
+        .with_file("/etc/k/a", "x".repeat(600))
+        .with_file("/etc/k/b", "y".repeat(600));
+    let mut s = settings("x");
+    s.limits.file_bytes = 1000;
+    s.limits.total_bytes = 1000;
+    let mut diags = Diagnostics::default();
+    let out = run(Path::new("/etc/k/keepalived.conf"), &src, &s, &mut diags);
+    assert_eq!(out.lines.len(), 1);
+    assert_eq!(
+        codes_of(&diags),
+        [(
+            Code::FileTooLarge,
+            Severity::Error,
+            "cannot read included file '/etc/k/b': the files read in all would exceed the \
+             1000-byte limit"
+                .to_string()
+        )]
+    );
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_refused() {
+    let src = MemSources::new().with_file("/etc/k/keepalived.conf", "x".repeat(2000));
+    let mut s = settings("x");
+    s.limits.file_bytes = 1000;
+    let mut diags = Diagnostics::default();
+    let out = run(Path::new("/etc/k/keepalived.conf"), &src, &s, &mut diags);
+    assert!(!out.readable);
+    assert_eq!(
+        codes_of(&diags)[0].2,
+        "cannot read the configuration: it is larger than the 1000-byte limit for one file"
+    );
+}
+
+#[test]
+fn parameters_that_grow_are_bounded_by_the_expanded_bytes() {
+    // Each definition holds the last one twice: without a bound on bytes this doubles past
+    // any memory within forty lines (each line under the 64 KiB line limit stops at 2^16).
+    let mut text = String::from("$P0=xxxxxxxxxxxxxxxx\n");
+    text.push_str("~SEQ(i,1,100000) $Q$i=$P0 $P0 $P0 $P0 $P0 $P0 $P0 $P0\n");
+    let src = MemSources::new().with_file("/etc/k/keepalived.conf", &text);
+    let mut s = settings("x");
+    s.limits.expanded_bytes = 100_000;
+    let mut diags = Diagnostics::default();
+    run(Path::new("/etc/k/keepalived.conf"), &src, &s, &mut diags);
+    assert_eq!(
+        codes_of(&diags),
+        [(
+            Code::ExpansionLimit,
+            Severity::Error,
+            "the configuration expands to more than 100000 bytes of text (the limit on \
+             expansion); the rest is ignored"
+                .to_string()
+        )]
+    );
+}
+
+#[test]
+fn a_repeated_mistake_is_reported_once_with_its_count() {
+    let src = MemSources::new().with_file(
+        "/etc/k/keepalived.conf",
+        "~SEQ(i,1,3000) \"unterminated $i\n",
+    );
+    let (out, diags) = pre_with(&src, "x");
+    assert_eq!(out.lines.len(), 3000);
+    let v = diags.into_vec();
+    assert_eq!(v.len(), 1, "{v:#?}");
+    assert_eq!(v[0].code, Code::UnterminatedQuote);
+    assert!(
+        v[0].notes[0]
+            .message
+            .starts_with("and 2999 more like this here")
     );
 }

@@ -67,6 +67,16 @@ impl Text {
         (seg.line, seg.col + chars as u32)
     }
 
+    /// A cursor for looking up positions in increasing order, as splitting into words does.
+    pub fn positions(&self) -> Positions<'_> {
+        Positions {
+            text: self,
+            seg: usize::MAX,
+            at: 0,
+            chars: 0,
+        }
+    }
+
     /// The part of the text in `range`, with its positions.
     pub fn slice(&self, range: Range<usize>) -> Text {
         let mut segs = Vec::new();
@@ -181,6 +191,45 @@ impl Text {
     }
 }
 
+/// [`Text::pos`] for offsets asked in increasing order, each counted on from the last: the
+/// words of one long line cost the length of the line, not its length per word.
+#[derive(Debug)]
+pub(crate) struct Positions<'a> {
+    text: &'a Text,
+    /// The segment counted in, and how far: `chars` characters from its start to `at`.
+    seg: usize,
+    at: usize,
+    chars: u32,
+}
+
+impl Positions<'_> {
+    /// Line and column of the byte at `at` (a character boundary); the same as
+    /// [`Text::pos`], at any offset, but only fast going forwards.
+    pub fn pos(&mut self, at: usize) -> (u32, u32) {
+        let text = self.text;
+        let i = text
+            .segs
+            .partition_point(|s| s.start <= at)
+            .saturating_sub(1);
+        let Some(seg) = text.segs.get(i) else {
+            return (0, 0);
+        };
+        if !seg.literal {
+            return (seg.line, seg.col);
+        }
+        let from = seg.start.min(text.s.len());
+        if i != self.seg || at < self.at {
+            self.seg = i;
+            self.at = from;
+            self.chars = 0;
+        }
+        let to = at.min(text.s.len()).max(self.at);
+        self.chars += text.s.get(self.at..to).map_or(0, |t| t.chars().count()) as u32;
+        self.at = to;
+        (seg.line, seg.col + self.chars)
+    }
+}
+
 /// Where an unquoted `#` or `!` starts a comment, if any. `\#` and `\!` do not; quotes
 /// protect their content.
 pub(crate) fn comment_start(s: &str) -> Option<usize> {
@@ -232,6 +281,7 @@ pub(crate) struct UnterminatedQuote {
 /// Split a line into words: whitespace separates, `"…"` and `'…'` group (quotes removed,
 /// escapes resolved), `{` and `}` standing alone or ending/starting a word are their own words.
 pub(crate) fn words(text: &Text) -> (Vec<Word>, Option<UnterminatedQuote>) {
+    let mut positions = text.positions();
     let s = text.s.as_str();
     let b = s.as_bytes();
     let mut out = Vec::new();
@@ -284,24 +334,24 @@ pub(crate) fn words(text: &Text) -> (Vec<Word>, Option<UnterminatedQuote>) {
             }
         }
         if quote.is_some() && problem.is_none() {
-            let (line, col) = text.pos(quote_at);
+            let (line, col) = positions.pos(quote_at);
             problem = Some(UnterminatedQuote { line, col });
         }
-        push_word(text, start, i, word, quoted, &mut out);
+        push_word(&mut positions, start, i, word, quoted, &mut out);
     }
     (out, problem)
 }
 
 /// Push a word, splitting structural braces off its ends.
 fn push_word(
-    text: &Text,
+    text: &mut Positions<'_>,
     start: usize,
     end: usize,
     word: String,
     quoted: bool,
     out: &mut Vec<Word>,
 ) {
-    let make = |from: usize, to: usize, t: String, quoted: bool| {
+    let mut make = |from: usize, to: usize, t: String, quoted: bool| {
         let (line, col) = text.pos(from);
         let (end_line, end_col) = text.pos(to);
         let len = if end_line == line && end_col > col {
@@ -501,5 +551,38 @@ mod tests {
         let (ws, p) = words(&Text::source(r#"script "abc"#, 3));
         assert_eq!(ws[1].text, "abc");
         assert_eq!(p, Some(UnterminatedQuote { line: 3, col: 8 }));
+    }
+
+    #[test]
+    fn the_cursor_agrees_with_pos_forwards_and_backwards() {
+        let mut t = Text::source("ab  中文 cd", 4);
+        t.replace(4..10, "xyz");
+        t.join(Text::source("  more é words", 5));
+        let offsets: Vec<usize> = (0..=t.s.len())
+            .filter(|&i| t.s.is_char_boundary(i))
+            .collect();
+        let mut c = t.positions();
+        for &at in &offsets {
+            assert_eq!(c.pos(at), t.pos(at), "at {at}");
+        }
+        for &at in offsets.iter().rev() {
+            assert_eq!(c.pos(at), t.pos(at), "back at {at}");
+        }
+    }
+
+    #[test]
+    fn a_long_line_of_words_splits_in_linear_time() {
+        // 200,000 words on one line: counting each word's column from the start of the line
+        // took minutes.
+        let line = "ab ".repeat(200_000);
+        let started = std::time::Instant::now();
+        let (ws, _) = words(&Text::source(&line, 1));
+        assert_eq!(ws.len(), 200_000);
+        assert_eq!(ws[199_999].col, 599_998);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

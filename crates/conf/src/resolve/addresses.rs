@@ -1,6 +1,7 @@
 //! Where an instance speaks and what it carries: its family, VIPs, source address,
 //! unicast peers, multicast group and interface.
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use baton_wire::{Family, Version};
@@ -30,8 +31,10 @@ pub(super) fn family_of(raw: &RawInstance) -> Family {
 pub(super) fn vips(cx: &mut Cx<'_>, inst: &mut VrrpInstance, raw: &mut RawInstance) {
     let name = &raw.name;
     let family = inst.family;
-    // VIPs must all be of the instance's family; duplicates are dropped.
-    let mut vips = Vec::with_capacity(raw.vips.len());
+    // VIPs must all be of the instance's family; duplicates are dropped (found by address,
+    // so a long list stays linear).
+    let mut vips: Vec<VirtualAddress> = Vec::with_capacity(raw.vips.len());
+    let mut seen: HashMap<IpAddr, usize> = HashMap::with_capacity(raw.vips.len());
     for v in std::mem::take(&mut raw.vips) {
         if Family::of(&v.addr) != family {
             diag(
@@ -45,7 +48,7 @@ pub(super) fn vips(cx: &mut Cx<'_>, inst: &mut VrrpInstance, raw: &mut RawInstan
             );
             continue;
         }
-        if let Some(first) = vips.iter().find(|x: &&VirtualAddress| x.addr == v.addr) {
+        if let Some(first) = seen.get(&v.addr).and_then(|&i| vips.get(i)) {
             cx.diags.push(
                 Diagnostic::new(
                     Code::VipDuplicate,
@@ -56,6 +59,7 @@ pub(super) fn vips(cx: &mut Cx<'_>, inst: &mut VrrpInstance, raw: &mut RawInstan
             );
             continue;
         }
+        seen.insert(v.addr, vips.len());
         vips.push(v);
     }
     inst.vips = vips;
@@ -198,6 +202,9 @@ fn unicast(
         return;
     }
     let mut ttl_checks = false;
+    let vips: HashMap<IpAddr, &VirtualAddress> = inst.vips.iter().map(|v| (v.addr, v)).collect();
+    let mut peers = std::mem::take(&mut inst.unicast_peers);
+    let mut listed: HashSet<IpAddr> = HashSet::new();
     for p in &raw.unicast_peers {
         let addr = p.v.addr;
         if Family::of(&addr) != inst.family {
@@ -227,7 +234,7 @@ fn unicast(
             cx.diags.push(d);
             continue;
         }
-        if let Some(v) = inst.vips.iter().find(|v| v.addr == addr) {
+        if let Some(v) = vips.get(&addr) {
             cx.diags.push(
                 Diagnostic::new(
                     Code::UnicastPeerInvalid,
@@ -240,7 +247,7 @@ fn unicast(
             );
             continue;
         }
-        if inst.unicast_peers.iter().any(|q| q.addr == addr) {
+        if listed.contains(&addr) {
             let first_span = raw
                 .unicast_peers
                 .iter()
@@ -259,8 +266,10 @@ fn unicast(
             continue;
         }
         ttl_checks |= p.v.min_ttl.is_some() || p.v.max_ttl.is_some();
-        inst.unicast_peers.push(p.v.clone());
+        listed.insert(addr);
+        peers.push(p.v.clone());
     }
+    inst.unicast_peers = peers;
     // "Specifying min_ttl or max_ttl turns on check_unicast_src."
     inst.check_unicast_src = raw.check_unicast_src.unwrap_or(g.check_unicast_src) || ttl_checks;
 }

@@ -292,9 +292,11 @@ pub(super) fn preemption(cx: &mut Cx<'_>, inst: &mut VrrpInstance, raw: &RawInst
 pub(super) fn accept(cx: &mut Cx<'_>, inst: &mut VrrpInstance, raw: &RawInstance) {
     let name = &raw.name;
     let (version, strict) = (inst.version, inst.strict);
-    // Accept mode: on unless strict (then only the owner accepts).
+    let owner = inst.priority == 255;
+    // Accept mode: on unless strict (then only the owner accepts). The owner's addresses
+    // are its own: strict mode's refusal of `accept` is for the others.
     inst.accept = match &raw.accept {
-        Some(a) if strict && a.v && version == Version::V2 => {
+        Some(a) if strict && a.v && version == Version::V2 && !owner => {
             diag(
                 cx,
                 Code::StrictMode,
@@ -303,7 +305,7 @@ pub(super) fn accept(cx: &mut Cx<'_>, inst: &mut VrrpInstance, raw: &RawInstance
             );
             false
         }
-        Some(a) if !a.v && inst.priority == 255 => {
+        Some(a) if !a.v && owner => {
             // keepalived never filters the owner's addresses: they are its own.
             warn(
                 cx,
@@ -316,6 +318,6 @@ pub(super) fn accept(cx: &mut Cx<'_>, inst: &mut VrrpInstance, raw: &RawInstance
             true
         }
         Some(a) => a.v,
-        None => !strict || inst.priority == 255,
+        None => !strict || owner,
     };
 }

@@ -68,6 +68,53 @@ struct ProcessTracker {
     outbox: Vec<(usize, u32)>,
 }
 
+/// [`run`] on a thread of its own, with a runtime of its own. A scan reads /proc once per
+/// process on the host every 100 ms (and reading a process whose memory map is locked waits
+/// for it), while a death must be seen the moment it happens: on its own thread the scans
+/// never hold up the VRRP event loop, and deaths are never held up behind a scan. Ends when
+/// this future is dropped (the trackers stop) or the receiver of `events` is gone.
+pub(crate) async fn run_on_own_thread(
+    configured: Vec<TrackProcess>,
+    options: TrackOptions,
+    events: mpsc::Sender<TrackEvent>,
+    span: tracing::Span,
+) {
+    use tracing::Instrument;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("baton-process".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    error!("process tracking not started: {e}");
+                    return;
+                }
+            };
+            rt.block_on(
+                async {
+                    tokio::select! {
+                        () = run(configured, options, events) => {}
+                        _ = stopped => {}
+                    }
+                }
+                .instrument(span),
+            );
+            let _ = done.send(());
+        });
+    if let Err(e) = spawned {
+        error!("process tracking not started: {e}");
+        return;
+    }
+    // Dropped with this future: the thread's loop ends.
+    let _stop = stop;
+    let _ = finished.await;
+}
+
 /// Track every `vrrp_track_process` in `configured` until the receiver of `events` is gone.
 pub(crate) async fn run(
     configured: Vec<TrackProcess>,

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::action::{Action, InstanceId, Level, LogLine, LogText, Transition};
+use crate::action::{
+    Action, InstanceId, Level, LogLine, LogText, PeerLog, PeerLogKind, Transition,
+};
 use crate::counters::Counters;
 use crate::mismatch::Mismatches;
 use crate::time::Instant;
@@ -124,6 +126,9 @@ pub struct Instance {
     pub(crate) counters: Counters,
     pub(crate) mismatches: Mismatches,
     pub(crate) last: Option<Transition>,
+    /// When the last advert from another router was accepted in BACKUP: the last sign of
+    /// the master this instance followed, from which a takeover is timed.
+    pub(crate) heard: Option<Instant>,
     /// `auth_hmac` sequence and replay marks.
     pub(crate) hmac: crate::auth_hmac::HmacState,
     /// As MASTER: a lower-priority master we keep hearing (split brain).
@@ -155,6 +160,7 @@ impl Instance {
             counters: Counters::default(),
             mismatches: Mismatches::default(),
             last: None,
+            heard: None,
             hmac: Default::default(),
             dual: None,
         }
@@ -216,7 +222,8 @@ impl Instance {
         &self.faults
     }
 
-    pub fn mismatches(&self) -> &[crate::mismatch::Mismatch] {
+    /// The peers' configuration differences listed now, oldest first.
+    pub fn mismatches(&self) -> Vec<crate::mismatch::Mismatch> {
         self.mismatches.list()
     }
 
@@ -230,6 +237,12 @@ impl Instance {
 
     pub fn last_transition(&self) -> Option<&Transition> {
         self.last.as_ref()
+    }
+
+    /// When this instance, in BACKUP, last accepted an advert from another router (the
+    /// master it followed, or one advertising priority 0 or below it before a takeover).
+    pub fn master_heard_at(&self) -> Option<Instant> {
+        self.heard
     }
 
     pub fn unicast_peers(&self) -> &[baton_conf::UnicastPeer] {
@@ -293,6 +306,24 @@ impl Instance {
             level,
             scope: Some(self.p.name.clone()),
             text,
+            peer: None,
+        }));
+    }
+
+    /// A line about what `source` sent (see [`crate::PeerLog`]).
+    pub(crate) fn log_peer(
+        &self,
+        out: &mut Vec<Action>,
+        level: Level,
+        kind: PeerLogKind,
+        source: IpAddr,
+        text: LogText,
+    ) {
+        out.push(Action::Log(LogLine {
+            level,
+            scope: Some(self.p.name.clone()),
+            text,
+            peer: Some(PeerLog { kind, source }),
         }));
     }
 

@@ -6,7 +6,7 @@ use core::cmp::Ordering;
 use baton_wire::{Auth, ChecksumForm, Family, Version};
 
 use super::{Instance, Outcome, State};
-use crate::action::{Action, Level, LogText, NotifyState};
+use crate::action::{Action, Level, LogText, NotifyState, PeerLogKind};
 use crate::advert_check;
 use crate::counters::DropReason;
 use crate::election::compare_addresses;
@@ -76,6 +76,7 @@ impl Instance {
         out: &mut Vec<Action>,
     ) -> Outcome {
         let prio = rx.advert.priority;
+        self.heard = Some(now);
         if prio == 0 {
             // RFC 5798 §6.4.2: "If the Priority in the ADVERTISEMENT is zero, then: Set the
             // Master_Down_Timer to Skew_Time" (fast handover: the short priority-ordered delay).
@@ -113,9 +114,11 @@ impl Instance {
         } else {
             // "Otherwise: Discard the ADVERTISEMENT" and let the down timer run out; under
             // fast handover take over after the short delay instead.
-            self.log(
+            self.log_peer(
                 out,
                 Level::Info,
+                PeerLogKind::LowerPriority,
+                rx.src,
                 LogText::Owned(format!(
                     "received lower priority ({prio}) advert from {} - discarding",
                     rx.src
@@ -156,9 +159,11 @@ impl Instance {
         }
         if prio == self.prio {
             if cmp == Ordering::Equal {
-                self.log(
+                self.log_peer(
                     out,
                     Level::Warn,
+                    PeerLogKind::Conflict,
+                    rx.src,
                     LogText::Static("WARNING - equal priority advert received from remote host with our IP address."),
                 );
                 return Outcome::Nothing;
@@ -166,9 +171,11 @@ impl Instance {
             if self.prio == 255 {
                 // Two address owners on one segment: the one with the lower address backs
                 // off to 254 until it is alone again; the higher one stays owner.
-                self.log(
+                self.log_peer(
                     out,
                     Level::Error,
+                    PeerLogKind::Conflict,
+                    rx.src,
                     LogText::Owned(format!(
                         "CONFIGURATION ERROR: local instance and a remote instance ({}) are both configured as address owner, please fix{}",
                         rx.src,
@@ -187,9 +194,11 @@ impl Instance {
             } else {
                 ", forcing new election"
             };
-            self.log(
+            self.log_peer(
                 out,
                 Level::Info,
+                PeerLogKind::LowerPriority,
+                rx.src,
                 LogText::Owned(format!(
                     "Received advert from {} with lower priority {prio}, ours {}{forcing}",
                     rx.src, self.prio
@@ -247,9 +256,11 @@ impl Instance {
                     self.counters.auth_ext.verified += 1;
                 }
                 if let Some(delta) = skew {
-                    self.log(
+                    self.log_peer(
                         out,
                         Level::Warn,
+                        PeerLogKind::Mismatch,
+                        rx.src,
                         LogText::Owned(format!(
                             "auth_hmac: clock of {} differs from ours by {delta} s (window {} s): check NTP",
                             rx.src, cfg.time_window
@@ -275,9 +286,11 @@ impl Instance {
                     crate::auth_hmac::AuthFailure::NotAPeer => 0,
                 };
                 if n.is_power_of_two() {
-                    self.log(
+                    self.log_peer(
                         out,
                         Level::Warn,
+                        PeerLogKind::Mismatch,
+                        rx.src,
                         LogText::Owned(format!(
                             "auth_hmac: dropped advert from {}: {f} ({n} so far)",
                             rx.src
@@ -369,9 +382,11 @@ impl Instance {
             &show(self.p.send_checksum),
             &show(rx.checksum),
         ) {
-            self.log(
+            self.log_peer(
                 out,
                 Level::Warn,
+                PeerLogKind::Mismatch,
+                rx.src,
                 LogText::Owned(format!(
                     "{} computes the VRRPv3 checksum {}, we compute it {}: accepted, but a peer that accepts only its own form drops our adverts - set v3_checksum_as_v2 alike on both",
                     rx.src,
@@ -429,9 +444,11 @@ impl Instance {
             _ => return,
         };
         if self.mismatches.note(now, rx.src, field, &ours, &theirs) {
-            self.log(
+            self.log_peer(
                 out,
                 Level::Warn,
+                PeerLogKind::Mismatch,
+                rx.src,
                 LogText::Owned(format!(
                     "adverts from {} are dropped: its {field} differs (ours {ours}, theirs {theirs}) - both routers may become MASTER until the configurations agree",
                     rx.src

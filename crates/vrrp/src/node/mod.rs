@@ -12,7 +12,7 @@ use std::sync::Arc;
 use baton_conf::{Config, VirtualAddress};
 use baton_wire::{Addresses, AdvertRepr, Family};
 
-use crate::action::{Action, InstanceId, Level, LogLine, LogText};
+use crate::action::{Action, InstanceId, Level, LogLine, LogText, PeerLog, PeerLogKind};
 use crate::environment::Environment;
 use crate::input::{Input, ReceivedAdvert};
 use crate::instance::{FaultReason, Instance, Outcome, Params, State};
@@ -355,6 +355,7 @@ impl Node {
                         level: Level::Info,
                         scope: None,
                         text: LogText::Owned(format!("VRRP_Script({name}) {text}")),
+                        peer: None,
                     }));
                     self.refresh_all(now, out);
                 }
@@ -391,6 +392,7 @@ impl Node {
                             "Netlink reports {interface} {}",
                             if up { "up" } else { "down" }
                         )),
+                        peer: None,
                     }));
                     self.refresh_all(now, out);
                 }
@@ -472,6 +474,10 @@ impl Node {
                         "Unknown VRID {} received on {} from {}",
                         rx.advert.vrid, rx.interface, rx.src
                     )),
+                    peer: Some(PeerLog {
+                        kind: PeerLogKind::UnknownVrid,
+                        source: rx.src,
+                    }),
                 }));
             }
             return;

@@ -261,6 +261,7 @@ fn member_rule(
                 "{} weight ignored: sync group members track without weights unless sync_group_tracking_weight is set",
                 r.name
             )),
+            peer: None,
         }));
         return None;
     }
@@ -276,5 +277,6 @@ fn unknown(logs: &mut Vec<Action>, inst: &VrrpInstance, what: &str, r: &TrackRef
         level: Level::Warn,
         scope: Some(Arc::from(inst.name.as_str())),
         text: LogText::Owned(format!("{what} {} not found, ignoring", r.name)),
+        peer: None,
     }));
 }

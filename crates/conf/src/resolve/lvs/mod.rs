@@ -248,41 +248,45 @@ fn virtual_server(
     // The sorry server.
     if let Some(s) = r.sorry.take() {
         let forwarding = forwarding_of(cx, s.forwarding.or(s.inherited));
-        let mut sorry = SorryServer {
+        vs.sorry_server = Some(SorryServer {
             address: s.address,
             forwarding,
             inhibit: s.inhibit,
             duplicates: None,
             span: s.span.clone(),
-        };
-        if let Some((i, (rs, _))) = real_servers
-            .iter()
-            .enumerate()
-            .find(|(_, (rs, _))| rs.address == sorry.address)
-        {
-            if rs.inhibit_on_failure != sorry.inhibit {
-                push(
-                    cx,
-                    Code::LvsAdjusted,
-                    &s.span,
-                    1,
-                    format!(
-                        "{who}: sorry_server is real server {} but their inhibit settings differ; the real server's applies",
-                        rs.address
-                    ),
-                );
-                sorry.inhibit = rs.inhibit_on_failure;
-            }
-            sorry.duplicates = Some(RealServerId {
-                vs: vs.id,
-                index: i as u32,
-            });
-        }
-        vs.sorry_server = Some(sorry);
+        });
     }
 
     corrections::quorum(cx, &mut vs, &r, weight_sum, &who);
     corrections::ports(cx, &mut vs, group, &mut real_servers, &who);
+
+    // Whether the sorry server is one of the real servers, by the addresses they have once
+    // ports are corrected: a DR real server's port follows the service's, a NAT sorry
+    // server's stays as written, so addresses equal as written may differ now.
+    if let Some(sorry) = &mut vs.sorry_server
+        && let Some((i, (rs, _))) = real_servers
+            .iter()
+            .enumerate()
+            .find(|(_, (rs, _))| rs.address == sorry.address)
+    {
+        if rs.inhibit_on_failure != sorry.inhibit {
+            push(
+                cx,
+                Code::LvsAdjusted,
+                &sorry.span,
+                1,
+                format!(
+                    "{who}: sorry_server is real server {} but their inhibit settings differ; the real server's applies",
+                    rs.address
+                ),
+            );
+            sorry.inhibit = rs.inhibit_on_failure;
+        }
+        sorry.duplicates = Some(RealServerId {
+            vs: vs.id,
+            index: i as u32,
+        });
+    }
 
     // Checkers, now that every real server has its final address.
     let ck = checkers::Inherit {
