@@ -89,6 +89,8 @@ mod ns;
 mod pcap;
 mod probe;
 mod process;
+#[cfg(feature = "routed")]
+pub mod routed;
 mod tools;
 mod wait;
 
