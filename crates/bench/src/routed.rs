@@ -13,7 +13,7 @@
 
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow};
 use baton_lab::routed::{LB, MAIN, RouteWatch, Routed, Setup, Speaker, TABLE, VIP, baton_conf};
@@ -44,7 +44,74 @@ struct Deaths {
     router: Sample,
     /// → the client's first answer from the survivor.
     answer: Sample,
+    /// baton only, from its log: → its process tracker reported nginx gone.
+    tracker: Sample,
+    /// baton only, from its log: → "Entering FAULT STATE", logged after the route delete's
+    /// acknowledgement.
+    fault: Sample,
+    /// baton only: how long its threads waited for a CPU (runnable, not running) from the
+    /// kill until the survivor answered.
+    queued: Sample,
     errors: Vec<String>,
+}
+
+/// One death's figures, from the kill.
+#[derive(Debug)]
+struct Death {
+    daemon: Duration,
+    router: Duration,
+    answer: Duration,
+    tracker: Option<Duration>,
+    fault: Option<Duration>,
+    queued: Option<Duration>,
+}
+
+/// Time the threads of process `pid` have spent runnable but waiting for a CPU, summed
+/// (the second field of each thread's /proc schedstat, in nanoseconds).
+fn run_queue_wait(pid: u32) -> Option<Duration> {
+    let mut total = 0u64;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let text = std::fs::read_to_string(entry.ok()?.path().join("schedstat")).ok()?;
+        total += text.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
+}
+
+/// 0..max, spread without a random-number crate: the clock's nanoseconds.
+fn pseudo_random_ms(max: u64) -> u64 {
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    u64::from(n) % max.max(1)
+}
+
+/// A console log line's timestamp (tracing's `2026-12-05T11:04:46.123456Z`, UTC).
+fn log_time(line: &str) -> Option<SystemTime> {
+    let stamp = line.split_whitespace().next()?;
+    let (date, time) = stamp.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.split('-').map(str::parse::<i64>);
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':').map(str::parse::<u64>);
+    let (h, mi, s) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
+    // Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let nanos: u32 = format!("{frac:0<9}").get(..9)?.parse().ok()?;
+    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + mi * 60 + s;
+    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+/// When the first line after `since` containing `needle` was logged, from `since`.
+fn logged_after(log: &str, since: SystemTime, needle: &str) -> Option<Duration> {
+    log.lines()
+        .filter(|l| l.contains(needle))
+        .filter_map(log_time)
+        .find_map(|at| at.duration_since(since).ok())
 }
 
 impl Deaths {
@@ -89,15 +156,21 @@ fn converge(t: &Routed) -> Result<()> {
 }
 
 /// Kill lb1's nginx and time the takeover; nginx is started again afterwards and the pair
-/// left converged on lb1.
-fn death_run(t: &mut Routed) -> Result<(Duration, Duration, Duration)> {
+/// left converged on lb1. `log` reads lb1's daemon's log (baton's splits its part).
+fn death_run(t: &mut Routed, log: impl Fn() -> String, pid: Option<u32>) -> Result<Death> {
     converge(t)?;
     let lb_watch = RouteWatch::start(&t.lbs[0])?;
     let r_watch = RouteWatch::start(&t.r)?;
-    std::thread::sleep(ms(50));
+    // At a random point of keepalived's 1 s script cycle (the same wait for baton, which
+    // has no cycle).
+    std::thread::sleep(ms(50 + pseudo_random_ms(1000)));
     let nginx = t.nginx[0].as_ref().context("lb1 runs no nginx")?;
+    let queued0 = pid.and_then(run_queue_wait);
+    let wall0 = SystemTime::now();
     let t0 = Instant::now();
     nginx.kill()?;
+    // Reaped at once: `pgrep`, keepalived's check, counts a zombie as running.
+    nginx.wait_timeout(secs(5))?;
     let mut answer = None;
     wait_until("an answer from lb2", secs(10), ms(1), || {
         let ok = t.get().is_ok_and(|b| b == "lb2");
@@ -106,6 +179,10 @@ fn death_run(t: &mut Routed) -> Result<(Duration, Duration, Duration)> {
         }
         Ok::<bool, std::convert::Infallible>(ok)
     })?;
+    let queued = match (queued0, pid.and_then(run_queue_wait)) {
+        (Some(a), Some(b)) => b.checked_sub(a),
+        _ => None,
+    };
     t.wait_next_hops(&[LB[1]], secs(10))?;
     // The master's own deletion came long before; give the watcher a moment to file it.
     let daemon = wait_until("lb1's deletion on record", secs(2), ms(5), || {
@@ -117,14 +194,26 @@ fn death_run(t: &mut Routed) -> Result<(Duration, Duration, Duration)> {
     .and(lb_watch.withdrawn_after(t0, V4, TABLE, None))
     .map(|w| w - t0)
     .with_context(|| format!("lb1 never removed its route: {:?}", lb_watch.events()))?;
+    // The router's change that follows lb1's own deletion (nothing before it can be its
+    // withdrawal).
     let router = r_watch
-        .withdrawn_after(t0, V4, MAIN, Some(IpAddr::V4(LB[0])))
+        .withdrawn_after(t0 + daemon, V4, MAIN, Some(IpAddr::V4(LB[0])))
         .with_context(|| format!("no withdrawal at the router: {:?}", r_watch.events()))?
         - t0;
     let answer = answer.context("the answer vanished")?;
+    let text = log();
+    let tracker = logged_after(&text, wall0, "Tracked process chk_nginx: 0 running");
+    let fault = logged_after(&text, wall0, "Entering FAULT STATE");
     t.start_nginx(0)?;
     converge(t)?;
-    Ok((daemon, router, answer))
+    Ok(Death {
+        daemon,
+        router,
+        answer,
+        tracker,
+        fault,
+        queued,
+    })
 }
 
 /// `runs` service deaths with `kind` on both load balancers.
@@ -138,25 +227,48 @@ fn deaths(t: &mut Routed, kind: Kind, baton: &Path, case: &str, runs: usize) -> 
         };
         daemons.push(Daemon::start(kind, baton, &t.lbs[i], "routed", &conf)?);
     }
-    converge(t).map_err(|e| {
-        anyhow!(
-            "{e:#}; lb1's log: {}",
-            tail(&daemons[0].log().unwrap_or_default())
-        )
-    })?;
+    let converged = || {
+        converge(t).map_err(|e| {
+            anyhow!(
+                "{e:#}; lb1's log: {}",
+                tail(&daemons[0].log().unwrap_or_default())
+            )
+        })
+    };
+    converged()?;
+    // Past the start: both daemons settled (lb2 may be master for a moment before it hears
+    // lb1), and the router's route with them.
+    std::thread::sleep(secs(3));
+    converged()?;
     for n in 1..=runs {
         let label = format!("routed {case} {kind:?} run {n}/{runs}");
-        match death_run(t) {
-            Ok((daemon, router, answer)) => {
+        let pid = (kind == Kind::Baton).then(|| daemons[0].proc.pid());
+        match death_run(t, || daemons[0].log().unwrap_or_default(), pid) {
+            Ok(r) => {
+                let split = match (kind, r.tracker, r.fault, r.queued) {
+                    (Kind::Baton, Some(tr), Some(f), Some(q)) => {
+                        d.tracker.push(tr);
+                        d.fault.push(f);
+                        d.queued.push(q);
+                        format!(
+                            " (logged: tracker {}, FAULT {}; waited for a CPU {})",
+                            human(tr),
+                            human(f),
+                            human(q)
+                        )
+                    }
+                    _ => String::new(),
+                };
                 progress(&format!(
-                    "{label}: route gone from lb1 {} withdrawn at the router {} answer from lb2 {}",
-                    human(daemon),
-                    human(router),
-                    human(answer)
+                    "{label}: route gone from lb1 {}{split} withdrawn at the router {} \
+                     answer from lb2 {}",
+                    human(r.daemon),
+                    human(r.router),
+                    human(r.answer)
                 ));
-                d.daemon.push(daemon);
-                d.router.push(router);
-                d.answer.push(answer);
+                d.daemon.push(r.daemon);
+                d.router.push(r.router);
+                d.answer.push(r.answer);
             }
             Err(e) => {
                 let e = format!("{e:#}; lb1's log: {}", tail(&daemons[0].log()?));
@@ -238,6 +350,17 @@ fn service_case(
         keepalived: k.cell(&k.answer),
         target: String::new(),
     });
+    if !b.tracker.values.is_empty() {
+        report.notes.push(format!(
+            "routed {case}, baton's part split by its own log (wall-clock, µs): kill → \
+             \"Tracked process chk_nginx: 0 running\" {}; kill → \"Entering FAULT STATE\" \
+             (logged after the route delete's acknowledgement) {}; baton's threads runnable \
+             but waiting for a CPU between the kill and the survivor's answer {}",
+            b.tracker.describe(),
+            b.fault.describe(),
+            b.queued.describe()
+        ));
+    }
     for (kind, d) in [(Kind::Baton, &b), (Kind::Keepalived, &k)] {
         for e in &d.errors {
             report
@@ -248,13 +371,14 @@ fn service_case(
     Ok(())
 }
 
-/// lb2 cut off: its uplink down, in an anycast pair; (→ withdrawn at the router, → the route
-/// gone from lb2's own kernel). The link comes back up afterwards and both next hops return.
-fn cut_off_run(t: &Routed) -> Result<(Duration, Duration)> {
+/// lb2 cut off: its uplink down, in an anycast pair; → withdrawn at the router, timed from
+/// just before `ip link set dev eth0 down` runs (so it includes starting `ip`, a millisecond
+/// or two). lb2's baton must take its own route away too (its instance faults); the link
+/// comes back up afterwards and the next run waits for the session and both next hops.
+fn cut_off_run(t: &Routed, lb2: &Daemon) -> Result<Duration> {
     // After a cut the BGP session comes back on FRR's connect-retry timer.
     t.wait_next_hops(&LB, secs(60))?;
     let r_watch = RouteWatch::start(&t.r)?;
-    let lb_watch = RouteWatch::start(&t.lbs[1])?;
     std::thread::sleep(ms(50));
     let t0 = Instant::now();
     t.lbs[1].link_down("eth0")?;
@@ -264,16 +388,17 @@ fn cut_off_run(t: &Routed) -> Result<(Duration, Duration)> {
         .with_context(|| format!("no withdrawal at the router: {:?}", r_watch.events()))?
         - t0;
     wait_until("lb2 to remove its route", secs(5), ms(5), || {
-        Ok::<bool, std::convert::Infallible>(
-            lb_watch.withdrawn_after(t0, V4, TABLE, None).is_some(),
+        t.baton_routes(1).map(|r| r.is_empty())
+    })
+    .with_context(|| {
+        format!(
+            "lb2 holds {:?}; its log: {}",
+            t.baton_routes(1).unwrap_or_default(),
+            tail(&lb2.log().unwrap_or_default())
         )
     })?;
-    let own = lb_watch
-        .withdrawn_after(t0, V4, TABLE, None)
-        .context("lb2's deletion vanished")?
-        - t0;
     t.relink(1)?;
-    Ok((router, own))
+    Ok(router)
 }
 
 fn cut_off_case(baton: &Path, bfd: bool, runs: usize, report: &mut Report) -> Result<()> {
@@ -294,19 +419,14 @@ fn cut_off_case(baton: &Path, bfd: bool, runs: usize, report: &mut Report) -> Re
             &baton_conf(i, true, &[V4]),
         )?);
     }
-    let (mut router, mut own, mut errors) = (Sample::default(), Sample::default(), Vec::new());
+    let (mut router, mut errors) = (Sample::default(), Vec::new());
     let word = if bfd { "BFD on" } else { "BFD off" };
     for n in 1..=runs {
         let label = format!("routed lb2 cut off, FRR, {word}, run {n}/{runs}");
-        match cut_off_run(&t) {
-            Ok((r, o)) => {
-                progress(&format!(
-                    "{label}: withdrawn at the router {} route gone from lb2 {}",
-                    human(r),
-                    human(o)
-                ));
+        match cut_off_run(&t, &daemons[1]) {
+            Ok(r) => {
+                progress(&format!("{label}: withdrawn at the router {}", human(r)));
                 router.push(r);
-                own.push(o);
             }
             Err(e) => {
                 progress(&format!("{label}: FAILED: {e:#}"));
@@ -349,17 +469,6 @@ fn cut_off_case(baton: &Path, bfd: bool, runs: usize, report: &mut Report) -> Re
             "– (no target: bounded by the hold time)".into()
         },
     });
-    report.rows.push(Row {
-        section: "routed",
-        measure: format!(
-            "lb2 cut off, FRR, {word}: link down → route gone from lb2's own kernel (FAULT)"
-        ),
-        bound: "–".into(),
-        baton: failed(own.describe()),
-        keepalived: "not run (the daemon's own part on a link loss; not a row the issue asks for)"
-            .into(),
-        target: String::new(),
-    });
     for e in errors {
         report.notes.push(format!(
             "Baton, routed lb2 cut off ({word}): a failed run: {e}"
@@ -383,4 +492,36 @@ pub fn run(baton: &Path, runs: usize, report: &mut Report) -> Result<()> {
         cut_off_case(baton, bfd, runs, report)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_stamps_are_read_as_utc() {
+        let at = log_time("2026-12-05T11:04:46.123456Z  INFO Entering FAULT STATE").unwrap();
+        let d = at.duration_since(UNIX_EPOCH).unwrap();
+        // date -u -d 2026-12-05T11:04:46Z +%s
+        assert_eq!(d.as_secs(), 1_796_468_686);
+        assert_eq!(d.subsec_micros(), 123_456);
+        assert_eq!(log_time("no stamp here"), None);
+        let log = "2026-12-05T11:04:46.000100Z  INFO a\n2026-12-05T11:04:46.002600Z  INFO b\n";
+        let since = log_time("2026-12-05T11:04:46.000000Z").unwrap();
+        assert_eq!(
+            logged_after(log, since, "b"),
+            Some(Duration::from_micros(2600))
+        );
+        assert_eq!(logged_after(log, since, "c"), None);
+    }
+
+    #[test]
+    fn keepalived_runs_the_same_routes() {
+        let k = keepalived_conf(0);
+        let b = baton_conf(0, false, &[V4]);
+        let routes = |c: &str| c[c.find("    virtual_routes").unwrap()..].to_string();
+        assert_eq!(routes(&k), routes(&b));
+        assert!(k.contains("track_script") && !k.contains("track_process"));
+        assert!(!k.contains("no_virtual_ipaddress") && k.contains("192.0.2.1/32 dev lo"));
+    }
 }

@@ -5,7 +5,10 @@
 //! one ECMP next hop per healthy load balancer). Timings are printed as `ROUTED …` lines:
 //! baton's part (nginx's death → the route gone from the load balancer's kernel), the
 //! router's (→ gone from the router's kernel) and the client's (→ first answer from the
-//! survivor). Root only; FRR and BIRD from Debian's frr and bird2 packages. The lab itself is
+//! survivor), one run each, of whatever baton `cargo test` built (a debug build, several
+//! times slower on baton's part than the release build). The targets are judged on the
+//! release build, over several runs, by `bench/run --only routed` (docs/PERFORMANCE.md).
+//! Root only; FRR and BIRD from Debian's frr and bird2 packages. The lab itself is
 //! `baton_lab::routed`, which the benchmark runner's `routed` section builds too.
 #![allow(clippy::unwrap_used)]
 
@@ -30,6 +33,7 @@ fn lab(name: &str, speaker: Speaker, bfd: bool) -> Routed {
     };
     Routed::new(name, Path::new(BATON), setup).unwrap()
 }
+
 /// Targets from the issue.
 const BATON_TARGET: Duration = Duration::from_millis(5);
 const ROUTER_TARGET: Duration = Duration::from_millis(300);
@@ -64,7 +68,16 @@ struct Takeover {
 impl Takeover {
     fn print(&self, case: &str) {
         let baton = self.baton.map_or("n/a".to_string(), |b| {
-            format!("{} (target < 5 ms: {})", ms_f(b), verdict(b, BATON_TARGET))
+            let build = if cfg!(debug_assertions) {
+                "debug build"
+            } else {
+                "release build"
+            };
+            format!(
+                "{} ({build}; target < 5 ms: {})",
+                ms_f(b),
+                verdict(b, BATON_TARGET)
+            )
         });
         println!(
             "ROUTED {case}: baton's part {baton}; withdrawn at the router {} (target < 300 ms: {}); \
