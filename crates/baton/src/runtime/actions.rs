@@ -239,9 +239,13 @@ impl Daemon {
             },
         };
         let r = if add {
-            within_deadline("adding a route", self.netlink.add_route(route, &oifs)).await
+            within_deadline("adding a route", self.netlink.add_route_with(route, &oifs)).await
         } else {
-            within_deadline("removing a route", self.netlink.del_route(route, &oifs)).await
+            within_deadline(
+                "removing a route",
+                self.netlink.del_route_with(route, &oifs),
+            )
+            .await
         };
         let Some(r) = r else { return };
         match r {

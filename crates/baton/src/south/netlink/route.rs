@@ -259,9 +259,21 @@ impl Netlink {
         Ok((oif, hops))
     }
 
+    /// [`Netlink::add_route_with`], the `dev`s looked up in the kernel first.
+    pub async fn add_route(&self, r: &VirtualRoute) -> Result<()> {
+        let oifs = self.route_oifs(r).await?;
+        self.add_route_with(r, &oifs).await
+    }
+
+    /// [`Netlink::del_route_with`], the `dev`s looked up in the kernel first.
+    pub async fn del_route(&self, r: &VirtualRoute) -> Result<()> {
+        let oifs = self.route_oifs(r).await?;
+        self.del_route_with(r, &oifs).await
+    }
+
     /// Install a route: prepended to routes to the same destination as keepalived does, or
     /// appended with `append` (`ip route prepend|append`). `oifs` are its `dev`s' indexes.
-    pub async fn add_route(&self, r: &VirtualRoute, oifs: &RouteOifs) -> Result<()> {
+    pub async fn add_route_with(&self, r: &VirtualRoute, oifs: &RouteOifs) -> Result<()> {
         let m = route_message(r, oifs.0, &oifs.1, Op::Add)?;
         let mut flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
         if r.append {
@@ -276,7 +288,7 @@ impl Netlink {
     }
 
     /// Remove a route (`ip route del`): one request and its acknowledgement, nothing else.
-    pub async fn del_route(&self, r: &VirtualRoute, oifs: &RouteOifs) -> Result<()> {
+    pub async fn del_route_with(&self, r: &VirtualRoute, oifs: &RouteOifs) -> Result<()> {
         let m = route_message(r, oifs.0, &oifs.1, Op::Delete)?;
         self.request_ack(
             RouteNetlinkMessage::DelRoute(m),
