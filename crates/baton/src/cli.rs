@@ -2,7 +2,9 @@
 //! file written for keepalived (Debian's runs `keepalived --dont-fork $DAEMON_ARGS`) starts baton
 //! unchanged; baton's own subcommands sit beside them.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -39,9 +41,15 @@ pub struct Cli {
     )]
     pub config_test: Option<String>,
 
-    /// Print the version and exit.
-    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
-    pub version: Option<bool>,
+    /// Print the version and exit, with a first line tools can parse (`baton vX.Y.Z
+    /// (keepalived-compatible A.B.C)`).
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+
+    /// Print the number of the signal that asks for NAME (STOP, RELOAD, DATA, STATS,
+    /// STATS_CLEAR, JSON) and exit, as keepalived's `--signum` does.
+    #[arg(long = "signum", value_name = "NAME")]
+    pub signum: Option<String>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -89,6 +97,11 @@ pub struct CommonArgs {
     /// Control socket (default: the pid file with `.sock` in place of `.pid`).
     #[arg(long = "control-socket", value_name = "PATH", global = true)]
     pub control_socket: Option<PathBuf>,
+
+    /// Serve Prometheus metrics (`/metrics`, with the keepalived exporter's names), a
+    /// read-only status page (`/`) and `/healthz` over HTTP on ADDR:PORT. Off unless given.
+    #[arg(long = "metrics", value_name = "ADDR:PORT", global = true)]
+    pub metrics: Option<SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,8 +143,21 @@ pub enum Format {
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
     /// Print the daemon's JSON answer instead of a table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "watch")]
     pub json: bool,
+    /// Keep the table on screen and redraw it in place, like `watch` without the flicker.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// Seconds between redraws with `--watch`.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = parse_interval)]
+    pub interval: f64,
+}
+
+fn parse_interval(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.1..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds from 0.1 to 3600")),
+    }
 }
 
 /// `baton demo`'s arguments, passed to `baton-demo` as they are.
@@ -157,8 +183,35 @@ pub enum Action {
     Status {
         control_socket: PathBuf,
         json: bool,
+        /// `--watch`: redraw every this long.
+        watch: Option<Duration>,
     },
     Demo(DemoArgs),
+    /// `-v`: print [`version_text`] on standard error.
+    Version,
+    /// `--signum=NAME`.
+    Signum(String),
+}
+
+/// The keepalived release whose interface (flags, signals, dump files, exit codes) baton
+/// follows; tools that parse `keepalived -v` learn it from the first line.
+pub const KEEPALIVED_COMPATIBLE: &str = "2.2.7";
+
+/// What `-v` prints, on standard output. The first line reads `baton v0.1.0
+/// (keepalived-compatible 2.2.7)`: its second word is baton's own version, never a keepalived
+/// release baton is not. keepalived prints its version on standard error, where the keepalived
+/// exporter reads it; finding none there, the exporter assumes a current keepalived and asks
+/// `--signum` for each signal, which baton answers, so every series it has works (with 0.1.0
+/// it would take baton for a keepalived older than 1.3.8 and drop the script state and its
+/// JSON mode). The dump line says which of keepalived's dumps answer (`--enable-json` is
+/// the string the exporter looks for before it uses the JSON dump).
+pub fn version_text() -> String {
+    format!(
+        "baton v{} (keepalived-compatible {KEEPALIVED_COMPATIBLE})\n\n\
+         A keepalived-compatible VRRP high-availability daemon. MIT OR Apache-2.0.\n\
+         Dumps: DATA STATS STATS_CLEAR JSON (as keepalived built with --enable-json)\n",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Everything the daemon needs from the command line.
@@ -173,6 +226,8 @@ pub struct RunOptions {
     pub log_facility: Facility,
     pub pidfile: PathBuf,
     pub control_socket: PathBuf,
+    /// `--metrics ADDR:PORT`.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Cli {
@@ -192,6 +247,12 @@ impl Cli {
             dump,
             explain,
         };
+        if self.version {
+            return Action::Version;
+        }
+        if let Some(name) = self.signum {
+            return Action::Signum(name);
+        }
         if let Some(log) = self.config_test {
             let report_to = (!log.is_empty()).then(|| PathBuf::from(log));
             return Action::Check {
@@ -207,6 +268,7 @@ impl Cli {
             Some(Command::Status(a)) => Action::Status {
                 control_socket,
                 json: a.json,
+                watch: a.watch.then(|| Duration::from_secs_f64(a.interval)),
             },
             Some(Command::Demo(a)) => Action::Demo(a),
             Some(Command::Run) | None => Action::Run(RunOptions {
@@ -219,6 +281,7 @@ impl Cli {
                 log_facility: c.log_facility,
                 pidfile: c.pidfile,
                 control_socket,
+                metrics: c.metrics,
             }),
         }
     }
@@ -338,9 +401,11 @@ mod tests {
             Action::Status {
                 control_socket,
                 json,
+                watch,
             } => {
                 assert_eq!(control_socket, PathBuf::from("/run/ns2.sock"));
                 assert!(json);
+                assert_eq!(watch, None);
             }
             other => panic!("expected status, got {other:?}"),
         }
@@ -358,10 +423,43 @@ mod tests {
 
     #[test]
     fn version_flag_is_lowercase_v_like_keepalived() {
-        let err = Cli::try_parse_from(["baton", "-v"]).unwrap_err();
-        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
+        assert!(matches!(action(&["-v"]), Action::Version));
+        assert!(matches!(action(&["--version"]), Action::Version));
         let err = Cli::try_parse_from(["baton", "-h"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+    }
+
+    #[test]
+    fn version_first_line_parses_as_the_keepalived_exporter_parses_it() {
+        // The exporter: first line, split on spaces, second word without its first letter.
+        let text = version_text();
+        let (first, rest) = text.split_once('\n').unwrap();
+        assert!(!rest.is_empty());
+        let word = first.split(' ').nth(1).unwrap();
+        assert_eq!(&word[1..], env!("CARGO_PKG_VERSION"));
+        assert!(first.contains(KEEPALIVED_COMPATIBLE), "{first}");
+        assert!(text.contains("--enable-json"));
+    }
+
+    #[test]
+    fn signum_and_metrics_and_watch() {
+        match action(&["--signum=JSON"]) {
+            Action::Signum(n) => assert_eq!(n, "JSON"),
+            other => panic!("expected signum, got {other:?}"),
+        }
+        let o = expect_run(action(&["-n", "--metrics", "192.168.5.11:9165"]));
+        assert_eq!(o.metrics, Some("192.168.5.11:9165".parse().unwrap()));
+        assert_eq!(expect_run(action(&[])).metrics, None);
+        assert!(Cli::try_parse_from(["baton", "--metrics", "nowhere"]).is_err());
+        match action(&["status", "--watch", "--interval", "0.5"]) {
+            Action::Status { watch, json, .. } => {
+                assert_eq!(watch, Some(Duration::from_millis(500)));
+                assert!(!json);
+            }
+            other => panic!("expected status, got {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["baton", "status", "--watch", "--json"]).is_err());
+        assert!(Cli::try_parse_from(["baton", "status", "--interval", "0"]).is_err());
     }
 
     #[test]

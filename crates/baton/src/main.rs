@@ -17,9 +17,20 @@ fn main() -> ExitCode {
         Action::Run(options) => baton::daemon::run(options),
         Action::Status {
             control_socket,
+            watch: Some(every),
+            ..
+        } => baton::north::watch::run(&control_socket, every),
+        Action::Status {
+            control_socket,
             json,
+            watch: None,
         } => baton::north::status::run(&control_socket, json),
         Action::Demo(args) => demo(&args.args),
+        Action::Version => {
+            print!("{}", baton::cli::version_text());
+            ExitCode::SUCCESS
+        }
+        Action::Signum(name) => baton::north::dump::print_signum(&name),
     }
 }
 

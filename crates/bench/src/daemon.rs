@@ -48,6 +48,18 @@ impl Daemon {
     /// would run it. keepalived runs every subsystem it decides to start (with no
     /// virtual_server, a parent and a VRRP child).
     pub fn start(kind: Kind, baton: &Path, host: &Host, tag: &str, conf: &str) -> Result<Daemon> {
+        Daemon::start_with(kind, baton, host, tag, conf, &[])
+    }
+
+    /// [`Daemon::start`] with arguments after the usual ones.
+    pub fn start_with(
+        kind: Kind,
+        baton: &Path,
+        host: &Host,
+        tag: &str,
+        conf: &str,
+        extra: &[String],
+    ) -> Result<Daemon> {
         let path = host.write_file(format!("{tag}.conf"), conf)?;
         // Pid files named afresh for each start: a crashed keepalived leaves its pid file,
         // and a new pid in the host's small PID namespace may soon reuse the number in it
@@ -74,6 +86,7 @@ impl Daemon {
                 c
             }
         };
+        cmd.args(extra);
         let proc = host
             .spawn(&mut cmd)
             .with_context(|| format!("starting {kind:?} on {}", host.name()))?;

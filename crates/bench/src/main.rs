@@ -14,6 +14,7 @@ mod failover;
 mod footprint;
 mod http;
 mod machine;
+mod metrics_cost;
 mod opts;
 mod procfs;
 mod report;
@@ -38,6 +39,9 @@ pub const LB2: &str = "192.168.5.12";
 /// Time left to a freshly converged daemon before it is measured: past keepalived's second
 /// GARP burst (garp_master_delay, 5 s), so "idle" means idle.
 pub const SETTLE: Duration = Duration::from_secs(6);
+
+/// Instances in the `--metrics` cost runs: 10,000 adverts a second from the master.
+const METRICS_INSTANCES: usize = 1000;
 
 /// A progress line on stderr (the table goes to stdout).
 pub fn progress(line: &str) {
@@ -105,6 +109,14 @@ fn run(opts: &Options) -> Result<()> {
         scale::run(
             &opts.baton,
             &opts.scale_steps,
+            opts.scale_window,
+            &mut report,
+        )?;
+    }
+    if opts.sections.metrics {
+        metrics_cost::run(
+            &opts.baton,
+            METRICS_INSTANCES,
             opts.scale_window,
             &mut report,
         )?;

@@ -14,6 +14,8 @@ pub struct Sections {
     pub service: bool,
     pub footprint: bool,
     pub scale: bool,
+    /// baton's CPU per advert with `--metrics` off, listening, scraped.
+    pub metrics: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -50,7 +52,9 @@ usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N
   --window   scale window in seconds (default 60)
   --steps    scale instance counts (default 200,500,1000,2000,4000,6000,8000)
   --only     run only these sections, comma-separated: takeover (crash, graceful stop),
-             service (nginx killed), failover (both), footprint, scale
+             service (nginx killed), failover (both), footprint, scale, metrics (baton's
+             CPU per advert with --metrics off, listening and scraped; 1,000 instances,
+             the scale window per run)
   --baton    the baton binary (default: target/release/baton)
   --doc      write the markdown report here (default docs/PERFORMANCE.md for a full run,
              target/bench/PERFORMANCE.quick.md for --quick)
@@ -92,6 +96,7 @@ impl Options {
                 service: true,
                 footprint: true,
                 scale: true,
+                metrics: true,
             },
             baton: target_dir().join("release/baton"),
             doc: Some(if quick {
@@ -128,6 +133,7 @@ impl Options {
                         service: false,
                         footprint: false,
                         scale: false,
+                        metrics: false,
                     };
                     for s in list.split(',') {
                         match s.trim() {
@@ -139,6 +145,7 @@ impl Options {
                             }
                             "footprint" => o.sections.footprint = true,
                             "scale" => o.sections.scale = true,
+                            "metrics" => o.sections.metrics = true,
                             other => bail!("--only: unknown section {other:?}"),
                         }
                     }

@@ -32,16 +32,16 @@ pub struct Step {
 }
 
 impl Step {
-    fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.failure.is_none()
     }
 
     /// The master's CPU per advert it sent.
-    fn cpu_per_advert(&self) -> Option<Duration> {
+    pub(crate) fn cpu_per_advert(&self) -> Option<Duration> {
         (self.adverts > 0).then(|| self.master_cpu / self.adverts as u32)
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         if self.window.is_zero() {
             return format!(
                 "{} instances: FAILED before the window: {}",
@@ -165,7 +165,61 @@ fn backup_settled(d: &Daemon, n: usize, counter: &WireCounter, host: &Host) -> R
     Ok(after == before && vips_held(host)? == 0)
 }
 
+/// baton's `--metrics` during a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metrics {
+    /// No listener (the default).
+    Off,
+    /// The master listens, nobody asks.
+    Listening,
+    /// The master listens and a client on the backup's host asks for /metrics every second,
+    /// as a Prometheus would.
+    Scraped,
+}
+
+/// Where the master listens with `--metrics`.
+const METRICS_AT: &str = "192.168.5.11:9165";
+
 fn step(kind: Kind, baton: &Path, n: usize, window: Duration) -> Result<Step> {
+    step_with(kind, baton, n, window, Metrics::Off)
+}
+
+/// GET /metrics from inside `host` every second until `stop`; how many answers came.
+fn scrape(host: Host, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<u64> {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    host.in_netns(move || {
+        let mut answers = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let t = Instant::now();
+            let got = (|| -> std::io::Result<bool> {
+                let mut s = std::net::TcpStream::connect_timeout(
+                    &METRICS_AT.parse().expect("a socket address"),
+                    Duration::from_secs(1),
+                )?;
+                s.set_read_timeout(Some(Duration::from_secs(2)))?;
+                s.write_all(b"GET /metrics HTTP/1.1\r\nHost: lb1\r\nConnection: close\r\n\r\n")?;
+                let mut body = Vec::new();
+                s.read_to_end(&mut body)?;
+                Ok(body.starts_with(b"HTTP/1.1 200"))
+            })();
+            if matches!(got, Ok(true)) {
+                answers += 1;
+            }
+            std::thread::sleep(Duration::from_secs(1).saturating_sub(t.elapsed()));
+        }
+        answers
+    })
+    .map_err(Into::into)
+}
+
+pub(crate) fn step_with(
+    kind: Kind,
+    baton: &Path,
+    n: usize,
+    window: Duration,
+    metrics: Metrics,
+) -> Result<Step> {
     let lab = Lab::new("bench-scale")?;
     let master_host = lab.add_host(HostSpec::new("sm").ifname("ens33").addr("192.168.5.11/24"))?;
     let backup_host = lab.add_host(HostSpec::new("sb").ifname("ens33").addr("192.168.5.12/24"))?;
@@ -175,12 +229,19 @@ fn step(kind: Kind, baton: &Path, n: usize, window: Duration) -> Result<Step> {
     }
     let counter = WireCounter::install(&lab)?;
     let startup = Duration::from_secs(30) + Duration::from_millis(10) * n as u32;
-    let master = Daemon::start(
+    let extra: Vec<String> = match metrics {
+        Metrics::Off => Vec::new(),
+        Metrics::Listening | Metrics::Scraped => {
+            vec!["--metrics".into(), METRICS_AT.into()]
+        }
+    };
+    let master = Daemon::start_with(
         kind,
         baton,
         &master_host,
         "scale",
         &conf::many(n, LB1, 200, true).render(),
+        &extra,
     )?;
     wait_until(
         format!("{kind:?} master to hold {n} VIPs"),
@@ -232,6 +293,11 @@ fn step(kind: Kind, baton: &Path, n: usize, window: Duration) -> Result<Step> {
         lab.teardown()?;
         bail!(f);
     }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let scraper = (metrics == Metrics::Scraped).then(|| {
+        let (host, stop) = (backup_host.clone(), stop.clone());
+        std::thread::spawn(move || scrape(host, stop))
+    });
     let start = Instant::now();
     while failure.is_none() && start.elapsed() < window {
         std::thread::sleep(Duration::from_secs(1).min(window.saturating_sub(start.elapsed())));
@@ -244,6 +310,19 @@ fn step(kind: Kind, baton: &Path, n: usize, window: Duration) -> Result<Step> {
     let elapsed = start.elapsed();
     let (mcpu1, bcpu1) = (procfs::cpu_of(&mp)?, procfs::cpu_of(&bp)?);
     let (sent1, _) = counter.read()?;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(scraper) = scraper {
+        let answers = scraper
+            .join()
+            .map_err(|_| anyhow::anyhow!("the scraper panicked"))??;
+        let expected = elapsed.as_secs().saturating_sub(1);
+        if failure.is_none() && answers < expected {
+            failure = Some(format!(
+                "/metrics answered {answers} times in {} s",
+                elapsed.as_secs()
+            ));
+        }
+    }
     let transitions1 = (master.transitions()?, backup.transitions()?);
     let backup_drops = vrrp_socket_drops(&backup_host)?;
     if failure.is_none() && transitions1 != transitions0 {

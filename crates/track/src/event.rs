@@ -29,6 +29,9 @@ impl std::fmt::Display for TrackerKind {
 /// One observation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TrackEvent {
+    /// A `vrrp_script` run began (for keepalived's script state, idle or running). Sent
+    /// only when the channel has room: it informs, and must never hold a run back.
+    ScriptStarted { name: Arc<str> },
     /// A `vrrp_script` run ended (one event per run).
     ScriptResult {
         name: Arc<str>,
@@ -56,6 +59,7 @@ impl TrackEvent {
     pub fn name(&self) -> &str {
         match self {
             TrackEvent::ScriptResult { name, .. }
+            | TrackEvent::ScriptStarted { name }
             | TrackEvent::ProcessCount { name, .. }
             | TrackEvent::FileValue { name, .. }
             | TrackEvent::Disabled { name, .. } => name,

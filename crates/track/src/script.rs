@@ -55,6 +55,7 @@ pub(crate) async fn run(check: ScriptCheck, grace: Duration, events: mpsc::Sende
                     continue;
                 }
                 started = Instant::now();
+                let _ = events.try_send(TrackEvent::ScriptStarted { name: check.name.clone() });
                 let program = check.program.clone();
                 running = Some(Box::pin(async move {
                     run_with_timeout(&program, &[], timeout, grace).await

@@ -130,6 +130,7 @@ async fn missing_and_unexecutable_scripts_are_disabled_and_the_rest_keeps_runnin
     let (_trackers, mut rx) = start(&config);
     let mut disabled = Vec::new();
     let mut ok_results = 0;
+    let mut started = 0;
     while disabled.len() < 2 || ok_results < 3 {
         match next_event(&mut rx, 5 * SECOND, "disabled scripts and ok results").await {
             TrackEvent::Disabled { kind, name, reason } => {
@@ -139,7 +140,16 @@ async fn missing_and_unexecutable_scripts_are_disabled_and_the_rest_keeps_runnin
             TrackEvent::ScriptResult { name, outcome } => {
                 assert_eq!(&*name, "ok", "only the good script runs");
                 assert_eq!(outcome, ScriptOutcome::Success);
+                assert_eq!(
+                    started,
+                    ok_results + 1,
+                    "each run is announced before its result"
+                );
                 ok_results += 1;
+            }
+            TrackEvent::ScriptStarted { name } => {
+                assert_eq!(&*name, "ok", "only the good script starts");
+                started += 1;
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -118,6 +118,7 @@ impl Node {
             n.counters = o.counters.clone();
             n.mismatches = o.mismatches.clone();
             n.last = o.last.clone();
+            n.heard = o.heard;
             n.hmac = o.hmac.clone();
             n.src = o.src;
             n.prio = o.prio;

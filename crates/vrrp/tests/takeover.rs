@@ -142,6 +142,9 @@ fn crash_takeover_is_the_master_down_interval_after_the_last_advert() {
             last_rx + mdi,
             "seed {seed}"
         );
+        // The backup knows when it last heard the master: the takeover's start.
+        let heard = sim.node(1).unwrap().instances()[0].master_heard_at();
+        assert_eq!(heard, Some(last_rx), "seed {seed}");
     }
 }
 

@@ -33,3 +33,16 @@ fn send(states: &[NotifyState<'_>]) {
         tracing::debug!("sd_notify failed: {e}");
     }
 }
+
+/// How often to ping systemd's watchdog: half of `WatchdogSec=` (sd_watchdog_enabled(3)'s
+/// advice), or `None` when the unit asks for no watchdog (or it is meant for another pid).
+pub fn watchdog_period() -> Option<std::time::Duration> {
+    sd_notify::watchdog_enabled()
+        .filter(|d| !d.is_zero())
+        .map(|d| d / 2)
+}
+
+/// `WATCHDOG=1`: the event loop is alive.
+pub fn watchdog_ping() {
+    send(&[NotifyState::Watchdog]);
+}

@@ -108,7 +108,10 @@ impl Daemon {
                     log(&line);
                 }
             }
-            Action::StateChanged { .. } => self.states_changed = true,
+            Action::StateChanged { instance, from, to } => {
+                self.states_changed = true;
+                self.record_change(instance, from, to);
+            }
         }
     }
 

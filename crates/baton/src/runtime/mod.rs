@@ -34,6 +34,7 @@ mod actions;
 mod alarm;
 pub mod clock;
 mod heap;
+mod observe;
 mod status;
 pub mod tracking;
 
@@ -104,6 +105,8 @@ pub struct Daemon {
     states_changed: bool,
     /// systemd has been told READY=1; status lines before it would come first.
     ready: bool,
+    /// What the operator views need beyond the core's status (state change history).
+    views: observe::Views,
 }
 
 /// Run the daemon until SIGTERM or SIGINT (after the pid file is held and the configuration
@@ -127,6 +130,13 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
     };
     let control = match ControlServer::bind(&opts.control_socket) {
         Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(EXIT_INIT_FAILED);
+        }
+    };
+    let mut observers = match crate::north::observe::Observers::start(opts.metrics) {
+        Ok(o) => o,
         Err(e) => {
             tracing::error!("{e}");
             return ExitCode::from(EXIT_INIT_FAILED);
@@ -170,6 +180,7 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
             Some(reply) = asked.recv() => {
                 let _ = reply.send(d.status_value());
             }
+            r = observers.next() => d.answer(r, &observers.dump_dir),
             (i, r) = std::future::poll_fn(|cx| d.sockets.poll_recv(cx, &mut d.recv_buf)) => {
                 d.on_datagram(i, r).await;
             }
@@ -300,8 +311,17 @@ impl Daemon {
             accept_mode: Default::default(),
             states_changed: false,
             ready: false,
+            views: observe::Views::new(),
         };
         d.first_tracker_values().await;
+        // Crash recovery: routes an earlier run left (it was killed, or its configuration
+        // has changed since) go before anything is installed; the core then removes the
+        // configured VIPs, routes and rules at `Start` as keepalived does.
+        match d.netlink.flush_keepalived_routes().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed {n} stale route(s) of protocol keepalived"),
+            Err(e) => tracing::warn!("cannot remove stale routes: {e}"),
+        }
         let statics = d.config.clone();
         d.static_config(&statics, true).await;
         let now = d.clock.now();
@@ -568,6 +588,9 @@ impl Daemon {
 
     fn feed_track_event(&mut self, ev: TrackEvent) {
         let now = self.clock.now();
+        if let TrackEvent::ScriptResult { name, .. } = &ev {
+            self.views.script_ended(name);
+        }
         let input = match &ev {
             TrackEvent::ScriptResult { name, outcome } => Input::Script {
                 name,
@@ -581,6 +604,10 @@ impl Daemon {
                 name,
                 value: *value,
             },
+            TrackEvent::ScriptStarted { name } => {
+                self.views.script_started(name);
+                return;
+            }
             TrackEvent::Disabled { kind, name, reason } => {
                 tracing::warn!("{kind} {name} disabled: {reason}");
                 return;
@@ -636,6 +663,8 @@ impl Daemon {
                 self.sockets.replan(&self.node);
                 self.sockets.open_available(&self.ifaces);
                 self.info.reloaded(&new);
+                let names: Vec<&str> = new.instances.iter().map(|i| i.name.as_str()).collect();
+                self.views.history.retain(&names);
                 self.config = new;
                 self.execute().await;
                 heap::release_free_pages();

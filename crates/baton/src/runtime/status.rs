@@ -40,6 +40,14 @@ impl Info {
         }
     }
 
+    pub fn config(&self) -> &std::path::Path {
+        &self.config
+    }
+
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
     pub fn reloaded(&mut self, c: &Config) {
         self.reloads += 1;
         self.configured_instances = c.instances.iter().map(|i| i.name.clone()).collect();

@@ -177,6 +177,19 @@ impl Baton {
         Baton::start_wrapped(host, program, conf, extra, &[], &[])
     }
 
+    /// [`Baton::start_program`] with environment variables set for the daemon.
+    pub fn start_program_env(
+        host: &Host,
+        program: &Path,
+        conf: &str,
+        extra: &[&str],
+        env: &[(&str, &Path)],
+    ) -> Baton {
+        let env: Vec<(&str, &std::ffi::OsStr)> =
+            env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+        Baton::start_wrapped(host, program, conf, extra, &[], &env)
+    }
+
     /// [`Baton::start_program`] run through `wrapper` (`prlimit --nofile=64 --`, say, which
     /// execs baton in its place) with `env` added to its environment.
     pub fn start_wrapped(
@@ -185,7 +198,7 @@ impl Baton {
         conf: &str,
         extra: &[&str],
         wrapper: &[&str],
-        env: &[(&str, &str)],
+        env: &[(&str, &std::ffi::OsStr)],
     ) -> Baton {
         let name = program
             .file_name()

@@ -178,8 +178,9 @@ impl Router for Baton {
 pub fn version() -> Result<String> {
     let out = Command::new(BATON).arg("--version").output()?;
     let text = String::from_utf8_lossy(&out.stdout);
+    // "baton v0.1.0 (keepalived-compatible 2.2.7)"
     text.split_whitespace()
         .nth(1)
-        .map(str::to_string)
+        .map(|v| v.trim_start_matches('v').to_string())
         .with_context(|| format!("no version in `baton --version`: {text}"))
 }

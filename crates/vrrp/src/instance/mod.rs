@@ -126,6 +126,9 @@ pub struct Instance {
     pub(crate) counters: Counters,
     pub(crate) mismatches: Mismatches,
     pub(crate) last: Option<Transition>,
+    /// When the last advert from another router was accepted in BACKUP: the last sign of
+    /// the master this instance followed, from which a takeover is timed.
+    pub(crate) heard: Option<Instant>,
     /// `auth_hmac` sequence and replay marks.
     pub(crate) hmac: crate::auth_hmac::HmacState,
     /// As MASTER: a lower-priority master we keep hearing (split brain).
@@ -157,6 +160,7 @@ impl Instance {
             counters: Counters::default(),
             mismatches: Mismatches::default(),
             last: None,
+            heard: None,
             hmac: Default::default(),
             dual: None,
         }
@@ -233,6 +237,12 @@ impl Instance {
 
     pub fn last_transition(&self) -> Option<&Transition> {
         self.last.as_ref()
+    }
+
+    /// When this instance, in BACKUP, last accepted an advert from another router (the
+    /// master it followed, or one advertising priority 0 or below it before a takeover).
+    pub fn master_heard_at(&self) -> Option<Instant> {
+        self.heard
     }
 
     pub fn unicast_peers(&self) -> &[baton_conf::UnicastPeer] {

@@ -76,6 +76,7 @@ impl Instance {
         out: &mut Vec<Action>,
     ) -> Outcome {
         let prio = rx.advert.priority;
+        self.heard = Some(now);
         if prio == 0 {
             // RFC 5798 §6.4.2: "If the Priority in the ADVERTISEMENT is zero, then: Set the
             // Master_Down_Timer to Skew_Time" (fast handover: the short priority-ordered delay).

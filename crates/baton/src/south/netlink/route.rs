@@ -7,8 +7,9 @@ use std::net::IpAddr;
 
 use baton_conf::{Nexthop, RouteKind, Scope, VirtualRoute, VirtualRule};
 use baton_wire::Family;
+use futures::TryStreamExt;
 use netlink_packet_route::route::{
-    RouteAttribute, RouteMessage, RouteMetric, RouteProtocol, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteMessage, RouteMetric, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::rule::{
     RuleAction, RuleAttribute, RuleMessage, RulePortRange, RuleUidRange,
@@ -282,6 +283,50 @@ impl Netlink {
         .await
     }
 
+    /// Remove every route tagged with protocol `keepalived` (18), in every table and both
+    /// families (`ip route flush table all proto keepalived`), and say how many went. Run at
+    /// start, before anything is installed: a run killed outright (SIGKILL, a crash, power
+    /// loss) leaves its masters' routes behind, and a configuration changed since then no
+    /// longer names them, so removing only what the configuration lists would miss them.
+    /// Protocol 18 is keepalived's and baton's own; baton replaces keepalived on a host, so
+    /// no other daemon's routes carry it.
+    pub async fn flush_keepalived_routes(&self) -> Result<usize> {
+        let mut gone = 0;
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut probe = RouteMessage::default();
+            probe.header.address_family = family;
+            let mut req = self.handle.route().get(probe);
+            // The table is filtered here, not by the kernel: a dump without strict checking
+            // lists every table.
+            req.message_mut().header.table = 0;
+            let stale: Vec<RouteMessage> = req
+                .execute()
+                .try_filter(|m| std::future::ready(m.header.protocol == RouteProtocol::KeepAlived))
+                .try_collect()
+                .await
+                .map_err(NetlinkError::request("list routes"))?;
+            for m in stale {
+                let what = describe(&m);
+                match self
+                    .request_ack(
+                        RouteNetlinkMessage::DelRoute(m),
+                        NLM_F_REQUEST | NLM_F_ACK,
+                        format!("remove stale route {what}"),
+                    )
+                    .await
+                {
+                    Ok(()) => {
+                        tracing::info!("removed stale route {what} left by an earlier run");
+                        gone += 1;
+                    }
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(gone)
+    }
+
     /// Install a rule (`ip rule add`).
     pub async fn add_rule(&self, r: &VirtualRule) -> Result<()> {
         let mut req = self.handle.rule().add();
@@ -300,6 +345,22 @@ impl Netlink {
             .await
             .map_err(NetlinkError::request("remove rule"))
     }
+}
+
+/// `dst/len table N`, for the log.
+fn describe(m: &RouteMessage) -> String {
+    let mut dst = None;
+    let mut table = u32::from(m.header.table);
+    for a in &m.attributes {
+        match a {
+            RouteAttribute::Destination(RouteAddress::Inet(d)) => dst = Some(d.to_string()),
+            RouteAttribute::Destination(RouteAddress::Inet6(d)) => dst = Some(d.to_string()),
+            RouteAttribute::Table(t) => table = *t,
+            _ => {}
+        }
+    }
+    let dst = dst.unwrap_or_else(|| "default".into());
+    format!("{dst}/{} table {table}", m.header.destination_prefix_length)
 }
 
 #[cfg(test)]

@@ -1,0 +1,205 @@
+//! The last few state changes of every instance, for the status page and the metrics: when,
+//! from which state to which, why (the core's reason), how long the instance had held the
+//! state it left, and for a change into MASTER how long the takeover took.
+//!
+//! A takeover is timed from the last sign of the previous master this node had (its last
+//! advert accepted in BACKUP: a crashed master's last advert, or the priority-0 or
+//! lower-priority advert that handed over), or from entering BACKUP when no master was
+//! heard since, to entering MASTER. It is what this node can see: the time a health script
+//! took to notice a dead service on the other node is not in it.
+//!
+//! Recorded only when a state changes, never per advert.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use baton_vrrp::{Instant, State};
+use serde::Serialize;
+
+/// Changes kept per instance.
+pub const KEPT: usize = 8;
+
+/// One state change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransitionRecord {
+    /// The core's time (since the daemon started).
+    pub at: Instant,
+    pub from: State,
+    pub to: State,
+    pub cause: String,
+    /// How long the instance had been in `from` (none for the first change).
+    pub held: Option<Duration>,
+    /// Into MASTER: from the last sign of the previous master to now.
+    pub takeover: Option<Duration>,
+}
+
+/// The history of one instance.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceHistory {
+    pub name: String,
+    pub changes: VecDeque<TransitionRecord>,
+    /// The last takeover's duration (kept when older changes roll out of `changes`).
+    pub last_takeover: Option<Duration>,
+}
+
+impl InstanceHistory {
+    pub fn last(&self) -> Option<&TransitionRecord> {
+        self.changes.back()
+    }
+}
+
+/// Histories of every instance, by name (a reload keeps the history of instances that stay).
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    instances: HashMap<String, InstanceHistory>,
+}
+
+impl History {
+    /// Record a change of `name` at `at`. `heard` is when the instance last accepted an
+    /// advert from another router in BACKUP.
+    pub fn record(
+        &mut self,
+        name: &str,
+        at: Instant,
+        from: State,
+        to: State,
+        cause: &str,
+        heard: Option<Instant>,
+    ) {
+        let h = self
+            .instances
+            .entry(name.to_string())
+            .or_insert_with(|| InstanceHistory {
+                name: name.to_string(),
+                ..InstanceHistory::default()
+            });
+        let previous = h.changes.back().map(|p| p.at);
+        let held = previous.map(|p| at.saturating_duration_since(p));
+        let takeover = (to == State::Master).then(|| {
+            // From the later of "entered BACKUP" and "last heard a master".
+            let entered_backup = h
+                .changes
+                .back()
+                .filter(|p| p.to == State::Backup)
+                .map(|p| p.at);
+            let since = match (heard, entered_backup) {
+                (Some(a), Some(b)) => a.max(b),
+                (a, b) => a.or(b).unwrap_or(at),
+            };
+            at.saturating_duration_since(since)
+        });
+        if takeover.is_some() {
+            h.last_takeover = takeover;
+        }
+        if h.changes.len() == KEPT {
+            h.changes.pop_front();
+        }
+        h.changes.push_back(TransitionRecord {
+            at,
+            from,
+            to,
+            cause: cause.to_string(),
+            held,
+            takeover,
+        });
+    }
+
+    /// Forget instances a reload removed.
+    pub fn retain(&mut self, names: &[&str]) {
+        let keep: std::collections::HashSet<&str> = names.iter().copied().collect();
+        self.instances
+            .retain(|name, _| keep.contains(name.as_str()));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&InstanceHistory> {
+        self.instances.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Instant {
+        Instant::from_nanos(n * 1_000_000)
+    }
+
+    #[test]
+    fn takeover_runs_from_the_last_advert_heard_and_held_from_the_last_change() {
+        let mut h = History::default();
+        h.record(
+            "VI_1",
+            ms(0),
+            State::Initialize,
+            State::Backup,
+            "init",
+            None,
+        );
+        // The master's last advert at 5 s, the down timer fires at 8.6 s.
+        h.record(
+            "VI_1",
+            ms(8_600),
+            State::Backup,
+            State::Master,
+            "master down timer expired",
+            Some(ms(5_000)),
+        );
+        let v = h.get("VI_1").unwrap();
+        let last = v.last().unwrap();
+        assert_eq!(last.takeover, Some(Duration::from_millis(3_600)));
+        assert_eq!(last.held, Some(Duration::from_millis(8_600)));
+        assert_eq!(v.last_takeover, Some(Duration::from_millis(3_600)));
+        assert_eq!(v.changes[0].held, None);
+        assert_eq!(v.changes[0].takeover, None);
+    }
+
+    #[test]
+    fn without_a_master_heard_since_backup_the_takeover_runs_from_backup() {
+        let mut h = History::default();
+        h.record("A", ms(0), State::Initialize, State::Backup, "init", None);
+        h.record("A", ms(100), State::Backup, State::Master, "x", None);
+        h.record("A", ms(200), State::Master, State::Backup, "y", None);
+        // An advert heard before the instance went back to BACKUP does not count.
+        h.record(
+            "A",
+            ms(3_800),
+            State::Backup,
+            State::Master,
+            "z",
+            Some(ms(50)),
+        );
+        let v = h.get("A").unwrap();
+        assert_eq!(v.changes[1].takeover, Some(Duration::from_millis(100)));
+        assert_eq!(
+            v.last().unwrap().takeover,
+            Some(Duration::from_millis(3_600))
+        );
+    }
+
+    #[test]
+    fn only_the_last_few_changes_are_kept_and_removed_instances_forgotten() {
+        let mut h = History::default();
+        for i in 0..(KEPT as u64 + 5) {
+            let (from, to) = if i % 2 == 0 {
+                (State::Backup, State::Master)
+            } else {
+                (State::Master, State::Backup)
+            };
+            h.record("VI_1", ms(i * 10), from, to, "flap", None);
+        }
+        h.record(
+            "VI_2",
+            ms(1),
+            State::Initialize,
+            State::Backup,
+            "init",
+            None,
+        );
+        let v = h.get("VI_1").unwrap();
+        assert_eq!(v.changes.len(), KEPT);
+        assert_eq!(v.changes.front().unwrap().at, ms(50));
+        h.retain(&["VI_2"]);
+        assert!(h.get("VI_1").is_none());
+        assert!(h.get("VI_2").is_some());
+    }
+}

@@ -1,0 +1,9 @@
+//! `--metrics ADDR:PORT`: Prometheus text with the keepalived exporter's metric names and
+//! baton's own beside them ([`encode`]), on a small HTTP listener that also serves the
+//! status page and `/healthz` ([`server`]). Off unless asked for: without the flag no
+//! listener exists and nothing is counted or built for it.
+
+pub mod encode;
+pub mod server;
+
+pub use server::{Ask, MetricsServer};
