@@ -51,9 +51,10 @@ fn wall_clock_jumps_change_nothing() {
         std::thread::sleep(backup_mdi() * 2);
     }
     let f = p.figures(from);
-    println!(
+    figure!(
         "fault wall-clock-jump: +1 h, -1 h, back; longest without a master {:?}, two masters {:?}",
-        f.without_master, f.two_masters
+        f.without_master,
+        f.two_masters
     );
     assert_eq!((Pair::takeovers(&p.b1), Pair::takeovers(&p.b2)), before);
     assert!(f.without_master <= INTERVAL * 2, "{:?}", f.without_master);
