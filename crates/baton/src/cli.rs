@@ -118,6 +118,24 @@ pub enum Command {
     /// `baton-demo` program beside this one (`baton demo --help` for its options).
     #[command(disable_help_flag = true)]
     Demo(DemoArgs),
+    /// keepalived's genhash: print the MD5 digest of a web page, for HTTP_GET's and
+    /// SSL_GET's `digest`, fetched as the checker fetches it. keepalived's options
+    /// (`baton genhash --help`): -s SERVER -p PORT -u URL [-S] [-I] [-V HOST] [-P 1.0|1.0c|1.1]
+    /// [-m FWMARK] [-t SECS] [-v].
+    #[command(disable_help_flag = true)]
+    Genhash(DemoArgs),
+}
+
+/// `baton genhash`'s own command line: exactly keepalived's `genhash` (whose short flags
+/// clash with the daemon's, so it is parsed apart).
+#[derive(Debug, Parser)]
+#[command(
+    name = "baton genhash",
+    about = "Print the MD5 digest of a web page for HTTP_GET's `digest` (keepalived's genhash)"
+)]
+pub struct GenhashCli {
+    #[command(flatten)]
+    pub args: baton_check::genhash::GenhashArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -187,6 +205,7 @@ pub enum Action {
         watch: Option<Duration>,
     },
     Demo(DemoArgs),
+    Genhash(DemoArgs),
     /// `-v`: print [`version_text`] on standard error.
     Version,
     /// `--signum=NAME`.
@@ -271,6 +290,7 @@ impl Cli {
                 watch: a.watch.then(|| Duration::from_secs_f64(a.interval)),
             },
             Some(Command::Demo(a)) => Action::Demo(a),
+            Some(Command::Genhash(a)) => Action::Genhash(a),
             Some(Command::Run) | None => Action::Run(RunOptions {
                 config: c.config,
                 config_id: c.config_id,
@@ -476,6 +496,28 @@ mod tests {
             Action::Demo(a) => assert_eq!(a.args, ["--script", "--rate", "50", "--help"]),
             other => panic!("expected demo, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn genhash_takes_keepalived_flags_that_clash_with_the_daemons() {
+        let raw = match action(&[
+            "genhash", "-s", "10.0.0.1", "-p", "8080", "-u", "/x", "-S", "-t", "3", "-P", "1.1",
+            "-v",
+        ]) {
+            Action::Genhash(a) => a.args,
+            other => panic!("expected genhash, got {other:?}"),
+        };
+        let mut argv = vec![std::ffi::OsString::from("baton genhash")];
+        argv.extend(raw);
+        let g = GenhashCli::try_parse_from(argv).unwrap().args;
+        assert_eq!(g.server, "10.0.0.1".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(g.port, 8080);
+        assert_eq!(g.url, "/x");
+        assert!(g.use_ssl && g.verbose);
+        assert_eq!(g.timeout, 3);
+        assert_eq!(g.protocol, baton_conf::HttpProtocol::Http11);
+        use clap::CommandFactory;
+        GenhashCli::command().debug_assert();
     }
 
     #[test]

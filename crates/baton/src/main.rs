@@ -26,12 +26,26 @@ fn main() -> ExitCode {
             watch: None,
         } => baton::north::status::run(&control_socket, json),
         Action::Demo(args) => demo(&args.args),
+        Action::Genhash(args) => genhash(&args.args),
         Action::Version => {
             print!("{}", baton::cli::version_text());
             ExitCode::SUCCESS
         }
         Action::Signum(name) => baton::north::dump::print_signum(&name),
     }
+}
+
+/// `baton genhash`: keepalived's genhash, by the HTTP_GET checker's own code.
+fn genhash(args: &[std::ffi::OsString]) -> ExitCode {
+    let mut argv = vec![std::ffi::OsString::from("baton genhash")];
+    argv.extend(args.iter().cloned());
+    let cli = baton::cli::GenhashCli::parse_from(argv);
+    let code = baton_check::genhash::run(
+        &cli.args,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    );
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 /// `baton demo`: the demo is a program of its own, `baton-demo`, built beside this one; it

@@ -13,6 +13,8 @@ mod daemon;
 mod failover;
 mod footprint;
 mod http;
+mod load;
+mod lvs;
 mod machine;
 mod metrics_cost;
 mod opts;
@@ -120,6 +122,14 @@ fn run(opts: &Options) -> Result<()> {
             opts.scale_window,
             &mut report,
         )?;
+    }
+    if opts.sections.lvs {
+        let windows = lvs::Windows {
+            load: Duration::from_secs(if opts.quick { 3 } else { 10 }),
+            cpu: Duration::from_secs(if opts.quick { 10 } else { 30 }),
+            runs: opts.runs,
+        };
+        lvs::run(&opts.baton, windows, &mut report)?;
     }
     let elapsed = started.elapsed();
     println!("{}", report.table());

@@ -16,6 +16,8 @@ pub struct Sections {
     pub scale: bool,
     /// baton's CPU per advert with `--metrics` off, listening, scraped.
     pub metrics: bool,
+    /// Virtual servers: NAT beside an nginx proxy, real-server deaths, checkers.
+    pub lvs: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -40,7 +42,8 @@ pub struct Options {
 }
 
 pub const USAGE: &str = "\
-bench: baton against keepalived in one lab: failover on the wire, footprint, scale.
+bench: baton against keepalived in one lab: failover on the wire, footprint, scale,
+virtual servers.
 
 usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N,...]
                  [--only SECTIONS] [--baton PATH]
@@ -54,7 +57,8 @@ usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N
   --only     run only these sections, comma-separated: takeover (crash, graceful stop),
              service (nginx killed), failover (both), footprint, scale, metrics (baton's
              CPU per advert with --metrics off, listening and scraped; 1,000 instances,
-             the scale window per run)
+             the scale window per run), lvs (virtual servers: NAT beside an nginx proxy,
+             real-server deaths, checkers' CPU)
   --baton    the baton binary (default: target/release/baton)
   --doc      write the markdown report here (default docs/PERFORMANCE.md for a full run,
              target/bench/PERFORMANCE.quick.md for --quick)
@@ -97,6 +101,7 @@ impl Options {
                 footprint: true,
                 scale: true,
                 metrics: true,
+                lvs: true,
             },
             baton: target_dir().join("release/baton"),
             doc: Some(if quick {
@@ -134,6 +139,7 @@ impl Options {
                         footprint: false,
                         scale: false,
                         metrics: false,
+                        lvs: false,
                     };
                     for s in list.split(',') {
                         match s.trim() {
@@ -146,6 +152,7 @@ impl Options {
                             "footprint" => o.sections.footprint = true,
                             "scale" => o.sections.scale = true,
                             "metrics" => o.sections.metrics = true,
+                            "lvs" => o.sections.lvs = true,
                             other => bail!("--only: unknown section {other:?}"),
                         }
                     }
@@ -203,6 +210,7 @@ mod tests {
         assert_eq!(o.runs, 7);
         assert_eq!(o.scale_steps, vec![100, 300]);
         assert!(o.sections.scale && !o.sections.takeover && !o.sections.footprint);
+        assert!(!o.sections.lvs && parse(&["--only", "lvs"]).sections.lvs);
         let f = parse(&["--only", "failover"]);
         assert!(f.sections.takeover && f.sections.service && !f.sections.scale);
         assert!(Options::parse(vec!["--only".into(), "nope".into()]).is_err());

@@ -159,6 +159,24 @@ const METHOD: &str = "## How the figures are taken
   bridge by an nftables counter (bridge family, prerouting, per source address), which costs
   the daemons nothing; CPU per advert is the master daemon's CPU time over the window divided
   by the adverts it put on the wire.
+- **Virtual servers (LVS).** A client (10.1.0.2), a director (10.1.0.1, VIP 10.1.0.100, and
+  10.2.0.1 towards the real servers) and two real servers running Debian's nginx-light (one
+  worker each, `return 200`), routing through the director. *Throughput:* baton on the
+  director with `virtual_server 10.1.0.100 80` (rr, NAT, TCP_CHECK) beside nginx on the same
+  director as a reverse proxy to the same two servers (`worker_processes auto`, upstream
+  keepalive 64), as the seed runs it; 16 client threads send `GET /` one after the other for
+  the window, over kept-alive HTTP/1.1 connections or with a new connection per request,
+  first through the VIP, then through the proxy; every request's latency is kept for p50 and
+  p99. Everything shares the machine's cores, the client included. *Deaths:* four virtual
+  servers on ports 80–83 over the same two real servers, each with one checker kind; rs2's
+  nginx is SIGKILLed at a random point of the cycle; detection is the kill to the daemon's
+  \"Removing service … from VS …\" line (read from its log every 2 ms); the last failed
+  request is the last of a client's fresh connections to port 80 (one every 2 ms) that
+  failed. The bound is one check cycle: delay_loop + connect_timeout × (retry + 1) +
+  delay_before_retry × retry, plus 50 ms. keepalived's checker (`keepalived -C`) is started
+  on the same configuration; where it cannot run, its own log lines say why (in the notes).
+  *CPU:* 1,000 virtual servers with one checker each against rs1 at delay_loop 1; the whole
+  baton process's `utime + stime` over the window, and the probes its checkers made.
 ";
 
 #[cfg(test)]

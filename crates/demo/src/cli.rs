@@ -34,6 +34,12 @@ pub struct DemoArgs {
     /// step behaved.
     #[arg(long)]
     pub script: bool,
+    /// keepalived's other half instead: the two directors balance the backends through
+    /// LVS-NAT on nftables (virtual_server), a backend is killed and checked out, the
+    /// master is killed and the VIP moves with its load balancing. Printed step by step;
+    /// exit 0 only if every step behaved.
+    #[arg(long, conflicts_with_all = ["script", "proxy"])]
+    pub lvs: bool,
     /// Requests per second the client sends to the VIP, each on a fresh connection.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=2000))]
     pub rate: u32,

@@ -12,7 +12,10 @@
 //!   master, drop VRRP with a firewall rule (the post's split brain) and restore;
 //! * `baton demo --script`: the same breakages in sequence, unattended, ending in a summary
 //!   table with each failover's time beside what keepalived would take, and the requests that
-//!   failed; exit status 0 only if every step behaved.
+//!   failed; exit status 0 only if every step behaved;
+//! * `baton demo --lvs`: keepalived's other half, printed step by step ([`lvs`]): the two
+//!   directors balance the backends through LVS-NAT on nftables, a backend is killed and
+//!   checked out, the master is killed and the VIP moves with its load balancing.
 //!
 //! Everything runs inside namespaces the demo creates (traffic never leaves them) and is
 //! removed when it ends, however it ends. Needs root; on a fresh Debian it installs the few
@@ -30,6 +33,7 @@ mod firewall;
 mod http;
 mod interactive;
 mod live;
+mod lvs;
 mod packages;
 mod script;
 mod seed;
@@ -125,6 +129,11 @@ fn run(args: &DemoArgs) -> ExitCode {
 }
 
 fn demo(args: &DemoArgs, baton: &std::path::Path) -> Result<Ending> {
+    if args.lvs {
+        println!("baton demo --lvs: the seed's directors in front of the backends through LVS-NAT");
+        println!("  baton: {}", baton.display());
+        return lvs::run(baton).map(Ending::Script);
+    }
     let proxy = system::choose_proxy(args.proxy)?;
     println!("baton demo: building the seed's system in network namespaces");
     println!("  baton: {}", baton.display());

@@ -230,6 +230,34 @@ fn the_built_in_proxy_stands_in_for_nginx() {
     assert_removed(&out);
 }
 
+/// `baton demo --lvs`: the directors balance both backends through LVS-NAT, a dead backend
+/// is checked out and back in, and the VIP moves with the load balancing when the master
+/// dies.
+#[test]
+fn the_directors_balance_through_lvs_nat_and_fail_over() {
+    if !baton_lab::require_root() {
+        return;
+    }
+    let out = Command::new(baton())
+        .args(["demo", "--lvs"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(out.status.success(), "baton demo --lvs failed:\n{text}");
+    assert_eq!(text.matches("✔ ").count(), 4, "{text}");
+    assert!(text.contains("every step behaved"), "{text}");
+    assert!(
+        text.contains("Removing service [10.5.0.22]:tcp:8080 from VS [192.168.5.10]:tcp:80"),
+        "{text}"
+    );
+    assert_removed(&text);
+}
+
 #[test]
 fn without_root_the_demo_says_so() {
     if nix::unistd::geteuid().is_root() {

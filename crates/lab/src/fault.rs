@@ -14,7 +14,7 @@ const TABLE: &str = "baton_lab";
 
 /// Which way a rule filters: traffic arriving at the host, or leaving it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chain {
+pub enum Chain {
     /// Packets delivered to the host (`hook input`).
     Input,
     /// Packets the host sends (`hook output`).
@@ -76,6 +76,13 @@ impl Host {
                 (Chain::Output, "oifname != \"lo\"".into()),
             ],
         )
+    }
+
+    /// Install a rule of your own: `matches` is an nft match expression (`udp dport 53`);
+    /// matching packets are counted and dropped. The checkers' tests drop a protocol's
+    /// probes with it (a hung server).
+    pub fn nft_drop(&self, chain: Chain, matches: &str) -> Result<Fault> {
+        self.nft_rules(&format!("drop {matches}"), &[(chain, matches.to_string())])
     }
 
     fn nft_rules(&self, what: &str, rules: &[(Chain, String)]) -> Result<Fault> {

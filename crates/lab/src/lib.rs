@@ -95,7 +95,7 @@ mod wait;
 pub use addr::{AsIp, Cidr, IfAddr, MacAddr};
 pub use capture::Capture;
 pub use error::{Error, Result};
-pub use fault::Fault;
+pub use fault::{Chain, Fault};
 pub use host::{Host, LinkState, NicInfo};
 pub use inject::{Injector, ethernet_destination, ipv4_datagram, ipv6_datagram};
 pub use lab::{DEFAULT_SEGMENT, HostSpec, KEEP_ENV, Lab, Nic, SWITCH};

@@ -650,5 +650,30 @@ fn direct_routing_replies_come_straight_from_the_real_servers() {
     assert!(rules.contains("table netdev baton_lvs"), "{rules}");
     assert!(rules.contains("fwd ip to 10.3.0.11 device iif"), "{rules}");
     assert!(rules.contains("fwd ip6 to fd03::12 device iif"), "{rules}");
+
+    // Every real server leaves (their checkers failed), then the services go: each step is
+    // one transaction the kernel takes, objects removed in the order they refer to each
+    // other.
+    let mut one = dr("10.3.0.100:80", "10.3.0.11:80", "10.3.0.12:80");
+    one.real_servers.truncate(1);
+    let mut one6 = dr("[fd03::100]:80", "[fd03::11]:80", "[fd03::12]:80");
+    one6.real_servers.truncate(1);
+    let full = dr("10.3.0.100:80", "10.3.0.11:80", "10.3.0.12:80");
+    apply_ok(&mut dp, &table(vec![full.clone(), one6.clone()]));
+    // A DR service removed while it has servers (whose chains write its connection map).
+    apply_ok(&mut dp, &table(vec![full.clone()]));
+    apply_ok(&mut dp, &table(vec![full.clone(), one6.clone()]));
+    let mut empty6 = one6.clone();
+    empty6.real_servers.clear();
+    apply_ok(&mut dp, &table(vec![full, empty6]));
+    apply_ok(&mut dp, &table(vec![one, one6]));
+    let mut empty = dr("10.3.0.100:80", "10.3.0.11:80", "10.3.0.12:80");
+    empty.real_servers.clear();
+    let mut empty6 = dr("[fd03::100]:80", "[fd03::11]:80", "[fd03::12]:80");
+    empty6.real_servers.clear();
+    apply_ok(&mut dp, &table(vec![empty, empty6]));
+    apply_ok(&mut dp, &table(vec![]));
+    let rules = ruleset(&director);
+    assert!(!rules.contains("vs_10_3_0_100"), "{rules}");
     drop(http);
 }

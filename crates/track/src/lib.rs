@@ -32,6 +32,7 @@ mod security;
 mod user;
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use baton_conf::Config;
 use baton_conf::Tracking as TrackRefs;
@@ -48,6 +49,14 @@ pub use options::TrackOptions;
 pub use policy::ScriptPolicy;
 pub use program::Program;
 pub use user::{ScriptUser, UserResolver};
+
+/// Run `program` once to completion, as a `vrrp_script` run is made: in its own process
+/// group, output discarded, the group killed (SIGTERM, then SIGKILL after `grace`) if it
+/// still runs after `timeout`. For programs run outside the trackers, such as the
+/// real-server checkers' `MISC_CHECK`.
+pub async fn run_once(program: &Program, timeout: Duration, grace: Duration) -> ScriptOutcome {
+    child::run_with_timeout(program, &[], timeout, grace).await
+}
 
 /// Trackers, their events, and the notifier of one configuration.
 #[derive(Debug)]

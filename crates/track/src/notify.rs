@@ -30,6 +30,10 @@ pub enum NotifyTarget {
     Instance(Arc<str>),
     /// A `vrrp_sync_group`.
     Group(Arc<str>),
+    /// A `virtual_server` (`quorum_up`, `quorum_down`), by keepalived's name of it.
+    VirtualServer(Arc<str>),
+    /// A `real_server` (`notify_up`, `notify_down`), by keepalived's name of it.
+    RealServer(Arc<str>),
 }
 
 impl NotifyTarget {
@@ -46,12 +50,17 @@ impl NotifyTarget {
         match self {
             NotifyTarget::Instance(_) => "INSTANCE",
             NotifyTarget::Group(_) => "GROUP",
+            NotifyTarget::VirtualServer(_) => "VS",
+            NotifyTarget::RealServer(_) => "RS",
         }
     }
 
     pub fn name(&self) -> &str {
         match self {
-            NotifyTarget::Instance(name) | NotifyTarget::Group(name) => name,
+            NotifyTarget::Instance(name)
+            | NotifyTarget::Group(name)
+            | NotifyTarget::VirtualServer(name)
+            | NotifyTarget::RealServer(name) => name,
         }
     }
 }
@@ -65,13 +74,22 @@ struct Step {
 
 type Job = (NotifyTarget, Vec<Step>);
 
+/// Which lines a notify FIFO takes: keepalived writes VRRP lines to `notify_fifo` and
+/// `vrrp_notify_fifo`, LVS lines to `notify_fifo` and `lvs_notify_fifo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carries {
+    Both,
+    Vrrp,
+    Lvs,
+}
+
 /// Runs notify commands and writes notify FIFOs.
 #[derive(Debug)]
 pub struct Notifier {
     /// Every notify command of the configuration that passed its checks, by its text and
     /// where it was written.
     programs: HashMap<(String, baton_conf::Span), Program>,
-    fifos: Vec<NotifyFifo>,
+    fifos: Vec<(NotifyFifo, Carries)>,
     queue: Option<mpsc::UnboundedSender<Job>>,
     worker: JoinHandle<()>,
 }
@@ -102,16 +120,43 @@ impl Notifier {
                 policy,
             );
         }
+        for vs in &config.lvs.virtual_servers {
+            let what = format!("virtual server {vs}");
+            for (keyword, cmd) in [
+                ("quorum_up", &vs.quorum_up),
+                ("quorum_down", &vs.quorum_down),
+            ] {
+                prepare_one(&mut programs, &what, keyword, cmd.as_ref(), policy);
+            }
+            for rs in &vs.real_servers {
+                let what = format!("real server {}", vs.service_name(&rs.address));
+                for (keyword, cmd) in [
+                    ("notify_up", &rs.notify_up),
+                    ("notify_down", &rs.notify_down),
+                ] {
+                    prepare_one(&mut programs, &what, keyword, cmd.as_ref(), policy);
+                }
+            }
+        }
         programs.shrink_to_fit();
 
-        let mut fifos: Vec<NotifyFifo> = Vec::new();
+        let mut fifos: Vec<(NotifyFifo, Carries)> = Vec::new();
         let configured = [
-            ("notify fifo", &config.global.notify_fifo),
-            ("vrrp notify fifo", &config.global.vrrp_notify_fifo),
+            ("notify fifo", &config.global.notify_fifo, Carries::Both),
+            (
+                "vrrp notify fifo",
+                &config.global.vrrp_notify_fifo,
+                Carries::Vrrp,
+            ),
+            (
+                "lvs notify fifo",
+                &config.lvs.global.notify_fifo,
+                Carries::Lvs,
+            ),
         ];
-        for (kind, fifo) in configured {
+        for (kind, fifo, carries) in configured {
             let Some(fifo) = fifo else { continue };
-            if fifos.iter().any(|f| f.path() == fifo.path) {
+            if fifos.iter().any(|(f, _)| f.path() == fifo.path) {
                 warn!(
                     "{kind} {} is configured twice; writing it once",
                     fifo.path.display()
@@ -125,7 +170,7 @@ impl Notifier {
             if let Some(opened) =
                 NotifyFifo::open(kind, &fifo.path, reader.as_ref(), options.kill_grace)
             {
-                fifos.push(opened);
+                fifos.push((opened, carries));
             }
         }
 
@@ -142,9 +187,21 @@ impl Notifier {
     /// Write `line` (keepalived's `INSTANCE "VI_1" MASTER 100`, without newline) to every
     /// notify FIFO now.
     pub fn write_fifo(&mut self, line: &str) {
+        self.write(line, Carries::Vrrp);
+    }
+
+    /// Write an LVS line (`VS [192.168.201.15]:tcp:80 UP`, `RS … DOWN`) to `notify_fifo`
+    /// and `lvs_notify_fifo` now.
+    pub fn write_lvs_fifo(&mut self, line: &str) {
+        self.write(line, Carries::Lvs);
+    }
+
+    fn write(&mut self, line: &str, kind: Carries) {
         let line = format!("{line}\n");
-        for fifo in &mut self.fifos {
-            fifo.write_line(&line);
+        for (fifo, carries) in &mut self.fifos {
+            if *carries == Carries::Both || *carries == kind {
+                fifo.write_line(&line);
+            }
         }
     }
 
@@ -188,7 +245,7 @@ impl Notifier {
             warn!("notify scripts still running after {wait:?}; killing them");
             self.worker.abort();
         }
-        for fifo in self.fifos.drain(..) {
+        for (fifo, _) in self.fifos.drain(..) {
             fifo.close().await;
         }
     }
@@ -200,7 +257,7 @@ impl Notifier {
     /// finishing, FIFO readers stopping) runs as a task of its own. For a reload, whose
     /// event loop must not stop for the old notifier's scripts.
     pub fn shutdown_detached(mut self, wait: Duration) {
-        for fifo in &mut self.fifos {
+        for (fifo, _) in &mut self.fifos {
             fifo.unlink();
         }
         tokio::spawn(self.shutdown(wait));
@@ -231,14 +288,24 @@ fn prepare(
         ("notify_deleted", &notify.deleted_script),
     ];
     for (keyword, cmd) in commands {
-        let Some(cmd) = cmd else { continue };
-        let key = (cmd.text.clone(), cmd.span.clone());
-        if programs.contains_key(&key) {
-            continue;
-        }
-        if let Ok(program) = policy.prepare(&format!("{what} {keyword}"), cmd) {
-            programs.insert(key, program);
-        }
+        prepare_one(programs, what, keyword, cmd.as_ref(), policy);
+    }
+}
+
+fn prepare_one(
+    programs: &mut HashMap<(String, baton_conf::Span), Program>,
+    what: &str,
+    keyword: &str,
+    cmd: Option<&Command>,
+    policy: &ScriptPolicy,
+) {
+    let Some(cmd) = cmd else { return };
+    let key = (cmd.text.clone(), cmd.span.clone());
+    if programs.contains_key(&key) {
+        return;
+    }
+    if let Ok(program) = policy.prepare(&format!("{what} {keyword}"), cmd) {
+        programs.insert(key, program);
     }
 }
 

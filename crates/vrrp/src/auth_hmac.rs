@@ -73,17 +73,20 @@ pub struct AuthCounters {
 }
 
 impl AuthCounters {
-    pub fn count(&mut self, f: AuthFailure) {
-        match f {
-            AuthFailure::Missing => self.missing += 1,
-            AuthFailure::Malformed => self.malformed += 1,
-            AuthFailure::Stale => self.stale += 1,
-            AuthFailure::UnknownKey => self.unknown_key += 1,
-            AuthFailure::BadHmac => self.invalid_hmac += 1,
-            AuthFailure::Replay => self.replay += 1,
-            // Counted with the other dropped adverts of unknown sources.
-            AuthFailure::NotAPeer => {}
-        }
+    /// Count one failure of kind `f`; returns how many of that kind so far (0 for
+    /// `NotAPeer`, counted with the other dropped adverts of unknown sources).
+    pub fn count(&mut self, f: AuthFailure) -> u64 {
+        let slot = match f {
+            AuthFailure::Missing => &mut self.missing,
+            AuthFailure::Malformed => &mut self.malformed,
+            AuthFailure::Stale => &mut self.stale,
+            AuthFailure::UnknownKey => &mut self.unknown_key,
+            AuthFailure::BadHmac => &mut self.invalid_hmac,
+            AuthFailure::Replay => &mut self.replay,
+            AuthFailure::NotAPeer => return 0,
+        };
+        *slot += 1;
+        *slot
     }
 }
 

@@ -174,6 +174,7 @@ pub fn render_table(status: &Value) -> String {
     }
     if instances.is_empty() {
         out.push_str("no VRRP instances\n");
+        render_lvs(status, &mut out);
         return out;
     }
     if let Some(sockets) = status
@@ -224,7 +225,142 @@ pub fn render_table(status: &Value) -> String {
             }
         }
     }
+    render_lvs(status, &mut out);
     out
+}
+
+fn u64_of(v: &Value, key: &str) -> u64 {
+    v.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+fn flag(v: &Value, key: &str) -> bool {
+    v.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The virtual servers: one line each (scheduler, method, quorum, sorry server, whether
+/// the data plane took it), a line per real server (state, weight, transitions) and a line
+/// per checker (state, since when, counters, the last verdict's words); then the data
+/// plane and the connection sync.
+fn render_lvs(status: &Value, out: &mut String) {
+    let empty = Vec::new();
+    let vss = status
+        .get("virtual_servers")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
+    for vs in vss {
+        let quorum = format!(
+            "quorum {} ({}/{})",
+            if flag(vs, "quorum_up") { "up" } else { "DOWN" },
+            u64_of(vs, "live_weight"),
+            u64_of(vs, "quorum")
+        );
+        let mut line = format!(
+            "VS {} {} {} {quorum}",
+            text(vs.get("name")),
+            text(vs.get("scheduler")),
+            text(vs.get("forwarding")),
+        );
+        if let Some(p) = vs.get("persistence_timeout_s").and_then(Value::as_u64) {
+            let _ = write!(line, " persistence {p}s");
+        }
+        if vs.get("sorry_server").is_some_and(|s| !s.is_null()) {
+            let _ = write!(
+                line,
+                " sorry {}{}",
+                text(vs.get("sorry_server")),
+                if flag(vs, "sorry_server_in_use") {
+                    " (IN USE)"
+                } else {
+                    ""
+                }
+            );
+        }
+        if flag(vs, "checkers_suspended") {
+            line.push_str(" checkers suspended");
+        }
+        if !flag(vs, "programmed") {
+            line.push_str(" NOT PROGRAMMED");
+        }
+        let _ = writeln!(out, "{line}");
+        for rs in vs
+            .get("real_servers")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty)
+        {
+            let _ = writeln!(
+                out,
+                "  RS {} {} weight {} (configured {}) down={} up={}",
+                text(rs.get("name")),
+                if flag(rs, "alive") { "UP" } else { "DOWN" },
+                u64_of(rs, "weight"),
+                u64_of(rs, "configured_weight"),
+                u64_of(rs, "went_down"),
+                u64_of(rs, "came_up"),
+            );
+            for c in rs
+                .get("checkers")
+                .and_then(Value::as_array)
+                .unwrap_or(&empty)
+            {
+                let mut line = format!(
+                    "    {} {} {}",
+                    text(c.get("keyword")),
+                    text(c.get("target")),
+                    text(c.get("state")),
+                );
+                if let Some(w) = c.get("weight").and_then(Value::as_str) {
+                    let _ = write!(line, " ({w})");
+                }
+                if let Some(ms) = c.get("since_ms").and_then(Value::as_u64) {
+                    let _ = write!(line, " for {:.1}s", ms as f64 / 1000.0);
+                }
+                let _ = write!(
+                    line,
+                    " probes={} failures={}",
+                    u64_of(c, "probes"),
+                    u64_of(c, "failures")
+                );
+                if let Some(r) = c.get("reason").and_then(Value::as_str) {
+                    let _ = write!(line, ": {r}");
+                }
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+    let Some(lvs) = status.get("lvs") else { return };
+    if let Some(dp) = lvs.get("dataplane").filter(|d| !d.is_null()) {
+        let counters = lvs.get("counters").cloned().unwrap_or(Value::Null);
+        let mut line = format!(
+            "nftables inet {}: {} programmed={}/{} verdicts={} table_changes={}",
+            text(dp.get("table")),
+            if flag(dp, "open") { "open" } else { "NOT OPEN" },
+            u64_of(dp, "programmed"),
+            u64_of(dp, "submitted"),
+            u64_of(&counters, "verdicts"),
+            u64_of(&counters, "table_changes"),
+        );
+        if let Some(e) = dp.get("error").and_then(Value::as_str) {
+            let _ = write!(line, " error: {e}");
+        }
+        let _ = writeln!(out, "{line}");
+        for key in ["refused", "left_out"] {
+            for r in dp.get(key).and_then(Value::as_array).unwrap_or(&empty) {
+                let _ = writeln!(out, "  {key}: {}", text(r.get("reason")));
+            }
+        }
+    }
+    if let Some(sync) = lvs.get("sync_daemon").filter(|d| !d.is_null()) {
+        let _ = writeln!(
+            out,
+            "lvs_sync_daemon {} {}: conntrackd pid {} {} transitions={} failed_commands={}",
+            text(sync.get("interface")),
+            text(sync.get("instance")),
+            text(sync.get("pid")),
+            text(sync.get("role")).to_uppercase(),
+            u64_of(sync, "transitions"),
+            u64_of(sync, "failed_commands"),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -329,6 +465,51 @@ mod tests {
             "socket lan1 IPv6: not open received=0 sent=0 send_errors=3"
         );
         assert!(lines[3].starts_with("INSTANCE"), "{t}");
+    }
+
+    #[test]
+    fn virtual_servers_show_real_servers_checkers_and_the_data_plane() {
+        let v = json!({
+            "instances": [],
+            "virtual_servers": [{
+                "name": "[10.1.0.100]:tcp:80", "scheduler": "wrr", "forwarding": "NAT",
+                "quorum_up": true, "live_weight": 3, "quorum": 1, "programmed": true,
+                "sorry_server": "[10.2.0.99]:tcp:80", "sorry_server_in_use": false,
+                "real_servers": [{
+                    "name": "[10.2.0.11]:tcp:8080", "alive": false, "weight": 2,
+                    "configured_weight": 2, "went_down": 1, "came_up": 0,
+                    "checkers": [{"keyword": "TCP_CHECK", "target": "[10.2.0.11]:8080",
+                                  "state": "down", "since_ms": 1500, "probes": 9,
+                                  "failures": 2,
+                                  "reason": "TCP_CHECK on service [10.2.0.11]:tcp:8080 failed."}]
+                }]
+            }],
+            "lvs": {"counters": {"verdicts": 4, "table_changes": 3},
+                    "dataplane": {"table": "baton_lvs", "open": true, "submitted": 3,
+                                  "programmed": 3, "refused": [], "left_out": []},
+                    "sync_daemon": null}
+        });
+        let t = render_table(&v);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "no VRRP instances");
+        assert_eq!(
+            lines[1],
+            "VS [10.1.0.100]:tcp:80 wrr NAT quorum up (3/1) sorry [10.2.0.99]:tcp:80"
+        );
+        assert_eq!(
+            lines[2],
+            "  RS [10.2.0.11]:tcp:8080 DOWN weight 2 (configured 2) down=1 up=0"
+        );
+        assert_eq!(
+            lines[3],
+            "    TCP_CHECK [10.2.0.11]:8080 down for 1.5s probes=9 failures=2: \
+             TCP_CHECK on service [10.2.0.11]:tcp:8080 failed."
+        );
+        assert_eq!(
+            lines[4],
+            "nftables inet baton_lvs: open programmed=3/3 verdicts=4 table_changes=3"
+        );
+        assert_eq!(lines.len(), 5);
     }
 
     #[test]

@@ -35,6 +35,7 @@ async fn within_deadline<T>(what: &str, fut: impl Future<Output = T>) -> Option<
 impl Daemon {
     /// Carry out every pending action, then send the GARP/NA frames that are due.
     pub(super) async fn execute(&mut self) {
+        self.sync_before_batch().await;
         let mut actions = std::mem::take(&mut self.actions);
         for a in actions.drain(..) {
             self.act(a).await;
@@ -59,6 +60,10 @@ impl Daemon {
         }
         if std::mem::take(&mut self.states_changed) && self.ready {
             crate::north::notify_systemd::status(&self.summary());
+        }
+        let transitions = std::mem::take(&mut self.vrrp_transitions);
+        if !transitions.is_empty() {
+            self.lvs_follow_vrrp(transitions).await;
         }
     }
 
@@ -111,11 +116,14 @@ impl Daemon {
             Action::StateChanged { instance, from, to } => {
                 self.states_changed = true;
                 self.record_change(instance, from, to);
+                if let Some(i) = self.node.instance(instance) {
+                    self.vrrp_transitions.push((i.name().to_string(), to));
+                }
             }
         }
     }
 
-    async fn send_advert(&mut self, s: SendAdvert) {
+    pub(super) async fn send_advert(&mut self, s: SendAdvert) {
         let Some(inst) = self.node.instance(s.instance) else {
             return;
         };

@@ -8,6 +8,7 @@
 //!     advert on a VRRP socket → parse (baton-wire)  → Input::Advert
 //!     netlink monitor event   → interface table     → Input::LinkUp/LinkDown/AddressAdded/…
 //!     tracker observation     → Input::Script/ProcessCount/FileValue
+//!     checker verdict         → the LVS core (runtime::lvs), its table to nftables
 //!     next_deadline() reached → Input::Deadline (and spaced GARP/NA frames)
 //!     SIGHUP                  → read the configuration on a blocking thread
 //!     configuration read      → Input::Reload (refused on errors)
@@ -26,26 +27,33 @@
 //! blocking pool (a thread started when needed), process tracking's /proc scans on a
 //! thread of its own; listing the kernel's interfaces again runs
 //! as a task of its own and reports back; control clients are served on a task of their
-//! own, each with deadlines. What stays in the loop is bounded: kernel requests for
-//! addresses, routes and rules (each with a deadline, in the order the core asked), sends
-//! on non-blocking sockets, and the core's own work.
+//! own, each with deadlines. The real-server checkers run on a thread of their own and
+//! send verdicts; the nftables data plane programs on a thread of its own; conntrackd's
+//! client commands run as child processes awaited beside the loop. What stays in the loop
+//! is bounded: kernel requests for addresses, routes and rules (each with a deadline, in
+//! the order the core asked), sends on non-blocking sockets, the cores' own work, and, when
+//! `lvs_sync_daemon`'s instance becomes MASTER, conntrackd's commit (at most
+//! `south::conntrackd::MASTER_WAIT`, after the adverts and before the VIPs).
 
 mod actions;
 mod alarm;
 pub mod clock;
 mod heap;
+mod lvs;
+mod lvs_status;
 mod observe;
 mod status;
+mod sync;
 pub mod tracking;
 
 use std::collections::HashSet;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use baton_conf::Config;
 use baton_track::{ScriptPolicy, TrackEvent, TrackOptions};
-use baton_vrrp::{Action, Input, Level, Node, PeerLogKind, ReceivedAdvert};
+use baton_vrrp::{Action, Input, Level, Node, PeerLogKind, ReceivedAdvert, State};
 use baton_wire::advert::Packet;
 use baton_wire::{AdvertRepr, ChecksumPolicy, auth_ext};
 use tokio::signal::unix::{SignalKind, signal};
@@ -58,11 +66,13 @@ use crate::north::control::ControlServer;
 use crate::north::notify_systemd::{self, Lifecycle};
 use crate::north::peer_log::PeerLogLimit;
 use crate::south::announce::Announcements;
+use crate::south::conntrackd::ConntrackSync;
 use crate::south::links::{self, Interfaces, LinkInput};
 use crate::south::netlink::{Monitor, NetEvent, Netlink};
 use crate::south::sockets::Sockets;
 use crate::south::vrrp_socket::Datagram;
 use clock::Clock;
+use lvs::LvsHalf;
 use tracking::Tracking;
 
 /// keepalived's exit code for "could not initialise".
@@ -105,6 +115,14 @@ pub struct Daemon {
     states_changed: bool,
     /// systemd has been told READY=1; status lines before it would come first.
     ready: bool,
+    /// keepalived's virtual servers: checkers, the core, the nftables data plane.
+    lvs: LvsHalf,
+    /// `lvs_sync_daemon`: conntrackd following a VRRP instance.
+    sync: Option<ConntrackSync>,
+    /// The pid file: the sync daemon's files sit beside it.
+    pidfile: PathBuf,
+    /// Instances that changed state in the batch being carried out, for the LVS half.
+    vrrp_transitions: Vec<(String, State)>,
     /// What the operator views need beyond the core's status (state change history).
     views: observe::Views,
 }
@@ -142,7 +160,14 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
             return ExitCode::from(EXIT_INIT_FAILED);
         }
     };
-    let mut d = match Daemon::start(config, opts.config.clone(), TrackOptions::default()).await {
+    let mut d = match Daemon::start(
+        config,
+        opts.config.clone(),
+        &opts.pidfile,
+        TrackOptions::default(),
+    )
+    .await
+    {
         Ok(d) => d,
         Err(e) => {
             tracing::error!("cannot start: {e}");
@@ -190,6 +215,7 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
             },
             listed = finished(&mut d.relisting) => d.on_relisted(listed).await,
             Some(ev) = d.tracking.events.recv() => d.on_track_event(ev).await,
+            Some(v) = d.lvs.verdicts.recv() => d.on_verdict(v).await,
             r = alarm.rung() => match r {
                 Ok(()) => {
                     d.drain_datagrams().await;
@@ -270,6 +296,7 @@ impl Daemon {
     pub async fn start(
         config: Config,
         config_path: PathBuf,
+        pidfile: &Path,
         track_options: TrackOptions,
     ) -> Result<Daemon, StartError> {
         let netlink = Netlink::connect()?;
@@ -290,6 +317,7 @@ impl Daemon {
         let mut sockets = Sockets::plan(&node);
         sockets.open_available(&ifaces);
         let tracking = Tracking::start(&config, &policy, track_options.clone());
+        let lvs = LvsHalf::new(&config, &track_options);
         let mut d = Daemon {
             clock,
             node,
@@ -311,6 +339,10 @@ impl Daemon {
             accept_mode: Default::default(),
             states_changed: false,
             ready: false,
+            lvs,
+            sync: None,
+            pidfile: pidfile.to_path_buf(),
+            vrrp_transitions: Vec::new(),
             views: observe::Views::new(),
         };
         d.first_tracker_values().await;
@@ -324,6 +356,8 @@ impl Daemon {
         }
         let statics = d.config.clone();
         d.static_config(&statics, true).await;
+        d.sync_start(&statics);
+        d.start_lvs().await;
         let now = d.clock.now();
         d.node.handle(now, Input::Start, &mut d.actions);
         d.execute().await;
@@ -501,9 +535,15 @@ impl Daemon {
         }
         if ch.appeared.is_some() {
             self.sockets.open_available(&self.ifaces);
+            self.lvs_reprogram();
         }
         let now = self.clock.now();
         for input in &ch.inputs {
+            match input {
+                LinkInput::AddressAdded(_, a) => self.lvs_local_address(*a, true),
+                LinkInput::AddressRemoved(_, a) => self.lvs_local_address(*a, false),
+                _ => {}
+            }
             let input = match input {
                 LinkInput::Up(i) => Input::LinkUp { interface: i },
                 LinkInput::Down(i) => Input::LinkDown { interface: i },
@@ -519,6 +559,7 @@ impl Daemon {
             self.node.handle(now, input, &mut self.actions);
         }
         self.execute().await;
+        self.execute_lvs().await;
     }
 
     /// The monitor stopped (its socket failed, e.g. after the kernel dropped notifications
@@ -663,6 +704,7 @@ impl Daemon {
                 self.sockets.replan(&self.node);
                 self.sockets.open_available(&self.ifaces);
                 self.info.reloaded(&new);
+                self.reload_lvs(&new).await;
                 let names: Vec<&str> = new.instances.iter().map(|i| i.name.as_str()).collect();
                 self.views.history.retain(&names);
                 self.config = new;
@@ -694,6 +736,9 @@ impl Daemon {
         let now = self.clock.now();
         self.node.handle(now, Input::Shutdown, &mut self.actions);
         self.execute().await;
+        // After the VIPs have gone (a backup takes over from the priority-0 advert), the
+        // virtual servers leave the table and the data plane removes it.
+        self.shutdown_lvs().await;
         let statics = self.config.clone();
         self.static_config(&statics, false).await;
         self.vmacs.remove_all(&self.netlink).await;

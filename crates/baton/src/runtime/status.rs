@@ -81,11 +81,16 @@ struct StatusView<'a> {
     daemon: DaemonView<'a>,
     #[serde(flatten)]
     node: NodeStatus,
+    /// keepalived's virtual servers, their real servers and checkers.
+    virtual_servers: Vec<super::lvs_status::VirtualServerView>,
+    /// The LVS half's own facts: counters, the data plane, the connection sync.
+    lvs: super::lvs_status::LvsView,
 }
 
 impl Daemon {
     /// The answer to a status request.
     pub fn status_value(&self) -> serde_json::Value {
+        let dataplane = self.lvs.dataplane_status();
         let view = StatusView {
             daemon: DaemonView {
                 pid: std::process::id(),
@@ -106,6 +111,12 @@ impl Daemon {
                 peer_log_left_out: &self.peer_log.left_out,
             },
             node: self.node.status(),
+            virtual_servers: super::lvs_status::virtual_servers(&self.lvs, dataplane.as_ref()),
+            lvs: super::lvs_status::LvsView {
+                counters: self.lvs.counters.clone(),
+                dataplane,
+                sync_daemon: self.sync.as_ref().map(|s| s.status()),
+            },
         };
         serde_json::to_value(view).unwrap_or_else(
             |e| serde_json::json!({ "error": format!("cannot encode the status: {e}") }),

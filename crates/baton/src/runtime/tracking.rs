@@ -50,9 +50,26 @@ fn notify_part(c: &Config) -> impl PartialEq + '_ {
             .iter()
             .map(|g| (&g.name, &g.notify))
             .collect::<Vec<_>>(),
-        (&c.global.notify_fifo, &c.global.vrrp_notify_fifo),
+        (
+            &c.global.notify_fifo,
+            &c.global.vrrp_notify_fifo,
+            &c.lvs.global.notify_fifo,
+        ),
         (&c.global.script_user, c.global.enable_script_security),
         c.global.notify_priority_changes,
+        c.lvs
+            .virtual_servers
+            .iter()
+            .map(|vs| {
+                (
+                    (&vs.quorum_up, &vs.quorum_down),
+                    vs.real_servers
+                        .iter()
+                        .map(|rs| (&rs.notify_up, &rs.notify_down))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect::<Vec<_>>(),
     )
 }
 
@@ -178,6 +195,22 @@ impl Tracking {
         };
         let args = args.map(|a| a.words().to_vec()).unwrap_or_default();
         n.run(target, command, args);
+    }
+
+    /// Run an LVS notify command (`notify_up`/`notify_down` of a real server,
+    /// `quorum_up`/`quorum_down` of a virtual server), queued behind the earlier ones of the
+    /// same server. keepalived appends no arguments to these.
+    pub fn run_lvs_notify(&mut self, target: TrackTarget, command: &Command) {
+        if let Some(n) = &mut self.notifier {
+            n.run(target, command, Vec::new());
+        }
+    }
+
+    /// Write the LVS core's line to `notify_fifo` and `lvs_notify_fifo`.
+    pub fn write_lvs_fifo(&mut self, line: &str) {
+        if let Some(n) = &mut self.notifier {
+            n.write_lvs_fifo(line);
+        }
     }
 
     /// Write the core's line to the notify FIFOs.

@@ -10,13 +10,17 @@
 //! | [`sockets`] | the sockets the core's instances need, with their counters |
 //! | [`garp`] | gratuitous ARP and unsolicited NA frames on AF_PACKET |
 //! | [`announce`] | GARP/NA bursts spaced per interface |
+//! | [`lvs`] | the LVS data plane: baton-nft's nftables tables on a thread of their own |
+//! | [`conntrackd`] | `lvs_sync_daemon`: conntrackd run and driven on VRRP transitions |
 //! | [`vmac`] | `use_vmac`: the macvlan interfaces with the virtual router's MAC, and their sysctls |
 //! | [`accept_mode`] | `no_accept`: the nftables table that drops traffic to a master's addresses |
 
 pub mod accept_mode;
 pub mod announce;
+pub mod conntrackd;
 pub mod garp;
 pub mod links;
+pub mod lvs;
 pub mod netlink;
 pub mod sockets;
 pub mod vmac;

@@ -40,24 +40,8 @@ pub(crate) fn route(cx: &mut Cx<'_>, stmt: &Stmt, owner: Owner) -> Option<Virtua
     let words = &stmt.words;
     let inet6 = words.iter().any(|w| w.text == "inet6");
     let mut r = VirtualRoute {
-        dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        dst_len: 0,
-        src: None,
-        via: None,
-        dev: None,
-        scope: None,
-        table: None,
-        metric: None,
-        kind: RouteKind::Unicast,
-        onlink: false,
-        no_track: false,
-        nexthops: Vec::new(),
-        protocol: None,
-        tos: None,
-        mtu: None,
-        append: false,
-        track_group: None,
         span: words[0].span.clone(),
+        ..VirtualRoute::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
     };
     let mut dst: Option<(IpAddr, u8)> = None;
     let mut gateways: Vec<(&Token, IpAddr)> = Vec::new();

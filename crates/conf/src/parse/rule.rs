@@ -31,27 +31,11 @@ fn port_range(cx: &mut Cx<'_>, tok: &Token, what: &str) -> Option<(u16, u16)> {
 pub(crate) fn rule(cx: &mut Cx<'_>, stmt: &Stmt, owner: Owner) -> Option<VirtualRule> {
     cx.no_block(stmt);
     let words = &stmt.words;
+    // No table until the line names one.
     let mut r = VirtualRule {
-        family: Family::Ipv4,
-        from: None,
-        to: None,
         table: None,
-        iif: None,
-        oif: None,
-        fwmark: None,
-        tos: None,
-        preference: None,
-        goto: None,
-        l3mdev: false,
-        ip_proto: None,
-        sport: None,
-        dport: None,
-        uidrange: None,
-        suppress_prefixlength: None,
-        action: None,
-        no_track: false,
-        track_group: None,
         span: words[0].span.clone(),
+        ..VirtualRule::new(Family::Ipv4, 0)
     };
     let mut family: Option<Family> = None;
     let mut note_family = |cx: &mut Cx<'_>, f: Family, tok: &Token| -> bool {

@@ -272,8 +272,10 @@ impl Dataplane {
         }
     }
 
-    /// Remove a whole service: first the jump to it, then its chain and maps (which refer
-    /// to its servers), then its servers.
+    /// Remove a whole service in the order its objects refer to each other (the kernel
+    /// refuses to delete what is still referred to): the jump to it, its chain, its slot map
+    /// (whose elements jump to the servers' chains), the servers' chains and sets (a DR
+    /// server's chain writes the service's connection map), then the service's other maps.
     fn remove_service(&self, b: &mut Batch, group: Group, plan: &Plan) {
         let t = self.table_of(&plan.shape.place);
         let (d, key) = &plan.shape.dispatch;
@@ -284,11 +286,17 @@ impl Dataplane {
             &[Element::key(key.clone())],
         );
         b.delete_chain(group, t, &plan.shape.chain);
-        for s in &plan.shape.sets {
+        let sched = plan.sched_set();
+        let (slot_maps, others): (Vec<_>, Vec<_>) =
+            plan.shape.sets.iter().partition(|s| s.name == sched);
+        for s in slot_maps {
             b.delete_set(group, t, &s.name);
         }
         for sp in plan.servers.values() {
             self.remove_server(b, group, t, sp);
+        }
+        for s in others {
+            b.delete_set(group, t, &s.name);
         }
     }
 

@@ -39,7 +39,7 @@ impl Instance {
             self.report_mismatch(now, rx, reason, out);
             return Outcome::Nothing;
         }
-        if self.p.hmac.is_some() && !self.authenticate(now, rx, out) {
+        if self.p.hmac.is_some() && !self.authenticate(rx, out) {
             return Outcome::Nothing;
         }
         if let Err(reason) = advert_check::check(&self.p, rx, check_addresses) {
@@ -233,12 +233,7 @@ impl Instance {
 
     /// `auth_hmac`: check the trailer (or its absence). A failure is counted and logged
     /// (at the 1st, 2nd, 4th, 8th… of its kind, so a flood cannot flood the log).
-    fn authenticate(
-        &mut self,
-        _now: Instant,
-        rx: &ReceivedAdvert<'_>,
-        out: &mut Vec<Action>,
-    ) -> bool {
+    fn authenticate(&mut self, rx: &ReceivedAdvert<'_>, out: &mut Vec<Action>) -> bool {
         let Some(cfg) = self.p.hmac.clone() else {
             return true;
         };
@@ -274,17 +269,7 @@ impl Instance {
                 false
             }
             Err(f) => {
-                self.counters.auth_ext.count(f);
-                let c = &self.counters.auth_ext;
-                let n = match f {
-                    crate::auth_hmac::AuthFailure::Missing => c.missing,
-                    crate::auth_hmac::AuthFailure::Malformed => c.malformed,
-                    crate::auth_hmac::AuthFailure::Stale => c.stale,
-                    crate::auth_hmac::AuthFailure::UnknownKey => c.unknown_key,
-                    crate::auth_hmac::AuthFailure::BadHmac => c.invalid_hmac,
-                    crate::auth_hmac::AuthFailure::Replay => c.replay,
-                    crate::auth_hmac::AuthFailure::NotAPeer => 0,
-                };
+                let n = self.counters.auth_ext.count(f);
                 if n.is_power_of_two() {
                     self.log_peer(
                         out,

@@ -1,0 +1,6 @@
+#![no_main]
+
+// See baton_check::fuzz::icmp for what is checked.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    baton_check::fuzz::icmp(data);
+});
