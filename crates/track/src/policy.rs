@@ -100,10 +100,9 @@ impl ScriptPolicy {
     pub fn check_ahead<'a>(&self, commands: impl IntoIterator<Item = &'a Command>) {
         let mut checked = HashMap::new();
         for command in commands {
-            let key = CommandKey::of(command);
-            if !checked.contains_key(&key) {
-                checked.insert(key, Program::prepare(command, &self.users, self.security));
-            }
+            checked
+                .entry(CommandKey::of(command))
+                .or_insert_with(|| Program::prepare(command, &self.users, self.security));
         }
         self.ahead
             .lock()
