@@ -2,7 +2,7 @@
 //! balancers in different subnets, each announcing routing table 100 through FRR or BIRD 2
 //! to an upstream FRR router, a client behind it). Every time is read off netlink
 //! notifications stamped in the load balancer's and the router's namespaces, from the kill
-//! (or the link going down):
+//! (or from just before `ip link set dev eth0 down` runs):
 //!
 //! * service death (nginx SIGKILLed on the master of a primary/backup pair): → the route
 //!   gone from the master's kernel (the daemon's part), → withdrawn at the router, → the
