@@ -57,6 +57,8 @@ fn case_file(dir: &Path, case: &str) -> PathBuf {
         INSTANCE.replace("priority 100", "priority 300")
     } else if case.starts_with("unknown keyword") {
         format!("global_defs {{\n    no_such_keyword\n}}\n{INSTANCE}")
+    } else if case.starts_with("baton's own `baton_metrics") {
+        format!("global_defs {{\n    baton_metrics 127.0.0.1:9650\n}}\n{INSTANCE}")
     } else if case.starts_with("script, no") {
         tracking(&ok_s)
     } else if case.starts_with("script with") {
