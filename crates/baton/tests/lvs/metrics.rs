@@ -170,7 +170,7 @@ fn prometheus_sees_a_real_server_go_down_and_come_back() {
     assert_eq!(
         value(
             &l.client,
-            &format!("baton_lvs_real_server_up{{real_server=\"[10.2.0.11]:tcp:8080\"}}")
+            "baton_lvs_real_server_up{real_server=\"[10.2.0.11]:tcp:8080\"}"
         ),
         Some(1.0)
     );
