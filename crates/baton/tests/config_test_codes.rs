@@ -117,7 +117,7 @@ fn code(program: &str, file: &Path, netns: Option<&baton_lab::Host>) -> i32 {
 #[test]
 fn the_table_holds_for_baton() {
     let rows = table();
-    assert_eq!(rows.len(), 12, "{rows:#?}");
+    assert_eq!(rows.len(), 13, "{rows:#?}");
     // A machine without root cannot tell the interface exists: run where eth0 is if we can.
     let lab = baton_lab::require_root().then(|| baton_lab::Lab::new("checkcodes").unwrap());
     let host = lab.as_ref().map(|l| {
