@@ -12,6 +12,7 @@ mod lvs {
     pub mod dr;
     pub mod health;
     pub mod lab;
+    pub mod metrics;
     pub mod reload;
     pub mod schedulers;
     pub mod sync;

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use baton_lab::{Host, HostSpec, Lab, ms, wait_until};
 
 use crate::conf::{self, Advert, Conf, Instance};
@@ -67,7 +67,20 @@ fn measure(
     std::thread::sleep(SETTLE);
     let pids: Vec<Vec<u32>> = daemons
         .iter()
-        .map(|d| Ok(d.processes()?.iter().map(|p| p.outer_pid).collect()))
+        .map(|d| {
+            let pids: Vec<u32> = d.processes()?.iter().map(|p| p.outer_pid).collect();
+            // Found by process name: a binary under another name measures nothing, which
+            // must not pass for a footprint of 0 MB.
+            if pids.is_empty() {
+                bail!(
+                    "footprint, {label}: no {} process of {:?} on {} (is the binary named {0}?)",
+                    d.kind.comm(),
+                    d.kind,
+                    d.host.name()
+                );
+            }
+            Ok(pids)
+        })
         .collect::<Result<_>>()?;
     let before = pids
         .iter()

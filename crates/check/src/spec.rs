@@ -65,7 +65,9 @@ impl PartialEq for RegexCheck {
 
 /// keepalived compiles `regex` with PCRE2; baton with the `regex` crate (linear time, no
 /// JIT stack to size). PCRE2 options map to inline flags; those with no equivalent, and
-/// PCRE-only syntax (backreferences, lookaround), refuse the checker with the reason.
+/// PCRE-only syntax (backreferences, lookaround), refuse the checker with the reason; so do
+/// Unicode property classes (`\p{Greek}`) under `utf`: their tables are not built in (see
+/// the workspace's Cargo.toml: they would be resident in every daemon).
 pub fn compile_regex(url: &HttpUrl) -> Result<Option<RegexCheck>, String> {
     let Some(r) = &url.regex else {
         return Ok(None);

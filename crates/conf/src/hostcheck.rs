@@ -15,7 +15,17 @@ const DEFAULT_SCRIPT_USER: &str = "keepalived_script";
 
 struct Checker<'h> {
     host: &'h dyn Host,
-    default_user_exists: bool,
+    /// Looked up at the first command that needs it: a configuration without scripts
+    /// never asks the user database (whose NSS modules a daemon then keeps mapped).
+    default_user: std::cell::OnceCell<bool>,
+}
+
+impl Checker<'_> {
+    fn default_user_exists(&self) -> bool {
+        *self
+            .default_user
+            .get_or_init(|| self.host.user_exists(DEFAULT_SCRIPT_USER))
+    }
 }
 
 /// What checking a command found.
@@ -80,7 +90,7 @@ impl Checker<'_> {
         // keepalived looks up its default user as it reads each command without a user of
         // its own; with enable_script_security a default user that does not exist removes
         // the command ("Unable to set default user for vrrp script"), it never runs as root.
-        if run_as.is_none() && g.enable_script_security && !self.default_user_exists {
+        if run_as.is_none() && g.enable_script_security && !self.default_user_exists() {
             cx.diags.push(with_notes(Diagnostic::new(
                 Code::ScriptUserUnknown,
                 cmd.span.clone(),
@@ -127,9 +137,9 @@ impl Checker<'_> {
                 return Verdict::Disabled;
             }
         };
-        let as_root = run_as.map_or(!self.default_user_exists, |ra| ra.user == "root");
+        let as_root = || run_as.map_or_else(|| !self.default_user_exists(), |ra| ra.user == "root");
         if g.enable_script_security
-            && as_root
+            && as_root()
             && let Some((bad, reason)) = self.host.insecure_component(&path)
         {
             cx.diags.push(with_notes(Diagnostic::new(
@@ -172,7 +182,7 @@ pub(crate) fn scripts(
 ) {
     let checker = Checker {
         host,
-        default_user_exists: host.user_exists(DEFAULT_SCRIPT_USER),
+        default_user: std::cell::OnceCell::new(),
     };
     // Who tracks each vrrp_script, in configuration order.
     let mut users: BTreeMap<String, Vec<(String, Span)>> = BTreeMap::new();

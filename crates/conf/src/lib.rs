@@ -509,6 +509,94 @@ mod tests {
         assert_eq!(g.process_name.as_deref(), Some("lb-ha"));
     }
 
+    /// A host that counts the user-database lookups.
+    struct CountingHost(FakeHost, std::cell::Cell<u32>);
+
+    impl crate::host::Host for CountingHost {
+        fn hostname(&self) -> Option<String> {
+            crate::host::Host::hostname(&self.0)
+        }
+        fn interface_exists(&self, name: &str) -> Option<bool> {
+            crate::host::Host::interface_exists(&self.0, name)
+        }
+        fn user_exists(&self, name: &str) -> bool {
+            self.1.set(self.1.get() + 1);
+            crate::host::Host::user_exists(&self.0, name)
+        }
+        fn group_exists(&self, name: &str) -> bool {
+            crate::host::Host::group_exists(&self.0, name)
+        }
+        fn find_script(&self, program: &str) -> crate::host::ScriptLookup {
+            crate::host::Host::find_script(&self.0, program)
+        }
+        fn insecure_component(
+            &self,
+            path: &std::path::Path,
+        ) -> Option<(std::path::PathBuf, String)> {
+            crate::host::Host::insecure_component(&self.0, path)
+        }
+        fn read_key_file(
+            &self,
+            path: &std::path::Path,
+            limit: usize,
+        ) -> std::io::Result<crate::host::KeyFile> {
+            crate::host::Host::read_key_file(&self.0, path, limit)
+        }
+        fn shell_has_dev_tcp(&self) -> Option<bool> {
+            crate::host::Host::shell_has_dev_tcp(&self.0)
+        }
+    }
+
+    #[test]
+    fn without_scripts_the_user_database_is_not_asked() {
+        let text = "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n \
+                    virtual_ipaddress {\n  10.0.0.1\n }\n}\n";
+        let host = CountingHost(FakeHost::new().interface("eth0"), Default::default());
+        let loaded = load_str("k.conf", text, &LoadOptions::default(), &host);
+        assert!(loaded.config.is_some(), "{:#?}", loaded.diagnostics);
+        assert_eq!(host.1.get(), 0, "keepalived_script looked up");
+        // enable_script_security needs the default user for a script without its own.
+        let with_script = format!(
+            "global_defs {{\n enable_script_security\n}}\n{text}vrrp_instance W {{\n \
+             interface eth0\n virtual_router_id 2\n notify_master /bin/true\n \
+             virtual_ipaddress {{\n  10.0.0.2\n }}\n}}\n"
+        );
+        let host = CountingHost(FakeHost::new().interface("eth0"), Default::default());
+        load_str("k.conf", &with_script, &LoadOptions::default(), &host);
+        assert_eq!(host.1.get(), 1, "keepalived_script looked up once");
+    }
+
+    #[test]
+    fn baton_metrics_is_an_address_and_port_or_an_error_at_its_value() {
+        let conf = |v: &str| {
+            format!(
+                "global_defs {{\n baton_metrics {v}\n}}\nvrrp_instance V {{\n interface eth0\n \
+                 virtual_router_id 1\n virtual_ipaddress {{\n  10.0.0.1\n }}\n}}\n"
+            )
+        };
+        let host = FakeHost::new().interface("eth0");
+        let ok = load_str(
+            "k.conf",
+            &conf("[::1]:9650"),
+            &LoadOptions::default(),
+            &host,
+        );
+        assert!(ok.diagnostics.is_empty(), "{:#?}", ok.diagnostics);
+        assert_eq!(
+            ok.config.unwrap().global.metrics,
+            Some("[::1]:9650".parse().unwrap())
+        );
+        let bad = load_str("k.conf", &conf("9650"), &LoadOptions::default(), &host);
+        let d = bad
+            .diagnostics
+            .iter()
+            .find(|d| d.message.contains("baton_metrics 9650: not ADDR:PORT"))
+            .unwrap_or_else(|| panic!("{:#?}", bad.diagnostics));
+        assert_eq!((d.span.line, d.span.col), (2, 16), "{d:#?}");
+        assert_eq!(d.severity, Severity::Error);
+        assert_eq!(bad.config.and_then(|c| c.global.metrics), None);
+    }
+
     #[test]
     fn word_len_covers_quoted_words() {
         assert_eq!(word_len("script \"/a b.sh\" # x", 8), 9);

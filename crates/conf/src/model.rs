@@ -378,6 +378,10 @@ pub struct GlobalDefs {
     /// `net_namespace NAME`: run in the network namespace `ip netns` made as NAME
     /// (`/run/netns/NAME`), as keepalived does.
     pub net_namespace: Option<String>,
+    /// baton extension (`baton_metrics ADDR:PORT`): where to serve `/metrics`, the status
+    /// page and `/healthz`, as `--metrics` does (which wins over it). keepalived does not
+    /// know the keyword: it logs "Unknown keyword" and `keepalived -t` exits 5.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl Default for GlobalDefs {
@@ -413,6 +417,7 @@ impl Default for GlobalDefs {
             vrrp_process_name: None,
             process_names: false,
             net_namespace: None,
+            metrics: None,
         }
     }
 }

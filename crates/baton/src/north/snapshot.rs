@@ -14,6 +14,8 @@ use baton_conf::{Config, Scope, VirtualAddress, VrrpInstance};
 use baton_vrrp::{InstanceStatus, Instant, NodeStatus, State};
 
 use crate::north::history::{History, TransitionRecord};
+use crate::runtime::lvs_status::VirtualServerView;
+use crate::south::lvs::DataplaneStatus;
 use crate::south::sockets::{EndpointStatus, WireErrors};
 
 /// The daemon as the views see it.
@@ -35,6 +37,19 @@ pub struct Snapshot {
     pub instances: Vec<InstanceView>,
     /// `vrrp_script`s with a run in progress.
     pub scripts_running: Vec<String>,
+    /// keepalived's virtual servers (empty without any).
+    pub lvs: LvsSnapshot,
+}
+
+/// The LVS half as the views see it: every virtual server with its real servers and their
+/// checkers, and the nftables data plane's record.
+#[derive(Debug, Default)]
+pub struct LvsSnapshot {
+    pub virtual_servers: Vec<VirtualServerView>,
+    /// `None` while no virtual server ever started the data plane.
+    pub dataplane: Option<DataplaneStatus>,
+    /// Verdicts the checkers gave.
+    pub verdicts: u64,
 }
 
 /// What the views need of an instance beyond the core's status.
@@ -46,12 +61,24 @@ pub struct InstanceView {
     pub garp_delay: Duration,
     /// Tracked `vrrp_script`s and their weights.
     pub track_scripts: Vec<(String, i32)>,
+    /// Every tracker the instance follows with the weight it applies (`None`: its failure
+    /// is FAULT, not a weight).
+    pub trackers: Vec<TrackerWeight>,
     pub changes: Vec<TransitionRecord>,
     pub last_takeover: Option<Duration>,
     /// Datagrams on this instance's socket that never became an advert: set on the first
     /// instance of each socket only (their VRID is unknown, so they are charged once and
     /// sums over instances stay right).
     pub socket_errors: Option<WireErrors>,
+}
+
+/// A tracker an instance follows, and what it weighs there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerWeight {
+    /// `script`, `process`, `file` or `interface`, as the core's tracker kinds.
+    pub kind: &'static str,
+    pub name: String,
+    pub weight: Option<i32>,
 }
 
 /// A virtual address as keepalived writes it (`192.168.5.10 dev ens33 scope global`).
@@ -147,6 +174,23 @@ impl InstanceView {
                             (r.name.clone(), r.weight.or(own).unwrap_or(0))
                         })
                         .collect();
+                    let t = &c.tracking;
+                    v.trackers = [
+                        ("script", &t.scripts),
+                        ("process", &t.processes),
+                        ("file", &t.files),
+                        ("interface", &t.interfaces),
+                    ]
+                    .into_iter()
+                    .flat_map(|(kind, refs)| {
+                        refs.iter().map(move |r| TrackerWeight {
+                            kind,
+                            name: r.name.clone(),
+                            // 0 is keepalived's "failure is FAULT" too.
+                            weight: r.weight.filter(|w| *w != 0),
+                        })
+                    })
+                    .collect();
                 }
                 if let Some(h) = history.get(&i.name) {
                     v.changes = h.changes.iter().cloned().collect();
@@ -310,6 +354,18 @@ pub(crate) fn sample() -> Snapshot {
         excluded: vec![vip("fd00:5::10/64")],
         garp_delay: Duration::from_secs(5),
         track_scripts: vec![("chk_nginx".into(), -150)],
+        trackers: vec![
+            TrackerWeight {
+                kind: "script",
+                name: "chk_nginx".into(),
+                weight: Some(-150),
+            },
+            TrackerWeight {
+                kind: "interface",
+                name: "ens34".into(),
+                weight: None,
+            },
+        ],
         changes: history
             .get("VI_1")
             .unwrap()
@@ -371,5 +427,77 @@ pub(crate) fn sample() -> Snapshot {
         sockets,
         instances: vec![view1, InstanceView::default()],
         scripts_running: vec!["chk_nginx".into()],
+        lvs: sample_lvs(),
+    }
+}
+
+/// One virtual server with a live real server and one its checker took down.
+#[cfg(test)]
+fn sample_lvs() -> LvsSnapshot {
+    use crate::runtime::lvs_status::{CheckView, RealServerView};
+
+    let check = |keyword, target: &str, state, probes, failures| CheckView {
+        keyword,
+        target: target.into(),
+        state,
+        weight: None,
+        reason: (state == "down").then(|| "connection refused".into()),
+        since_ms: Some(4_000),
+        probes,
+        failures,
+        last_probe: None,
+    };
+    let rs = |addr: &str, alive, went_down, checkers| RealServerView {
+        name: format!("[{addr}]:tcp:8080"),
+        address: format!("{addr}:8080"),
+        alive,
+        weight: 3,
+        configured_weight: 3,
+        effective_weight: 3,
+        forwarding: "NAT",
+        failed_checkers: usize::from(!alive),
+        went_down,
+        came_up: 0,
+        since_change_ms: (went_down > 0).then_some(4_000),
+        checkers,
+    };
+    LvsSnapshot {
+        virtual_servers: vec![VirtualServerView {
+            name: "[192.168.5.10]:tcp:80".into(),
+            protocol: Some("TCP"),
+            scheduler: "rr".into(),
+            forwarding: "NAT",
+            persistence_timeout_s: None,
+            quorum_up: true,
+            live_weight: 3,
+            quorum: 1,
+            hysteresis: 0,
+            sorry_server: Some("[10.0.0.99]:tcp:8080".into()),
+            sorry_server_in_use: false,
+            checkers_suspended: false,
+            programmed: true,
+            real_servers: vec![
+                rs(
+                    "10.0.0.21",
+                    true,
+                    0,
+                    vec![check("TCP_CHECK", "[10.0.0.21]:8080", "up", 30, 0)],
+                ),
+                rs(
+                    "10.0.0.22",
+                    false,
+                    1,
+                    vec![check("HTTP_GET", "[10.0.0.22]:8080", "down", 30, 4)],
+                ),
+            ],
+        }],
+        dataplane: Some(DataplaneStatus {
+            table: "baton_lvs".into(),
+            open: true,
+            programmed: 2,
+            submitted: 2,
+            ..DataplaneStatus::default()
+        }),
+        verdicts: 3,
     }
 }

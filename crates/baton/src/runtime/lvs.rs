@@ -46,6 +46,9 @@ pub struct LvsCounters {
 pub struct Transitions {
     pub went_down: u64,
     pub came_up: u64,
+    /// When it last went down or came back.
+    #[serde(skip)]
+    pub last_change: Option<std::time::Instant>,
 }
 
 /// The LVS half of the daemon.
@@ -251,6 +254,7 @@ impl Daemon {
             && a != b
         {
             let t = self.lvs.transitions.entry(id.rs).or_default();
+            t.last_change = Some(std::time::Instant::now());
             if a {
                 t.came_up += 1;
             } else {

@@ -52,6 +52,8 @@ pub struct RealServerView {
     pub failed_checkers: usize,
     pub went_down: u64,
     pub came_up: u64,
+    /// How long ago it last went down or came back.
+    pub since_change_ms: Option<u64>,
     pub checkers: Vec<CheckView>,
 }
 
@@ -197,6 +199,9 @@ fn real_servers(
                 failed_checkers: st.failed_checkers,
                 went_down: t.went_down,
                 came_up: t.came_up,
+                since_change_ms: t
+                    .last_change
+                    .map(|at| ms(now.saturating_duration_since(at))),
                 checkers: rs
                     .checkers
                     .iter()

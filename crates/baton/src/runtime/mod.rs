@@ -40,7 +40,7 @@ mod alarm;
 pub mod clock;
 mod heap;
 mod lvs;
-mod lvs_status;
+pub(crate) mod lvs_status;
 mod observe;
 mod status;
 mod sync;
@@ -153,7 +153,9 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
             return ExitCode::from(EXIT_INIT_FAILED);
         }
     };
-    let mut observers = match crate::north::observe::Observers::start(opts.metrics) {
+    // `--metrics` wins over the file's `baton_metrics`.
+    let metrics = opts.metrics.or(config.global.metrics);
+    let mut observers = match crate::north::observe::Observers::start(metrics) {
         Ok(o) => o,
         Err(e) => {
             tracing::error!("{e}");
@@ -714,6 +716,11 @@ impl Daemon {
                             .net_namespace
                             .as_deref()
                             .unwrap_or("the namespace baton started in")
+                    );
+                }
+                if new.global.metrics != self.config.global.metrics {
+                    tracing::warn!(
+                        "baton_metrics is read at start only; the listener stays as it was until a restart"
                     );
                 }
                 let policy =

@@ -8,7 +8,7 @@ use super::Daemon;
 use crate::north::dump::Dump;
 use crate::north::history::History;
 use crate::north::observe::Request;
-use crate::north::snapshot::{InstanceView, Snapshot};
+use crate::north::snapshot::{InstanceView, LvsSnapshot, Snapshot};
 
 /// What the loop keeps for the views.
 #[derive(Debug)]
@@ -66,6 +66,20 @@ impl Daemon {
                 .iter()
                 .map(|n| n.to_string())
                 .collect(),
+            lvs: self.lvs_snapshot(),
+        }
+    }
+
+    /// The virtual servers for the views; nothing to gather without any.
+    fn lvs_snapshot(&self) -> LvsSnapshot {
+        let dataplane = self.lvs.dataplane_status();
+        if self.config.lvs.virtual_servers.is_empty() && dataplane.is_none() {
+            return LvsSnapshot::default();
+        }
+        LvsSnapshot {
+            virtual_servers: super::lvs_status::virtual_servers(&self.lvs, dataplane.as_ref()),
+            dataplane,
+            verdicts: self.lvs.counters.verdicts,
         }
     }
 

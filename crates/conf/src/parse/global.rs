@@ -340,10 +340,29 @@ pub(crate) fn global_defs(cx: &mut Cx<'_>, stmt: &Stmt, g: &mut RawGlobal) {
                     g.fast_handover = Some(At::new(b, line.keyword()));
                 }
             }
+            "baton_metrics" => metrics(cx, line, d),
             _ if super::lvs::global::keyword(cx, line, &mut g.lvs) => {}
             k if NOT_IMPLEMENTED.contains(&k) => cx.not_implemented(line),
             _ => cx.unknown(line, "global_defs"),
         }
+    }
+}
+
+/// `baton_metrics ADDR:PORT` (baton's own keyword): the `--metrics` listener.
+fn metrics(cx: &mut Cx<'_>, stmt: &Stmt, d: &mut GlobalDefs) {
+    let Some(a) = cx.string_arg(stmt) else {
+        return;
+    };
+    match a.v.parse::<std::net::SocketAddr>() {
+        Ok(addr) => d.metrics = Some(addr),
+        Err(_) => cx.report(
+            Code::InvalidValue,
+            &stmt.args()[0],
+            format!(
+                "baton_metrics {}: not ADDR:PORT (an IPv6 address goes in brackets: [::1]:9650)",
+                a.v
+            ),
+        ),
     }
 }
 

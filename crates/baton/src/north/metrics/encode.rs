@@ -15,7 +15,8 @@
 //! | `keepalived_gratuitous_arp_delay_total` | | `garp_master_delay`, seconds |
 //! | `keepalived_script_status`, `keepalived_script_state` | name | GOOD 1 / BAD 0 (none before the first result); idle 0 / running 1 |
 //!
-//! Then baton's own, which none of the exporters has: `baton_*` below.
+//! Then baton's own, which none of the exporters has: `baton_*` below, and those of the
+//! virtual servers (`baton_lvs_*`, in `super::lvs`: the exporter has no LVS series).
 
 use std::fmt::{self, Write as _};
 
@@ -25,7 +26,7 @@ use prometheus_client::metrics::MetricType;
 
 use crate::north::snapshot::{InstanceView, Snapshot, keepalived_state};
 
-type Labels = Vec<(&'static str, String)>;
+pub(super) type Labels = Vec<(&'static str, String)>;
 
 /// The exposition of one snapshot; `None` (the loop did not answer) is `keepalived_up 0`
 /// alone, as the exporter reports a keepalived it cannot read.
@@ -47,7 +48,7 @@ fn write_all(out: &mut String, s: Option<&Snapshot>) -> fmt::Result {
 
 /// One family: name, help, type, samples.
 #[derive(Debug, Clone)]
-struct Family {
+pub(super) struct Family {
     name: &'static str,
     help: &'static str,
     kind: MetricType,
@@ -55,7 +56,7 @@ struct Family {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Value {
+pub(super) enum Value {
     Int(i64),
     Float(f64),
 }
@@ -101,6 +102,7 @@ impl Families<'_> {
         if let Some(s) = self.0 {
             keepalived_families(s, &mut fams);
             baton_families(s, &mut fams);
+            super::lvs::families(&s.lvs, &mut fams);
         }
         fams
     }
@@ -119,7 +121,7 @@ fn with(mut l: Labels, k: &'static str, v: impl Into<String>) -> Labels {
     l
 }
 
-fn fam(
+pub(super) fn fam(
     fams: &mut Vec<Family>,
     name: &'static str,
     help: &'static str,
@@ -606,6 +608,20 @@ fn baton_families(s: &Snapshot, fams: &mut Vec<Family>) {
         MetricType::Gauge,
         files,
     );
+    let mut weights = Vec::new();
+    for (i, v) in s.instances() {
+        for t in &v.trackers {
+            let l = with(with(common(i), "kind", t.kind), "name", t.name.clone());
+            weights.push((l, Value::Int(t.weight.map_or(0, i64::from))));
+        }
+    }
+    fam(
+        fams,
+        "baton_vrrp_tracker_weight",
+        "The weight a tracker adds to (or takes from) the instance's priority; 0: its failure is FAULT",
+        MetricType::Gauge,
+        weights,
+    );
 }
 
 #[cfg(test)]
@@ -711,6 +727,101 @@ mod tests {
         assert_eq!(v(r#"baton_track_process_running{name="nginx"}"#), "2");
         assert_eq!(v("baton_vrrp_unknown_vrid_adverts_total"), "11");
         assert_eq!(v("baton_reloads_total"), "1");
+    }
+
+    #[test]
+    fn virtual_servers_real_servers_and_checkers_with_keepalived_names() {
+        let t = encode(Some(&sample()));
+        let v = |s: &str| value(&t, s).unwrap_or_else(|| panic!("no {s} in\n{t}"));
+        let vs = r#"virtual_server="[192.168.5.10]:tcp:80""#;
+        let up = format!(r#"{vs},real_server="[10.0.0.21]:tcp:8080""#);
+        let down = format!(r#"{vs},real_server="[10.0.0.22]:tcp:8080""#);
+        assert_eq!(
+            v(&format!("baton_lvs_virtual_server_quorum_up{{{vs}}}")),
+            "1"
+        );
+        assert_eq!(
+            v(&format!("baton_lvs_virtual_server_live_weight{{{vs}}}")),
+            "3"
+        );
+        assert_eq!(
+            v(&format!(
+                "baton_lvs_virtual_server_sorry_server_in_use{{{vs}}}"
+            )),
+            "0"
+        );
+        assert_eq!(
+            v(&format!("baton_lvs_virtual_server_programmed{{{vs}}}")),
+            "1"
+        );
+        assert_eq!(v(&format!("baton_lvs_real_server_up{{{up}}}")), "1");
+        assert_eq!(v(&format!("baton_lvs_real_server_up{{{down}}}")), "0");
+        assert_eq!(
+            v(&format!(
+                r#"baton_lvs_real_server_weight{{{down},kind="configured"}}"#
+            )),
+            "3"
+        );
+        assert_eq!(
+            v(&format!(
+                r#"baton_lvs_real_server_weight{{{down},kind="table"}}"#
+            )),
+            "0"
+        );
+        assert_eq!(
+            v(&format!(
+                r#"baton_lvs_real_server_transitions_total{{{down},to="down"}}"#
+            )),
+            "1"
+        );
+        assert_eq!(
+            v(&format!(
+                "baton_lvs_real_server_seconds_since_transition{{{down}}}"
+            )),
+            "4.0"
+        );
+        let chk = format!(r#"{down},checker="HTTP_GET",target="[10.0.0.22]:8080""#);
+        assert_eq!(v(&format!("baton_lvs_checker_up{{{chk}}}")), "0");
+        assert_eq!(v(&format!("baton_lvs_checker_checks_total{{{chk}}}")), "30");
+        assert_eq!(
+            v(&format!("baton_lvs_checker_failures_total{{{chk}}}")),
+            "4"
+        );
+        assert_eq!(v(r#"baton_lvs_nft_up{table="baton_lvs"}"#), "1");
+        assert_eq!(
+            v(r#"baton_lvs_nft_apply_errors_total{table="baton_lvs"}"#),
+            "0"
+        );
+        assert_eq!(v("baton_lvs_verdicts_total"), "3");
+        assert!(t.contains("# TYPE baton_lvs_checker_up gauge"));
+    }
+
+    #[test]
+    fn trackers_carry_the_weight_they_apply_per_instance() {
+        let t = encode(Some(&sample()));
+        let v = |s: &str| value(&t, s).unwrap_or_else(|| panic!("no {s} in\n{t}"));
+        let l = r#"iname="VI_1",intf="ens33",vrid="51""#;
+        assert_eq!(
+            v(&format!(
+                r#"baton_vrrp_tracker_weight{{{l},kind="script",name="chk_nginx"}}"#
+            )),
+            "-150"
+        );
+        // Unweighted: its failure is FAULT.
+        assert_eq!(
+            v(&format!(
+                r#"baton_vrrp_tracker_weight{{{l},kind="interface",name="ens34"}}"#
+            )),
+            "0"
+        );
+    }
+
+    #[test]
+    fn no_virtual_server_no_lvs_series() {
+        let mut s = sample();
+        s.lvs = crate::north::snapshot::LvsSnapshot::default();
+        let t = encode(Some(&s));
+        assert!(!t.contains("baton_lvs"), "{t}");
     }
 
     #[test]

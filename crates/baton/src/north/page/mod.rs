@@ -2,8 +2,10 @@
 //! page: one server-rendered HTML document, read-only (no form, no script, no write
 //! action), that reloads itself every [`REFRESH_SECS`] seconds. Every instance with its
 //! state, effective and configured priority, master, VIPs, faults and peer mismatches, its
-//! last state changes with cause and duration, then the trackers and the VRRP sockets.
+//! last state changes with cause and duration, then the trackers, the virtual servers
+//! (with their real servers and checkers) and the VRRP sockets.
 
+mod lvs;
 mod time;
 
 use std::fmt::Write as _;
@@ -86,6 +88,7 @@ fn body(o: &mut String, s: &Snapshot) {
         instance(o, s, i, v);
     }
     trackers(o, s);
+    lvs::virtual_servers(o, &s.lvs);
     sockets(o, s);
 }
 
@@ -330,6 +333,33 @@ mod tests {
         assert!(p.contains("ok (running)"), "{p}");
         // Read-only: no form, no script.
         assert!(!p.contains("<form") && !p.contains("<script"), "{p}");
+    }
+
+    #[test]
+    fn virtual_servers_with_real_servers_and_checkers() {
+        let p = render(Some(&sample()));
+        assert!(
+            p.contains(r#"id="vs-[192.168.5.10]:tcp:80" data-quorum="up""#),
+            "{p}"
+        );
+        assert!(
+            p.contains(r#"data-rs="[10.0.0.21]:tcp:8080" data-alive="true""#),
+            "{p}"
+        );
+        assert!(
+            p.contains(r#"data-rs="[10.0.0.22]:tcp:8080" data-alive="false""#),
+            "{p}"
+        );
+        assert!(p.contains("quorum up (3 of 1)"), "{p}");
+        assert!(p.contains("sorry server [10.0.0.99]:tcp:8080"), "{p}");
+        assert!(
+            p.contains("HTTP_GET [10.0.0.22]:8080: <span class=\"bad\">down</span> (connection refused) · 30 checks, 4 failed"),
+            "{p}"
+        );
+        assert!(p.contains("nftables baton_lvs: open"), "{p}");
+        let mut s = sample();
+        s.lvs = crate::north::snapshot::LvsSnapshot::default();
+        assert!(!render(Some(&s)).contains("Virtual servers"));
     }
 
     #[test]

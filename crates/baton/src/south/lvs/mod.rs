@@ -36,6 +36,9 @@ pub struct DataplaneStatus {
     /// overtaken by a newer one before it got to them).
     pub submitted: u64,
     pub programmed: u64,
+    /// Programmings that failed, whole (the kernel refused the transaction) or for some
+    /// services (see `refused`).
+    pub apply_errors: u64,
     /// Netlink messages of the last transaction that changed something.
     pub last_messages: usize,
     /// Services the kernel (or the data plane) refused in the last programming, with why.
@@ -180,6 +183,9 @@ fn run(options: Options, jobs: std_mpsc::Receiver<Job>, status: Arc<Mutex<Datapl
                 }
                 let mut st = lock(&status);
                 st.programmed += 1;
+                if !refused.is_empty() {
+                    st.apply_errors += 1;
+                }
                 if report.messages > 0 {
                     st.last_messages = report.messages;
                 }
@@ -188,7 +194,9 @@ fn run(options: Options, jobs: std_mpsc::Receiver<Job>, status: Arc<Mutex<Datapl
             }
             Err(e) => {
                 tracing::error!("LVS data plane: {e}; the forwarding table was not changed");
-                lock(&status).refused = vec![Refusal {
+                let mut st = lock(&status);
+                st.apply_errors += 1;
+                st.refused = vec![Refusal {
                     service: "*".into(),
                     reason: e.to_string(),
                 }];
