@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use baton_conf::{VirtualAddress, VirtualRoute, VirtualRule};
-use baton_vrrp::{Action, Destination, InstanceId, Level, LogLine, LogText, SendAdvert};
+use baton_vrrp::{Action, InstanceId, Level, LogLine, LogText};
 
 use super::Daemon;
 
@@ -38,8 +38,15 @@ impl Daemon {
         self.sync_before_batch().await;
         let mut actions = std::mem::take(&mut self.actions);
         for a in actions.drain(..) {
-            self.act(a).await;
+            match a {
+                Action::SendAdvert(s) => self.queue_advert(s).await,
+                other => {
+                    self.flush_adverts().await;
+                    self.act(other).await;
+                }
+            }
         }
+        self.flush_adverts().await;
         // Keep the allocation for the next batch, but not a burst's: when hundreds of
         // instances change state at once (start, a link coming up) the batch holds thousands
         // of actions, and that capacity would stay resident for the daemon's life.
@@ -69,7 +76,10 @@ impl Daemon {
 
     async fn act(&mut self, a: Action) {
         match a {
-            Action::SendAdvert(s) => self.send_advert(s).await,
+            Action::SendAdvert(s) => {
+                self.queue_advert(s).await;
+                self.flush_adverts().await;
+            }
             Action::AddAddress {
                 interface, address, ..
             } => self.add_address(&interface, &address).await,
@@ -121,48 +131,6 @@ impl Daemon {
                 }
             }
         }
-    }
-
-    pub(super) async fn send_advert(&mut self, s: SendAdvert) {
-        let Some(inst) = self.node.instance(s.instance) else {
-            return;
-        };
-        if self
-            .sockets
-            .find_mut(inst.advert_interface(), inst.family())
-            .is_none()
-        {
-            tracing::warn!(
-                "({}) no VRRP socket for {} ({})",
-                inst.name(),
-                inst.advert_interface(),
-                inst.family()
-            );
-            return;
-        }
-        // Signing (auth_hmac) advances the instance's sequence, so the core builds it.
-        let built = self
-            .node
-            .emit_advert(&s, super::clock::unix_time(), &mut self.send_buf);
-        let Some(inst) = self.node.instance(s.instance) else {
-            return;
-        };
-        let n = match built {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!("({}) cannot build the advert: {e}", inst.name());
-                return;
-            }
-        };
-        let Some(ep) = self
-            .sockets
-            .find_mut(inst.advert_interface(), inst.family())
-        else {
-            return;
-        };
-        let unicast = matches!(s.dst, Destination::Unicast(_));
-        ep.send(s.src, s.dst.addr(), s.ttl, unicast, &self.send_buf[..n])
-            .await;
     }
 
     async fn add_address(&mut self, interface: &str, vip: &VirtualAddress) {
