@@ -112,6 +112,7 @@ fn run(opts: &Options) -> Result<()> {
             steps: opts.scale_steps.clone(),
             window: opts.scale_window,
             interval: opts.scale_interval,
+            rt_priority: opts.scale_rt,
             fast: opts.scale_fast,
         };
         scale::run(&opts.baton, &plan, &mut report)?;

@@ -34,6 +34,8 @@ pub struct Options {
     pub scale_steps: Vec<usize>,
     /// The advert interval of the scale steps (VRRPv3).
     pub scale_interval: Duration,
+    /// Run the scale steps' daemons SCHED_RR at this priority (`chrt -r`).
+    pub scale_rt: Option<u8>,
     /// After the steps, the fast run: 1,000 instances at 10 ms, then the master SIGKILLed.
     /// Off when `--interval` or `--steps` choose the steps by hand.
     pub scale_fast: bool,
@@ -51,7 +53,7 @@ bench: baton against keepalived in one lab: failover on the wire, footprint, sca
 virtual servers.
 
 usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N,...]
-                 [--interval SECS] [--only SECTIONS] [--baton PATH]
+                 [--interval SECS] [--rt PRIO] [--only SECTIONS] [--baton PATH]
                  [--doc PATH | --no-doc]
 
   --quick    smoke run: 3 runs per case, 10 s idle, 30 s scale windows, steps 200,2000
@@ -63,6 +65,8 @@ usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N
   --interval the scale steps' advert interval in seconds, VRRPv3 (default 0.1)
              (--steps or --interval given: only those steps, without the fast run of
              1,000 instances at 0.01 s that ends with the master SIGKILLed)
+  --rt       run the scale steps' daemons SCHED_RR at this priority (chrt -r), as the
+             fast run always does
   --only     run only these sections, comma-separated: takeover (crash, graceful stop),
              service (nginx killed), failover (both), footprint, scale, metrics (baton's
              CPU per advert with --metrics off, listening and scraped; 1,000 instances,
@@ -105,6 +109,7 @@ impl Options {
                 vec![200, 2000, 8000, 20000]
             },
             scale_interval: Duration::from_millis(100),
+            scale_rt: None,
             scale_fast: true,
             sections: Sections {
                 takeover: true,
@@ -141,6 +146,13 @@ impl Options {
                     if (centis - centis.round()).abs() > 1e-6 || centis > 4095.0 {
                         bail!("--interval: VRRPv3 counts whole centiseconds up to 40.95 s");
                     }
+                }
+                "--rt" => {
+                    let p: u8 = value("--rt")?.parse().context("--rt: a priority 1-99")?;
+                    if !(1..=99).contains(&p) {
+                        bail!("--rt: a priority 1-99");
+                    }
+                    o.scale_rt = Some(p);
                 }
                 "--steps" => {
                     o.scale_fast = false;

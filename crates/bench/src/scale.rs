@@ -37,6 +37,8 @@ pub struct Plan {
     pub steps: Vec<usize>,
     pub window: Duration,
     pub interval: Duration,
+    /// Run the steps' daemons SCHED_RR at this priority.
+    pub rt_priority: Option<u8>,
     /// Run the fast crash run ([`FAST_INSTANCES`] at [`FAST_INTERVAL`]) after the steps.
     pub fast: bool,
 }
@@ -328,19 +330,27 @@ fn step(kind: Kind, baton: &Path, n: usize, window: Duration, at: Timing) -> Res
     step_with(kind, baton, n, window, Metrics::Off, at)
 }
 
-/// A step's advert interval, and whether it ends with the master SIGKILLed.
+/// A step's advert interval, whether it ends with the master SIGKILLed, and whether both
+/// daemons run under the real-time policy.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Timing {
     pub interval: Duration,
     pub crash: bool,
+    pub rt_priority: Option<u8>,
 }
 
 impl Timing {
     pub(crate) const DEFAULT: Timing = Timing {
         interval: Duration::from_millis(100),
         crash: false,
+        rt_priority: None,
     };
 }
+
+/// The fast run's daemons run SCHED_RR at this priority (`chrt -r`), both of them: at
+/// 10 ms a daemon that waits behind the machine's other work for a few tens of
+/// milliseconds loses its instances, which is why keepalived has `vrrp_rt_priority`.
+pub const FAST_RT_PRIORITY: u8 = 20;
 
 /// GET /metrics from inside `host` every second until `stop`; how many answers came.
 fn scrape(host: Host, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<u64> {
@@ -395,13 +405,14 @@ pub(crate) fn step_with(
             vec!["--metrics".into(), METRICS_AT.into()]
         }
     };
-    let master = Daemon::start_with(
+    let master = Daemon::start_scheduled(
         kind,
         baton,
         &master_host,
         "scale",
         &conf::many_at(n, LB1, 200, true, Advert::V3Every(at.interval)).render(),
         &extra,
+        at.rt_priority,
     )?;
     wait_until(
         format!("{kind:?} master to hold {n} VIPs"),
@@ -414,12 +425,14 @@ pub(crate) fn step_with(
             Ok(vips_held(&master_host)? == n)
         },
     )?;
-    let backup = Daemon::start(
+    let backup = Daemon::start_scheduled(
         kind,
         baton,
         &backup_host,
         "scale",
         &conf::many_at(n, LB2, BACKUP_PRIORITY, false, Advert::V3Every(at.interval)).render(),
+        &[],
+        at.rt_priority,
     )?;
     wait_until(
         format!("{kind:?} backup to settle"),
@@ -663,6 +676,7 @@ pub fn run(baton: &Path, plan: &Plan, report: &mut Report) -> Result<()> {
     let timing = Timing {
         interval: plan.interval,
         crash: false,
+        rt_priority: plan.rt_priority,
     };
     let label = Advert::V3Every(plan.interval).label();
     let mut all: Vec<Vec<Step>> = Vec::new();
@@ -852,6 +866,7 @@ fn fast_run(baton: &Path, window: Duration, report: &mut Report) -> Result<()> {
     let timing = Timing {
         interval: FAST_INTERVAL,
         crash: true,
+        rt_priority: Some(FAST_RT_PRIORITY),
     };
     let label = Advert::V3Every(FAST_INTERVAL).label();
     let mut runs = Vec::new();
@@ -875,7 +890,7 @@ fn fast_run(baton: &Path, window: Duration, report: &mut Report) -> Result<()> {
     report.rows.push(Row {
         section: "scale",
         measure: format!(
-            "{FAST_INSTANCES} instances at {label} ({:.0} adverts/s) held for {} s, master + backup, no transition",
+            "{FAST_INSTANCES} instances at {label} ({:.0} adverts/s) held for {} s, master + backup, no transition (both daemons SCHED_RR {FAST_RT_PRIORITY}, `chrt -r`)",
             FAST_INSTANCES as f64 / FAST_INTERVAL.as_secs_f64(),
             window.as_secs()
         ),

@@ -114,10 +114,12 @@ impl Node {
         // these (large) entries allocated and unused.
         self.instances.reserve_exact(config.instances.len());
         self.bindings.reserve_exact(config.instances.len());
+        let mut shared = crate::instance::Shared::default();
         for (i, c) in config.instances.iter().enumerate() {
             let id = InstanceId(i as u32);
             let group = config.sync_group_of(&c.name);
-            self.instances.push(Instance::new(id, Params::new(c)));
+            self.instances
+                .push(Instance::new(id, Params::new(c, &mut shared)));
             self.bindings
                 .push(trackers::bindings(config, c, group, logs));
         }
