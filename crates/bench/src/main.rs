@@ -113,6 +113,7 @@ fn run(opts: &Options) -> Result<()> {
             window: opts.scale_window,
             interval: opts.scale_interval,
             rt_priority: opts.scale_rt,
+            crash: opts.scale_crash,
             fast: opts.scale_fast,
         };
         scale::run(&opts.baton, &plan, &mut report)?;

@@ -36,6 +36,8 @@ pub struct Options {
     pub scale_interval: Duration,
     /// Run the scale steps' daemons SCHED_RR at this priority (`chrt -r`).
     pub scale_rt: Option<u8>,
+    /// End every scale step with the master SIGKILLed and each takeover timed.
+    pub scale_crash: bool,
     /// After the steps, the fast run: 1,000 instances at 10 ms, then the master SIGKILLed.
     /// Off when `--interval` or `--steps` choose the steps by hand.
     pub scale_fast: bool,
@@ -53,7 +55,7 @@ bench: baton against keepalived in one lab: failover on the wire, footprint, sca
 virtual servers.
 
 usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N,...]
-                 [--interval SECS] [--rt PRIO] [--only SECTIONS] [--baton PATH]
+                 [--interval SECS] [--rt PRIO] [--crash] [--only SECTIONS] [--baton PATH]
                  [--doc PATH | --no-doc]
 
   --quick    smoke run: 3 runs per case, 10 s idle, 30 s scale windows, steps 200,2000
@@ -67,6 +69,8 @@ usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N
              1,000 instances at 0.01 s that ends with the master SIGKILLed)
   --rt       run the scale steps' daemons SCHED_RR at this priority (chrt -r), as the
              fast run always does
+  --crash    end every scale step with the master SIGKILLed and each instance's
+             takeover timed, as the fast run always does
   --only     run only these sections, comma-separated: takeover (crash, graceful stop),
              service (nginx killed), failover (both), footprint, scale, metrics (baton's
              CPU per advert with --metrics off, listening and scraped; 1,000 instances,
@@ -110,6 +114,7 @@ impl Options {
             },
             scale_interval: Duration::from_millis(100),
             scale_rt: None,
+            scale_crash: false,
             scale_fast: true,
             sections: Sections {
                 takeover: true,
@@ -147,6 +152,7 @@ impl Options {
                         bail!("--interval: VRRPv3 counts whole centiseconds up to 40.95 s");
                     }
                 }
+                "--crash" => o.scale_crash = true,
                 "--rt" => {
                     let p: u8 = value("--rt")?.parse().context("--rt: a priority 1-99")?;
                     if !(1..=99).contains(&p) {

@@ -39,6 +39,8 @@ pub struct Plan {
     pub interval: Duration,
     /// Run the steps' daemons SCHED_RR at this priority.
     pub rt_priority: Option<u8>,
+    /// End every step with the master SIGKILLed and each takeover timed.
+    pub crash: bool,
     /// Run the fast crash run ([`FAST_INSTANCES`] at [`FAST_INTERVAL`]) after the steps.
     pub fast: bool,
 }
@@ -51,6 +53,8 @@ pub struct Takeovers {
     /// Instances the backup never advertised for within the wait.
     pub missing: usize,
     pub bound: Duration,
+    /// tcpdump's word on packets it lost, when it lost any.
+    pub capture_loss: Option<String>,
 }
 
 impl Takeovers {
@@ -91,7 +95,10 @@ impl Takeovers {
             } else {
                 String::new()
             }
-        )
+        ) + &self
+            .capture_loss
+            .as_ref()
+            .map_or(String::new(), |l| format!(" (capture: {l})"))
     }
 
     /// Counts per millisecond bucket, for the notes.
@@ -519,7 +526,6 @@ pub(crate) fn step_with(
     };
     let takeovers = if at.crash && failure.is_none() {
         Some(crash_master(
-            &lab,
             &master,
             &backup,
             &backup_host,
@@ -615,7 +621,6 @@ fn thread_cpu() -> Result<Duration> {
 /// SIGKILL the master with every instance held, and time each instance's takeover on the
 /// wire: the master's last advert for it (VRID and group) to the backup's first.
 fn crash_master(
-    lab: &Lab,
     master: &Daemon,
     backup: &Daemon,
     backup_host: &Host,
@@ -623,7 +628,21 @@ fn crash_master(
     interval: Duration,
 ) -> Result<Takeovers> {
     let bound = Advert::V3Every(interval).master_down(BACKUP_PRIORITY);
-    let cap = lab.capture_segment("lan", "ip proto 112")?;
+    // On the backup's interface (its own adverts as they leave, the master's as they
+    // arrive), headers only, into a large buffer written out in blocks: at 100,000 adverts a
+    // second tcpdump's usual per-packet wake-ups would fall behind and drop the very adverts
+    // that are timed.
+    let path = backup_host.path("crash.pcap");
+    let mut cmd = std::process::Command::new("tcpdump");
+    cmd.args([
+        "-i", "ens33", "-n", "-s", "96", "-B", "131072", "-Z", "root", "-w",
+    ])
+    .arg(&path)
+    .arg("ip proto 112");
+    let dump = backup_host.spawn(&mut cmd)?;
+    wait_until("tcpdump to listen", Duration::from_secs(10), ms(10), || {
+        Ok::<bool, anyhow::Error>(dump.stderr()?.contains("listening on"))
+    })?;
     std::thread::sleep(Duration::from_millis(300));
     let killed = master.crash()?;
     let waited = wait_until(
@@ -639,7 +658,17 @@ fn crash_master(
     );
     // Adverts still in flight reach the capture.
     std::thread::sleep(Duration::from_millis(200));
-    let pcap = cap.stop()?;
+    dump.signal(baton_lab::Signal::SIGINT)?;
+    if dump.wait_timeout(Duration::from_secs(10))?.is_none() {
+        dump.kill()?;
+        bail!("tcpdump ignored SIGINT");
+    }
+    let said = dump.stderr()?;
+    let capture_loss = said
+        .lines()
+        .find(|l| l.contains("dropped by kernel") && !l.trim_start().starts_with("0 "))
+        .map(|l| l.trim().to_string());
+    let pcap = baton_lab::Pcap::read(&path)?;
     if let Err(e) = waited {
         progress(&format!("scale: {e:#}"));
     }
@@ -660,6 +689,7 @@ fn crash_master(
     }
     let mut t = Takeovers {
         bound,
+        capture_loss,
         ..Takeovers::default()
     };
     for (key, took_at) in &first {
@@ -675,7 +705,7 @@ fn crash_master(
 pub fn run(baton: &Path, plan: &Plan, report: &mut Report) -> Result<()> {
     let timing = Timing {
         interval: plan.interval,
-        crash: false,
+        crash: plan.crash,
         rt_priority: plan.rt_priority,
     };
     let label = Advert::V3Every(plan.interval).label();
@@ -907,9 +937,7 @@ fn fast_run(baton: &Path, window: Duration, report: &mut Report) -> Result<()> {
     };
     report.rows.push(Row {
         section: "scale",
-        measure: format!(
-            "then the master SIGKILLed: every instance's takeover, its last advert → the backup's first"
-        ),
+        measure: "then the master SIGKILLed: every instance's takeover, its last advert → the backup's first".into(),
         bound: format!("{} (3×{} + skew)", human(bound), human(FAST_INTERVAL)),
         baton: taken(&runs[0]),
         keepalived: taken(&runs[1]),

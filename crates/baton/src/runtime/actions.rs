@@ -37,16 +37,22 @@ impl Daemon {
     pub(super) async fn execute(&mut self) {
         self.sync_before_batch().await;
         let mut actions = std::mem::take(&mut self.actions);
-        for a in actions.drain(..) {
-            match a {
-                Action::SendAdvert(s) => self.queue_advert(s).await,
-                other => {
-                    self.flush_adverts().await;
-                    self.act(other).await;
-                }
+        // Every advert of the batch goes first, then the rest in order. The core puts an
+        // instance's advert before its addresses, routes and notifications, so each
+        // instance's order is kept; what changes is that when hundreds of instances take
+        // over at once, the last one's advert no longer waits for the kernel to confirm the
+        // VIPs of all the others (tens of milliseconds at 1,000 instances).
+        for a in &actions {
+            if let Action::SendAdvert(s) = a {
+                self.queue_advert(*s).await;
             }
         }
         self.flush_adverts().await;
+        for a in actions.drain(..) {
+            if !matches!(a, Action::SendAdvert(_)) {
+                self.act(a).await;
+            }
+        }
         // Keep the allocation for the next batch, but not a burst's: when hundreds of
         // instances change state at once (start, a link coming up) the batch holds thousands
         // of actions, and that capacity would stay resident for the daemon's life.
