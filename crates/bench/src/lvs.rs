@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
-use baton_lab::{Host, HostSpec, Lab, Nic, Signal, ms, wait_until};
+use baton_lab::{Host, Lab, Signal, ms, wait_until};
 
 use crate::daemon::{Daemon, Kind};
 use crate::load::{self, Mode};
@@ -23,6 +23,7 @@ use crate::stats::{Sample, human};
 
 const VIP: &str = "10.1.0.100";
 const PROXY: &str = "10.1.0.1:8000";
+/// The real servers (`baton_lab::nat`'s addressing).
 const RS: [&str; 2] = ["10.2.0.11", "10.2.0.12"];
 const SECTION: &str = "LVS";
 /// Load clients, each one request at a time.
@@ -119,28 +120,13 @@ fn nginx_proxy(director: &Host) -> Result<()> {
 impl LvsLab {
     fn new() -> Result<LvsLab> {
         let lab = Lab::new("bench-lvs")?;
-        lab.add_segment("back")?;
-        let client = lab.add_host(HostSpec::new("client").addr("10.1.0.2/24"))?;
-        let director = lab.add_host(
-            HostSpec::new("director")
-                .addr("10.1.0.1/24")
-                .addr(format!("{VIP}/32"))
-                .nic(Nic::new("eth1").segment("back").addr("10.2.0.1/24")),
-        )?;
-        director.sh("sysctl -qw net.ipv4.ip_forward=1")?;
+        let hosts = baton_lab::nat::nat_hosts(&lab, &[&format!("{VIP}/32")], RS.len())?;
+        let (client, director, servers) = (hosts.client, hosts.director, hosts.servers);
         // Many short connections: let the client reuse its ports as fast as it may.
         client
             .sh("sysctl -qw net.ipv4.ip_local_port_range='1024 65000' net.ipv4.tcp_tw_reuse=1")?;
-        let mut servers = Vec::new();
-        for (i, a) in RS.iter().enumerate() {
-            let h = lab.add_host(
-                HostSpec::new(format!("rs{}", i + 1))
-                    .segment("back")
-                    .addr(format!("{a}/24")),
-            )?;
-            h.sh("ip route add default via 10.2.0.1")?;
-            nginx_rs(&h, &format!("rs{}", i + 1))?;
-            servers.push(h);
+        for (i, h) in servers.iter().enumerate() {
+            nginx_rs(h, &format!("rs{}", i + 1))?;
         }
         Ok(LvsLab {
             lab,

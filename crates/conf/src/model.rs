@@ -128,6 +128,43 @@ impl Config {
     pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
         self.instances.iter().find(|i| i.name == name)
     }
+
+    /// Every command this configuration may run: vrrp_scripts, notify commands of instances,
+    /// groups, virtual and real servers, the FIFO scripts and MISC_CHECK programs. The daemon
+    /// checks them all (user lookup, path checks) before a reload reaches its event loop.
+    pub fn commands(&self) -> Vec<&Command> {
+        let mut out: Vec<&Command> = self.scripts.iter().map(|s| &s.command).collect();
+        for n in self
+            .instances
+            .iter()
+            .map(|i| &i.notify)
+            .chain(self.sync_groups.iter().map(|g| &g.notify))
+        {
+            out.extend(n.commands());
+        }
+        let fifos = [
+            &self.global.notify_fifo,
+            &self.global.vrrp_notify_fifo,
+            &self.lvs.global.notify_fifo,
+        ];
+        out.extend(
+            fifos
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.script.as_ref()),
+        );
+        for vs in &self.lvs.virtual_servers {
+            out.extend(vs.quorum_up.iter().chain(&vs.quorum_down));
+            for rs in &vs.real_servers {
+                out.extend(rs.notify_up.iter().chain(&rs.notify_down));
+                out.extend(rs.checkers.iter().filter_map(|ch| match &ch.kind {
+                    crate::lvs::CheckKind::Misc(m) => Some(&m.command),
+                    _ => None,
+                }));
+            }
+        }
+        out
+    }
     pub fn script(&self, name: &str) -> Option<&VrrpScript> {
         self.scripts.iter().find(|s| s.name == name)
     }
@@ -477,6 +514,23 @@ pub struct Notify {
     /// `notify_priority_changes`; instances loaded from a configuration carry the global
     /// default here when they do not set it.
     pub priority_changes: Option<bool>,
+}
+
+impl Notify {
+    /// The commands set, in keyword order.
+    pub fn commands(&self) -> impl Iterator<Item = &Command> {
+        [
+            &self.master,
+            &self.backup,
+            &self.fault,
+            &self.stop,
+            &self.any,
+            &self.master_rx_lower_pri,
+            &self.deleted_script,
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 /// The trackers an instance or group follows.

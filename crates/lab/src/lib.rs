@@ -54,6 +54,7 @@
 //! | time a failover | `let p = h.start_probe(Probe::arp("eth0", vip)?, ms(1))?; ...; p.stop()?.outages_over(ms(10))` |
 //! | raw sockets in a host | `h.socket(Domain::IPV4, Type::RAW, Some(Protocol::from(112)))?`, `h.in_netns(\|\| ...)?` |
 //! | forge packets | `h.injector("eth0")?.send_paced(datagrams, 20_000)?` with [`ipv4_datagram`] / [`ipv6_datagram`] under any source |
+//! | the LVS-NAT client/director/real servers | `let h = baton_lab::nat::nat_hosts(&lab, &["10.1.0.100/32"], 2)?` |
 //! | wait | `wait_until("lb2 to hold the VIP", secs(5), ms(10), \|\| lb2.has_addr(vip))?` |
 //!
 //! What the lab promises:
@@ -85,6 +86,7 @@ mod init;
 mod inject;
 mod lab;
 mod names;
+pub mod nat;
 mod ns;
 mod pcap;
 mod probe;

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use baton_lab::{Host, HostSpec, Lab, Nic};
+use baton_lab::{Host, HostSpec, Lab};
 use baton_nft::lvs::{
     Family, Forwarding, ForwardingTable, Frontend, Granularity, Persistence, Protocol, RealServer,
     Reason, Scheduler, VirtualService,
@@ -172,49 +172,18 @@ fn nat_lab(name: &str, n: usize) -> Option<NatLab> {
         return None;
     }
     let lab = Lab::new(name).unwrap();
-    lab.add_segment("back").unwrap();
-    let client = lab
-        .add_host(
-            HostSpec::new("client")
-                .addr("10.1.0.2/24")
-                .addr("fd01::2/64"),
-        )
-        .unwrap();
-    let director = lab
-        .add_host(
-            HostSpec::new("director")
-                .addr("10.1.0.1/24")
-                .addr("10.1.0.100/32")
-                .addr("10.1.0.101/32")
-                .addr("fd01::1/64")
-                .addr("fd01::100/128")
-                .nic(
-                    Nic::new("eth1")
-                        .segment("back")
-                        .addr("10.2.0.1/24")
-                        .addr("fd02::1/64"),
-                ),
-        )
-        .unwrap();
-    director
-        .sh("sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1")
-        .unwrap();
-    let mut servers = Vec::new();
-    let mut http = Vec::new();
-    for i in 1..=n {
-        let h = lab
-            .add_host(
-                HostSpec::new(format!("rs{i}"))
-                    .segment("back")
-                    .addr(format!("10.2.0.1{i}/24"))
-                    .addr(format!("fd02::1{i}/64")),
-            )
-            .unwrap();
-        h.sh("ip route add default via 10.2.0.1 && ip -6 route add default via fd02::1")
-            .unwrap();
-        http.push(Http::start(&h, &format!("rs{i}"), 8080));
-        servers.push(h);
-    }
+    let hosts = baton_lab::nat::nat_hosts(
+        &lab,
+        &["10.1.0.100/32", "10.1.0.101/32", "fd01::100/128"],
+        n,
+    )
+    .unwrap();
+    let (client, director, servers) = (hosts.client, hosts.director, hosts.servers);
+    let http = servers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| Http::start(h, &format!("rs{}", i + 1), 8080))
+        .collect();
     Some(NatLab {
         lab,
         client,

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Failure to start the tracking machinery as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -13,8 +14,9 @@ pub enum TrackError {
 }
 
 /// Why a configured command (a `vrrp_script`, a notify script, a FIFO script) will not be run.
-/// keepalived disables such a script and carries on; so do we.
-#[derive(Debug, thiserror::Error)]
+/// keepalived disables such a script and carries on; so do we. Cloneable, so a check made
+/// ahead of time can be handed out as often as the command is asked for.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CommandError {
     #[error("empty command")]
     Empty,
@@ -25,7 +27,10 @@ pub enum CommandError {
     )]
     PathPermission { name: String, uid: u32, gid: u32 },
     #[error("script {path} cannot be accessed: {source}", path = path.display())]
-    Inaccessible { path: PathBuf, source: io::Error },
+    Inaccessible {
+        path: PathBuf,
+        source: Arc<io::Error>,
+    },
     #[error("script '{path}' is not a regular file", path = path.display())]
     NotAFile { path: PathBuf },
     #[error("script '{path}' is not executable for uid:gid {uid}:{gid}", path = path.display())]

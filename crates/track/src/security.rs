@@ -59,11 +59,11 @@ pub fn check_script(
 
     let real = fs::canonicalize(&configured).map_err(|source| CommandError::Inaccessible {
         path: configured.clone(),
-        source,
+        source: source.into(),
     })?;
     let meta = fs::metadata(&real).map_err(|source| CommandError::Inaccessible {
         path: configured.clone(),
-        source,
+        source: source.into(),
     })?;
     if !meta.is_file() {
         return Err(CommandError::NotAFile { path: configured });

@@ -495,3 +495,36 @@ async fn scripts_run_as_their_user_the_script_user_or_the_default_user() {
     );
     assert!(ids("default").starts_with(&format!("{uid}\n")));
 }
+
+/// A reload checks its commands on its reading task; the event loop then asks the policy
+/// again and must get the answer found then, without a second look at the file system
+/// (which could be a hung mount) or the name service.
+#[tokio::test]
+async fn commands_checked_ahead_are_not_looked_at_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = write_script(dir.path(), "ok.sh", "exit 0\n");
+    let missing = dir.path().join("missing.sh");
+    let config = config_with_scripts(vec![
+        vrrp_script("ok", &[ok.to_str().unwrap()], 1000, 2000),
+        vrrp_script("missing", &[missing.to_str().unwrap()], 1000, 2000),
+    ]);
+    let options = fast_options();
+    let policy = ScriptPolicy::new(&config.global, &options);
+    policy.check_ahead(config.commands());
+    // The file system changes after the check: the answers stay those of the check.
+    fs::remove_file(&ok).unwrap();
+    write_script(dir.path(), "missing.sh", "exit 0\n");
+    let ok_cmd = &config.scripts[0].command;
+    let missing_cmd = &config.scripts[1].command;
+    assert!(policy.prepare("vrrp_script ok", ok_cmd).is_ok());
+    let refused = policy
+        .prepare("vrrp_script missing", missing_cmd)
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("cannot be accessed"),
+        "{refused}"
+    );
+    // A command the check did not see is looked at now, as before.
+    let other = command(&[missing.to_str().unwrap(), "arg"], None);
+    assert!(policy.prepare("vrrp_script other", &other).is_ok());
+}

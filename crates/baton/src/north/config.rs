@@ -4,8 +4,8 @@
 //!
 //! A reload reads files, and files can be slow (a network file system) or worse; the
 //! loader bounds what it reads (regular files only, sizes and counts, `baton_conf::Limits`),
-//! and [`ConfigSource::reload_in_background`] runs it on a thread of its own, so the event
-//! loop keeps advertising while it reads.
+//! and the daemon runs [`ConfigSource::reload`] on a thread of its own (runtime's
+//! `begin_reload`), so the event loop keeps advertising while it reads.
 
 use std::path::PathBuf;
 
@@ -70,13 +70,6 @@ impl ConfigSource {
             );
         }
         loaded.config
-    }
-
-    /// [`ConfigSource::reload`] on the runtime's blocking pool: the event loop awaits the
-    /// handle alongside everything else instead of stopping for the read.
-    pub fn reload_in_background(&self) -> tokio::task::JoinHandle<Reload> {
-        let source = self.clone();
-        tokio::task::spawn_blocking(move || source.reload())
     }
 
     /// Re-read the file for a SIGHUP.

@@ -18,9 +18,8 @@
 //! the blocking pool.
 
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write as _};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use baton_vrrp::State;
@@ -102,43 +101,17 @@ pub fn write(what: Dump, s: &Snapshot, dir: &Path) -> io::Result<PathBuf> {
     Ok(path)
 }
 
-/// Open a dump file for writing without following what others may have planted at its path.
+/// Open a dump file for writing without following what others may have planted at its path
+/// (see [`crate::north::files`], which opens every file written as root).
 fn open_dump_file(path: &Path) -> io::Result<File> {
-    let refuse = |what: String| {
-        io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!("{}: {what}; refused", path.display()),
-        )
-    };
-    let f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => refuse("it is a symbolic link".into()),
-            Some(libc::ENXIO) => refuse("it is a FIFO".into()),
-            _ => io::Error::new(e.kind(), format!("{}: {e}", path.display())),
-        })?;
-    let m = f.metadata()?;
-    if !m.file_type().is_file() {
-        return Err(refuse("it is not a regular file".into()));
-    }
-    if m.nlink() > 1 {
-        return Err(refuse(format!("it has {} hard links", m.nlink())));
-    }
-    let me = nix::unistd::geteuid().as_raw();
-    if m.uid() != me {
-        return Err(refuse(format!("it belongs to uid {}, not {me}", m.uid())));
-    }
-    nix::fcntl::fcntl(
-        &f,
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
-    )
-    .map_err(io::Error::from)?;
-    Ok(f)
+    use crate::north::files::{Mode, OpenError, open_for_writing};
+    open_for_writing(path, Mode::ReadWrite, true).map_err(|e| {
+        let kind = match &e {
+            OpenError::Io { source, .. } => source.kind(),
+            OpenError::Refused { .. } => io::ErrorKind::PermissionDenied,
+        };
+        io::Error::new(kind, e.to_string())
+    })
 }
 
 fn epoch_secs(s: &Snapshot, at: baton_vrrp::Instant) -> f64 {

@@ -211,12 +211,22 @@ pub fn init(opts: &LogOptions) {
     let _ = builder.with_writer(ConsoleWriter::open()).try_init();
 }
 
-/// Standard error, written without waiting where that can be arranged.
+/// Standard error, written without waiting: a pipe, tty or file is reopened non-blocking; a
+/// socket (journald's stream, under systemd) cannot be reopened, so each line is sent with
+/// `MSG_DONTWAIT` instead.
 #[derive(Debug, Clone)]
 pub struct ConsoleWriter {
-    /// A non-blocking description of standard error's pipe, tty or file; `None`: the
-    /// inherited descriptor, written as it is.
-    own: Option<Arc<std::fs::File>>,
+    out: Console,
+}
+
+#[derive(Debug, Clone)]
+enum Console {
+    /// A non-blocking description of standard error's pipe, tty or file.
+    Own(Arc<std::fs::File>),
+    /// Standard error (this descriptor) is a socket.
+    Socket(std::os::fd::RawFd),
+    /// Neither: the inherited descriptor, written as it is.
+    Inherited,
 }
 
 impl ConsoleWriter {
@@ -225,17 +235,25 @@ impl ConsoleWriter {
         let own = std::fs::OpenOptions::new()
             .append(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
-            .open("/proc/self/fd/2")
-            .ok()
-            .map(Arc::new);
-        ConsoleWriter { own }
+            .open("/proc/self/fd/2");
+        let out = match own {
+            Ok(f) => Console::Own(Arc::new(f)),
+            Err(_) if stderr_is_socket() => Console::Socket(libc::STDERR_FILENO),
+            Err(_) => Console::Inherited,
+        };
+        ConsoleWriter { out }
     }
+}
+
+fn stderr_is_socket() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata("/proc/self/fd/2").is_ok_and(|m| m.file_type().is_socket())
 }
 
 /// One event, written whole when its formatting is done.
 #[derive(Debug)]
 pub struct ConsoleLine {
-    own: Option<Arc<std::fs::File>>,
+    out: Console,
     buf: Vec<u8>,
 }
 
@@ -252,10 +270,20 @@ impl Write for ConsoleLine {
 
 impl Drop for ConsoleLine {
     fn drop(&mut self) {
-        // A line that does not fit the pipe now is lost rather than waited for.
-        let _ = match &self.own {
-            Some(f) => (&**f).write(&self.buf).map(drop),
-            None => io::stderr().write_all(&self.buf),
+        // A line that does not fit now is lost rather than waited for.
+        let _ = match &self.out {
+            Console::Own(f) => (&**f).write(&self.buf).map(drop),
+            Console::Socket(fd) => {
+                use nix::sys::socket::{MsgFlags, send};
+                send(
+                    *fd,
+                    &self.buf,
+                    MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+                )
+                .map(drop)
+                .map_err(io::Error::from)
+            }
+            Console::Inherited => io::stderr().write_all(&self.buf),
         };
     }
 }
@@ -265,7 +293,7 @@ impl<'a> MakeWriter<'a> for ConsoleWriter {
 
     fn make_writer(&'a self) -> ConsoleLine {
         ConsoleLine {
-            own: self.own.clone(),
+            out: self.out.clone(),
             buf: Vec::with_capacity(256),
         }
     }
@@ -336,7 +364,7 @@ mod tests {
             .open(format!("/proc/self/fd/{}", write.as_raw_fd()))
             .unwrap();
         let console = ConsoleWriter {
-            own: Some(Arc::new(file)),
+            out: Console::Own(Arc::new(file)),
         };
         let t = std::time::Instant::now();
         // Far more than a pipe holds (64 KiB).
@@ -349,6 +377,26 @@ mod tests {
         let flags = nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_GETFL).unwrap();
         assert_eq!(flags & libc::O_NONBLOCK, 0);
         drop(read);
+    }
+
+    #[test]
+    fn the_console_drops_a_line_rather_than_wait_for_a_full_socket() {
+        use std::os::fd::AsRawFd;
+        // journald's stream socket, standing in for standard error, read by nobody.
+        let (ours, _journald) = std::os::unix::net::UnixStream::pair().unwrap();
+        let console = ConsoleWriter {
+            out: Console::Socket(ours.as_raw_fd()),
+        };
+        let t = std::time::Instant::now();
+        // Far more than a socket's buffer holds.
+        for _ in 0..50_000 {
+            let mut line = console.make_writer();
+            line.write_all(&[b'x'; 100]).unwrap();
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+        // The socket itself stays blocking for whoever else holds it.
+        let flags = nix::fcntl::fcntl(&ours, nix::fcntl::FcntlArg::F_GETFL).unwrap();
+        assert_eq!(flags & libc::O_NONBLOCK, 0);
     }
 
     #[test]

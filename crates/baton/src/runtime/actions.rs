@@ -10,28 +10,11 @@ use baton_conf::{VirtualAddress, VirtualRoute, VirtualRule};
 use baton_vrrp::{Action, InstanceId, Level, LogLine, LogText};
 
 use super::Daemon;
+use crate::south::netlink::within_deadline;
 
 /// The action capacity kept between batches: a steady-state batch (an advert or two, a
 /// timer's worth) fits many times over.
 const KEPT_ACTIONS: usize = 64;
-/// How long the loop waits for the kernel to acknowledge an address, route or rule. The
-/// kernel answers at once unless its routing lock is held (by a large `ip` batch, say);
-/// past this the loop carries on and the request completes, or not, without it.
-pub const NETLINK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// `fut` within [`NETLINK_DEADLINE`], or a warning saying what did not answer.
-async fn within_deadline<T>(what: &str, fut: impl Future<Output = T>) -> Option<T> {
-    match tokio::time::timeout(NETLINK_DEADLINE, fut).await {
-        Ok(r) => Some(r),
-        Err(_) => {
-            tracing::warn!(
-                "{what}: no answer from the kernel within {NETLINK_DEADLINE:?}; carrying on"
-            );
-            None
-        }
-    }
-}
-
 impl Daemon {
     /// Carry out every pending action, then send the GARP/NA frames that are due.
     pub(super) async fn execute(&mut self) {

@@ -200,7 +200,7 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
     notify_systemd::notify(Lifecycle::Ready, &d.summary());
     d.ready = true;
     // The configuration being read for a reload, and whether another SIGHUP came meanwhile.
-    let mut reading: Option<JoinHandle<Reload>> = None;
+    let mut reading: Option<JoinHandle<ReadReload>> = None;
     let mut read_again = false;
     loop {
         if let Err(e) = alarm.set(d.wake_at()) {
@@ -261,6 +261,12 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
 
 /// The result of a background job once it finishes (and the slot emptied); pending forever
 /// while there is none.
+/// A reload's reading task's result: the configuration, and its commands checked.
+struct ReadReload {
+    read: Reload,
+    policy: Option<ScriptPolicy>,
+}
+
 async fn finished<T>(job: &mut Option<JoinHandle<T>>) -> Result<T, tokio::task::JoinError> {
     let Some(handle) = job.as_mut() else {
         return std::future::pending().await;
@@ -690,24 +696,41 @@ impl Daemon {
         self.execute().await;
     }
 
-    /// SIGHUP: start reading the configuration off the loop.
-    fn begin_reload(&mut self, source: &ConfigSource) -> JoinHandle<Reload> {
+    /// SIGHUP: start reading the configuration off the loop. The new configuration's
+    /// commands are checked there too (user lookups and path checks may wait).
+    fn begin_reload(&mut self, source: &ConfigSource) -> JoinHandle<ReadReload> {
         tracing::info!("Reloading");
         notify_systemd::notify(Lifecycle::Reloading, "reloading");
         // Between RELOADING=1 and READY=1 systemd wants nothing else.
         self.ready = false;
         self.info.reloading_since = Some(std::time::Instant::now());
-        source.reload_in_background()
+        let source = source.clone();
+        let options = self.track_options.clone();
+        tokio::task::spawn_blocking(move || {
+            let read = source.reload();
+            let policy = match &read {
+                Reload::Applied(new) => {
+                    let policy = ScriptPolicy::new(&new.global, &options);
+                    policy.check_ahead(new.commands());
+                    Some(policy)
+                }
+                Reload::Refused { .. } => None,
+            };
+            ReadReload { read, policy }
+        })
     }
 
     /// The configuration has been read: apply it through the core's diff, or refuse it and
     /// keep running the old one.
-    async fn apply_reload(&mut self, read: Result<Reload, tokio::task::JoinError>) {
+    async fn apply_reload(&mut self, read: Result<ReadReload, tokio::task::JoinError>) {
         self.info.reloading_since = None;
-        let read = read.unwrap_or_else(|e| {
-            tracing::error!("Reload refused: reading the configuration failed: {e}");
-            Reload::Refused { errors: 1 }
-        });
+        let (read, policy) = match read {
+            Ok(ReadReload { read, policy }) => (read, policy),
+            Err(e) => {
+                tracing::error!("Reload refused: reading the configuration failed: {e}");
+                (Reload::Refused { errors: 1 }, None)
+            }
+        };
         match read {
             Reload::Applied(new) => {
                 let new = *new;
@@ -721,7 +744,8 @@ impl Daemon {
                             .unwrap_or("the namespace baton started in")
                     );
                 }
-                let policy = ScriptPolicy::new(&new.global, &self.track_options);
+                let policy =
+                    policy.unwrap_or_else(|| ScriptPolicy::new(&new.global, &self.track_options));
                 self.tracking.reload(&self.config, &new, &policy);
                 self.vmacs.apply(&self.netlink, &new).await;
                 self.static_reload(&new).await;

@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use baton_conf::{Config, Scope, VirtualAddress, Vmac};
 use baton_wire::Family;
 
-use super::netlink::Netlink;
+use super::netlink::{Netlink, within_deadline};
 
 /// The VMACs this daemon made, and the base interfaces' ARP settings to put back.
 #[derive(Debug, Default)]
@@ -80,12 +80,16 @@ impl Vmacs {
             .iter()
             .flat_map(|i| i.vmacs.iter().cloned())
             .collect();
-        let existing = match netlink.macvlans().await {
-            Ok(m) => m,
-            Err(e) => {
+        // Every kernel request below has the loop's netlink deadline: a VMAC not made in
+        // time is logged and not counted as made, so the next reconcile finds it (if the
+        // kernel made it after all) as a leftover and makes it again.
+        let existing = match within_deadline("VMAC: listing interfaces", netlink.macvlans()).await {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
                 tracing::error!("VMAC: cannot list interfaces: {e}");
                 return;
             }
+            None => return,
         };
         // Ours, no longer configured.
         let mut keep = Vec::new();
@@ -107,7 +111,8 @@ impl Vmacs {
                 m.name.starts_with(prefix.as_str()) && m.mac.is_some_and(|mac| is_vrrp_mac(&mac));
             if configured || stray {
                 tracing::info!("VMAC: removing {} left by an earlier run", m.name);
-                if let Err(e) = netlink.del_link(m.index).await {
+                let what = format!("VMAC: removing {}", m.name);
+                if let Some(Err(e)) = within_deadline(&what, netlink.del_link(m.index)).await {
                     tracing::warn!("VMAC: cannot remove {}: {e}", m.name);
                 }
             }
@@ -116,9 +121,11 @@ impl Vmacs {
             if self.made.iter().any(|(m, _)| *m == v) {
                 continue;
             }
-            match self.create(netlink, &v).await {
-                Ok(index) => self.made.push((v, index)),
-                Err(e) => tracing::error!("VMAC {} on {}: {e}", v.name, v.base),
+            let what = format!("VMAC {} on {}", v.name, v.base);
+            match within_deadline(&what, self.create(netlink, &v)).await {
+                Some(Ok(index)) => self.made.push((v, index)),
+                Some(Err(e)) => tracing::error!("{what}: {e}"),
+                None => {}
             }
         }
     }
@@ -198,7 +205,8 @@ impl Vmacs {
     }
 
     async fn remove(&mut self, netlink: &Netlink, v: &Vmac, index: u32) {
-        if let Err(e) = netlink.del_link(index).await {
+        let what = format!("VMAC: removing {}", v.name);
+        if let Some(Err(e)) = within_deadline(&what, netlink.del_link(index)).await {
             tracing::warn!("VMAC: cannot remove {}: {e}", v.name);
         }
         let others_on_base = self

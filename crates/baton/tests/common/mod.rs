@@ -185,10 +185,8 @@ impl Baton {
         extra: &[&str],
         env: &[(&str, &Path)],
     ) -> Baton {
-        let env: Vec<(&str, &str)> = env
-            .iter()
-            .map(|(k, v)| (*k, v.to_str().expect("a test path is UTF-8")))
-            .collect();
+        let env: Vec<(&str, &std::ffi::OsStr)> =
+            env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
         Baton::start_wrapped(host, program, conf, extra, &[], &env)
     }
 
@@ -200,7 +198,7 @@ impl Baton {
         conf: &str,
         extra: &[&str],
         wrapper: &[&str],
-        env: &[(&str, &str)],
+        env: &[(&str, &std::ffi::OsStr)],
     ) -> Baton {
         let name = program
             .file_name()

@@ -2,6 +2,7 @@
 //! process only: the machine's clock is left alone). baton times everything on the monotonic
 //! clock, so nothing may happen.
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -35,10 +36,10 @@ fn wall_clock_jumps_change_nothing() {
         &[],
         &[],
         &[
-            ("LD_PRELOAD", FAKETIME),
-            ("FAKETIME_TIMESTAMP_FILE", &offset_file),
-            ("FAKETIME_NO_CACHE", "1"),
-            ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+            ("LD_PRELOAD", OsStr::new(FAKETIME)),
+            ("FAKETIME_TIMESTAMP_FILE", OsStr::new(&offset_file)),
+            ("FAKETIME_NO_CACHE", OsStr::new("1")),
+            ("FAKETIME_DONT_FAKE_MONOTONIC", OsStr::new("1")),
         ],
     );
     p.b1.wait_state("Master", backup_mdi() + Duration::from_secs(2));
@@ -50,9 +51,10 @@ fn wall_clock_jumps_change_nothing() {
         std::thread::sleep(backup_mdi() * 2);
     }
     let f = p.figures(from);
-    println!(
+    figure!(
         "fault wall-clock-jump: +1 h, -1 h, back; longest without a master {:?}, two masters {:?}",
-        f.without_master, f.two_masters
+        f.without_master,
+        f.two_masters
     );
     assert_eq!((Pair::takeovers(&p.b1), Pair::takeovers(&p.b2)), before);
     assert!(f.without_master <= INTERVAL * 2, "{:?}", f.without_master);

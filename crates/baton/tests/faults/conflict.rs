@@ -25,7 +25,7 @@ fn a_third_host_claiming_the_vip_does_not_make_the_pair_flap() {
         .arping("ens33", VIP, Duration::from_millis(300))
         .unwrap();
     let f = p.figures(from);
-    println!(
+    figure!(
         "fault address-conflict: {} host(s) answer ARP for the VIP; longest without a master \
          {:?}, two masters {:?}",
         answering.len(),

@@ -77,7 +77,7 @@ fn case(name: &str, family: Family, n: u32) {
     let spoofed = flood(&b, &mallory, family, n, 20_000, |i| forged(family, i));
     let ratio = spoofed.ns_per_advert / single.ns_per_advert;
     let grew = spoofed.rss_after_kb.saturating_sub(idle_kb);
-    println!(
+    figure!(
         "fault {name}: {n} adverts from {n} forged sources: peak RSS {} (idle {}, +{} kB), \
          {:.1} µs per advert against {:.1} µs from one source ({ratio:.2}×); read {} and {} \
          of {n}",

@@ -54,7 +54,7 @@ fn out_of_descriptors_the_daemon_keeps_advertising_and_answers_again() {
         std::thread::sleep(POLL);
     };
     let f = p.figures(from);
-    println!(
+    figure!(
         "fault fd-limit: 48 descriptors, 64 clients; longest without a master {:?}, status \
          answered again {answered:?} after they left",
         f.without_master
@@ -92,7 +92,7 @@ fn in_a_small_address_space_a_flood_and_reloads_change_nothing() {
     std::thread::sleep(Duration::from_millis(500));
     let after = rss_kb(pid);
     let f = p.figures(from);
-    println!(
+    figure!(
         "fault memory-limit: 1 GiB address space, 20000 forged adverts and 5 reloads: RSS {} \
          (idle {}), longest without a master {:?}",
         mb(after),

@@ -50,7 +50,7 @@ fn an_interface_deleted_and_created_again_is_taken_back_into_use() {
     let back = t.elapsed();
     wait_addr(&p.lb1, "10.77.0.10", true, Duration::from_secs(1));
     let f = p.figures(from);
-    println!(
+    figure!(
         "fault interface-recreated: VI_9 master again {back:?} after its interface came \
          back; VI_1 on ens33 longest without a master {:?}",
         f.without_master
@@ -98,7 +98,7 @@ fn a_flood_of_netlink_events_does_not_stall_adverts() {
     let f = p.figures(from);
     let t = Instant::now();
     let s = p.b1.status().unwrap();
-    println!(
+    figure!(
         "fault netlink-flood: {n} addresses added and removed; longest without a master {:?}, \
          RSS {} after (idle {}), status in {:?}",
         f.without_master,

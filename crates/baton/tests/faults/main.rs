@@ -5,6 +5,15 @@
 //! the figure it checks on a line starting with `fault`. Root only.
 #![allow(clippy::unwrap_used)]
 
+/// Print a case's figure where CI shows it: straight to standard error, which the test
+/// harness does not capture (it captures `println!`, and shows it only for a failure).
+macro_rules! figure {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 #[path = "../common/mod.rs"]
 mod common;
 

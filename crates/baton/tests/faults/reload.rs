@@ -55,7 +55,7 @@ fn a_reload_from_a_fifo_is_refused_and_the_master_keeps_advertising() {
     // Past the backup's Master_Down_Interval twice over: a stalled master would have lost.
     std::thread::sleep(backup_mdi() * 2);
     let f = p.figures(from);
-    println!(
+    figure!(
         "fault fifo-reload: refused in {main:?} (configuration file) and {include:?} \
          (include); longest without a master {:?} (bound {:?}), two masters {:?}",
         f.without_master,
@@ -103,7 +103,7 @@ fn a_reload_from_endless_files_is_refused_at_once() {
     let sparse = reload_refused(&p.b1, 2);
     std::thread::sleep(backup_mdi());
     let fig = p.figures(from);
-    println!(
+    figure!(
         "fault endless-reload: /dev/zero refused in {device:?}, a 100 GB file in {sparse:?}; \
          longest without a master {:?}",
         fig.without_master
@@ -157,10 +157,11 @@ fn a_storm_of_reloads_ends_with_the_file_as_it_is_last() {
     let s = p.b1.status().unwrap();
     let applied = s["daemon"]["reloads"].as_u64().unwrap();
     let f = p.figures(from);
-    println!(
+    figure!(
         "fault reload-storm: {sent} SIGHUPs, {applied} reads applied one at a time; longest \
          without a master {:?}, two masters {:?}",
-        f.without_master, f.two_masters
+        f.without_master,
+        f.two_masters
     );
     assert!(
         (1..=sent).contains(&applied),

@@ -22,7 +22,7 @@ fn a_stopped_master_is_replaced_within_the_bound_and_takes_back_without_a_split(
     std::thread::sleep(Duration::from_secs(1));
     let all = p.figures(from);
     let after = p.figures(cont);
-    println!(
+    figure!(
         "fault sigstop: longest without a master {:?} (bound {:?} + one interval), \
          longest with two masters after SIGCONT {:?}",
         all.without_master,
@@ -53,9 +53,7 @@ fn a_control_client_that_stalls_does_not_delay_another() {
     let t = Instant::now();
     let s = b.status().unwrap();
     let took = t.elapsed();
-    println!(
-        "fault stalled-control-client: status answered in {took:?} beside two stalled clients"
-    );
+    figure!("fault stalled-control-client: status answered in {took:?} beside two stalled clients");
     assert_eq!(s["instances"][0]["name"], "VI_1");
     // `baton status` itself is a process start; the answer must not wait for the others.
     assert!(took < Duration::from_secs(1), "{took:?}");

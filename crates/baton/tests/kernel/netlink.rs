@@ -17,6 +17,19 @@ fn ns_with_d0(tag: &str) -> Netns {
     ns.ip(&["link", "add", "d0", "type", "veth", "peer", "name", "d0p"]);
     ns.ip(&["link", "set", "d0p", "up"]);
     ns.ip(&["link", "set", "d0", "up"]);
+    // The carrier comes a moment after `up` (the kernel's link watch runs later, up to a
+    // second on a busy machine); tests that read `up` want it there.
+    let t = std::time::Instant::now();
+    while !ns.ip_json(&["link", "show", "d0"])[0]["flags"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f == "LOWER_UP"))
+    {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "d0 has no carrier after 5 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     ns
 }
 

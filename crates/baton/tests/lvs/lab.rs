@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use baton_lab::{Host, HostSpec, Lab, Nic, Proc};
+use baton_lab::{Host, Lab, Proc};
 use serde_json::Value;
 
 use crate::common::{Baton, POLL};
@@ -203,46 +203,15 @@ pub fn nat_lab(name: &str, n: usize) -> Option<NatLab> {
         return None;
     }
     let lab = Lab::new(name).unwrap();
-    lab.add_segment("back").unwrap();
-    let client = lab
-        .add_host(
-            HostSpec::new("client")
-                .addr("10.1.0.2/24")
-                .addr("fd01::2/64"),
-        )
-        .unwrap();
-    let director = lab
-        .add_host(
-            HostSpec::new("director")
-                .addr("10.1.0.1/24")
-                .addr(format!("{VIP}/32"))
-                .addr("fd01::1/64")
-                .addr(format!("{VIP6}/128"))
-                .nic(
-                    Nic::new("eth1")
-                        .segment("back")
-                        .addr("10.2.0.1/24")
-                        .addr("fd02::1/64"),
-                ),
-        )
-        .unwrap();
-    director
-        .sh("sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1")
-        .unwrap();
-    let servers = (1..=n)
-        .map(|i| {
-            let h = lab
-                .add_host(
-                    HostSpec::new(format!("rs{i}"))
-                        .segment("back")
-                        .addr(format!("10.2.0.1{i}/24"))
-                        .addr(format!("fd02::1{i}/64")),
-                )
-                .unwrap();
-            h.sh("ip route add default via 10.2.0.1 && ip -6 route add default via fd02::1")
-                .unwrap();
-            RealServer::install(&h, &format!("rs{i}"))
-        })
+    let vip4 = format!("{VIP}/32");
+    let vip6 = format!("{VIP6}/128");
+    let hosts = baton_lab::nat::nat_hosts(&lab, &[&vip4, &vip6], n).unwrap();
+    let (client, director) = (hosts.client, hosts.director);
+    let servers = hosts
+        .servers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| RealServer::install(h, &format!("rs{}", i + 1)))
         .collect();
     Some(NatLab {
         _lab: lab,

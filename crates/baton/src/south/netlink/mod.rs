@@ -72,6 +72,25 @@ impl NetlinkError {
 
 pub type Result<T> = std::result::Result<T, NetlinkError>;
 
+/// How long the loop waits for the kernel to acknowledge an address, route, rule or link
+/// change, or to finish a dump. The
+/// kernel answers at once unless its routing lock is held (by a large `ip` batch, say);
+/// past this the loop carries on and the request completes, or not, without it.
+pub const NETLINK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `fut` within [`NETLINK_DEADLINE`], or a warning saying what did not answer.
+pub async fn within_deadline<T>(what: &str, fut: impl Future<Output = T>) -> Option<T> {
+    match tokio::time::timeout(NETLINK_DEADLINE, fut).await {
+        Ok(r) => Some(r),
+        Err(_) => {
+            tracing::warn!(
+                "{what}: no answer from the kernel within {NETLINK_DEADLINE:?}; carrying on"
+            );
+            None
+        }
+    }
+}
+
 /// An interface as VRRP cares about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
