@@ -1,5 +1,6 @@
 //! The benchmark runner: baton beside Debian's keepalived, in one lab and one run — failover
-//! on the wire, footprint, scale — printed as one table and written to docs/PERFORMANCE.md.
+//! on the wire, footprint, scale, virtual servers, routed VIPs — printed as one table and
+//! written to docs/PERFORMANCE.md.
 //!
 //! ```text
 //! bench/run [--quick]        # as root; builds baton in release mode first
@@ -20,6 +21,7 @@ mod metrics_cost;
 mod opts;
 mod procfs;
 mod report;
+mod routed;
 mod scale;
 mod stats;
 mod topo;
@@ -133,6 +135,9 @@ fn run(opts: &Options) -> Result<()> {
             runs: opts.runs,
         };
         lvs::run(&opts.baton, windows, &mut report)?;
+    }
+    if opts.sections.routed {
+        routed::run(&opts.baton, opts.runs, &mut report)?;
     }
     let elapsed = started.elapsed();
     println!("{}", report.table());

@@ -18,6 +18,8 @@ pub struct Sections {
     pub metrics: bool,
     /// Virtual servers: NAT beside an nginx proxy, real-server deaths, checkers.
     pub lvs: bool,
+    /// Routed VIPs: service death and a cut-off load balancer through FRR and BIRD.
+    pub routed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -75,7 +77,8 @@ usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N
              service (nginx killed), failover (both), footprint, scale, metrics (baton's
              CPU per advert with --metrics off, listening and scraped; 1,000 instances,
              the scale window per run), lvs (virtual servers: NAT beside an nginx proxy,
-             real-server deaths, checkers' CPU)
+             real-server deaths, checkers' CPU), routed (VIPs as host routes announced by
+             FRR or BIRD: service death and a cut-off load balancer, BFD on and off)
   --baton    the baton binary (default: target/release/baton)
   --doc      write the markdown report here (default docs/PERFORMANCE.md for a full run,
              target/bench/PERFORMANCE.quick.md for --quick)
@@ -123,6 +126,7 @@ impl Options {
                 scale: true,
                 metrics: true,
                 lvs: true,
+                routed: true,
             },
             baton: target_dir().join("release/baton"),
             doc: Some(if quick {
@@ -178,6 +182,7 @@ impl Options {
                         scale: false,
                         metrics: false,
                         lvs: false,
+                        routed: false,
                     };
                     for s in list.split(',') {
                         match s.trim() {
@@ -191,6 +196,7 @@ impl Options {
                             "scale" => o.sections.scale = true,
                             "metrics" => o.sections.metrics = true,
                             "lvs" => o.sections.lvs = true,
+                            "routed" => o.sections.routed = true,
                             other => bail!("--only: unknown section {other:?}"),
                         }
                     }
@@ -254,6 +260,8 @@ mod tests {
         assert!(Options::parse(vec!["--interval".into(), "0.015".into()]).is_err());
         assert!(o.sections.scale && !o.sections.takeover && !o.sections.footprint);
         assert!(!o.sections.lvs && parse(&["--only", "lvs"]).sections.lvs);
+        let r = parse(&["--only", "routed"]).sections;
+        assert!(r.routed && !r.lvs && !r.takeover && !o.sections.routed);
         let f = parse(&["--only", "failover"]);
         assert!(f.sections.takeover && f.sections.service && !f.sections.scale);
         assert!(Options::parse(vec!["--only".into(), "nope".into()]).is_err());

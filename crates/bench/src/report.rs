@@ -190,6 +190,31 @@ const METHOD: &str = "## How the figures are taken
   on the same configuration; where it cannot run, its own log lines say why (in the notes).
   *CPU:* 1,000 virtual servers with one checker each against rs1 at delay_loop 1; the whole
   baton process's `utime + stime` over the window, and the probes its checkers made.
+- **Routed VIPs.** The lab of `cargo test -p baton --test routed` (`baton_lab::routed`;
+  configurations in docs/ROUTED.md): lb1 (10.0.1.2) and lb2 (10.0.2.2) in different subnets,
+  each putting the VIP 10.100.0.1/32 in routing table 100 while MASTER and announcing that
+  table by BGP (FRR 8.4's zebra + bgpd, or BIRD 2) to an upstream FRR router, with a client
+  behind the router; keepalive 1 s, hold 3 s, BFD (where on) 100 ms × 3. Every time is read
+  off netlink route notifications stamped as they arrive in the load balancer's and the
+  router's namespaces, from the moment just before the kill (or before `ip link set dev eth0
+  down` runs, so starting `ip` is included).
+  *Service death:* a primary/backup pair (unicast VRRP across the router, v3 0.2 s); lb1's
+  nginx is SIGKILLed; → the route gone from lb1's kernel table 100 (the daemon's part), → the
+  router's route through lb1 gone or replaced, → the first HTTP answer from lb2 to a client
+  opening a fresh connection every millisecond. baton watches nginx with
+  `vrrp_track_process`; keepalived 2.2.7 runs the same instance and `virtual_routes` with
+  `vrrp_script` `pgrep -x nginx` every second (its track_process needs the proc connector,
+  refused in a network namespace) and a placeholder address 192.0.2.1/32 on `lo` (2.2.7
+  wants a VIP and has no `no_virtual_ipaddress`), after baton, in the same lab. Each kill
+  comes 50–1,050 ms (pseudo-random) after the watchers start, so it lands anywhere in
+  keepalived's script cycle. The notes split baton's part by its own log (the tracker's
+  \"Tracked process chk_nginx: 0 running\", and \"Entering FAULT STATE\", logged after the
+  route delete is acknowledged) and give the time its threads spent runnable but waiting for a
+  CPU (/proc schedstat) from the kill to the survivor's answer. *Cut off:*
+  an anycast pair (an instance each, no election); lb2's uplink is set down, so no BGP
+  message can leave it: the router drops lb2's next hop when BFD (or, without BFD, the hold
+  timer) declares the session down. The link is then brought back and the next run waits for
+  the session and both next hops.
 ";
 
 #[cfg(test)]

@@ -70,6 +70,10 @@
 //! * **Nothing outside.** Traffic stays between the lab's namespaces; nothing is created in
 //!   the machine's own network namespace.
 //!
+//! With the `routed` feature, [`routed`] builds a lab beyond one segment: two load balancers
+//! announcing VIP host routes by BGP (FRR or BIRD 2) to an upstream FRR router, and a netlink
+//! route watcher to time it — shared by baton's `routed` test and the benchmark runner.
+//!
 //! Root is required: tests start with `if !baton_lab::require_root() { return; }`. The tools
 //! are Debian's `iproute2` (always), `nftables` (faults) and `tcpdump` (captures); a missing one
 //! is reported with its package name ([`require_tool`]).
@@ -91,6 +95,8 @@ mod ns;
 mod pcap;
 mod probe;
 mod process;
+#[cfg(feature = "routed")]
+pub mod routed;
 mod tools;
 mod wait;
 

@@ -10,7 +10,7 @@ use baton_conf::{VirtualAddress, VirtualRoute, VirtualRule};
 use baton_vrrp::{Action, InstanceId, Level, LogLine, LogText};
 
 use super::Daemon;
-use crate::south::netlink::within_deadline;
+use crate::south::netlink::{RouteOifs, within_deadline};
 
 /// The action capacity kept between batches: a steady-state batch (an advert or two, a
 /// timer's worth) fits many times over.
@@ -158,11 +158,50 @@ impl Daemon {
         }
     }
 
+    /// The indexes of a route's `dev`s from the interface table the monitor keeps, or
+    /// `None` when it does not know one of them.
+    fn known_oifs(&self, route: &VirtualRoute) -> Option<RouteOifs> {
+        let index = |dev: &Option<String>| match dev {
+            Some(d) => self.ifaces.by_name(d).map(|l| Some(l.index)),
+            None => Some(None),
+        };
+        let oif = index(&route.dev)?;
+        let hops = route
+            .nexthops
+            .iter()
+            .map(|h| index(&h.dev))
+            .collect::<Option<Vec<_>>>()?;
+        Some((oif, hops))
+    }
+
+    /// Add or remove a route. On leaving MASTER this runs right after the priority-0 advert
+    /// and must cost one netlink round trip: the `dev` indexes come from the interface table,
+    /// and only a `dev` it does not know (yet) is looked up in the kernel, with a link dump.
     async fn route(&mut self, route: &VirtualRoute, add: bool) {
+        let oifs = match self.known_oifs(route) {
+            Some(o) => o,
+            None => match within_deadline(
+                "finding a route's interfaces",
+                self.netlink.route_oifs(route),
+            )
+            .await
+            {
+                Some(Ok(o)) => o,
+                Some(Err(e)) => {
+                    tracing::warn!("route {}/{}: {e}", route.dst, route.dst_len);
+                    return;
+                }
+                None => return,
+            },
+        };
         let r = if add {
-            within_deadline("adding a route", self.netlink.add_route(route)).await
+            within_deadline("adding a route", self.netlink.add_route_with(route, &oifs)).await
         } else {
-            within_deadline("removing a route", self.netlink.del_route(route)).await
+            within_deadline(
+                "removing a route",
+                self.netlink.del_route_with(route, &oifs),
+            )
+            .await
         };
         let Some(r) = r else { return };
         match r {

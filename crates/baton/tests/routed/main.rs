@@ -5,22 +5,35 @@
 //! one ECMP next hop per healthy load balancer). Timings are printed as `ROUTED …` lines:
 //! baton's part (nginx's death → the route gone from the load balancer's kernel), the
 //! router's (→ gone from the router's kernel) and the client's (→ first answer from the
-//! survivor). Root only; FRR and BIRD from Debian's frr and bird2 packages.
+//! survivor), one run each, of whatever baton `cargo test` built (a debug build, several
+//! times slower on baton's part than the release build). The targets are judged on the
+//! release build, over several runs, by `bench/run --only routed` (docs/PERFORMANCE.md).
+//! Root only; FRR and BIRD from Debian's frr and bird2 packages. The lab itself is
+//! `baton_lab::routed`, which the benchmark runner's `routed` section builds too.
 #![allow(clippy::unwrap_used)]
 
-mod topo;
-mod watch;
-
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use baton_lab::routed::{
+    self as topo, LB, LB6, MAIN, RouteWatch, Routed, Setup, Speaker, TABLE, VIP, VIP6, baton_conf,
+};
 use baton_lab::{HostSpec, Lab, Signal, ms, secs, wait_until};
-use topo::{LB, Routed, Speaker, TABLE, VIP, baton_conf};
-use watch::RouteWatch;
 
-/// Kernel table `main`, where the router's zebra installs BGP routes.
-const MAIN: u32 = 254;
+const BATON: &str = env!("CARGO_BIN_EXE_baton");
+const V4: IpAddr = IpAddr::V4(VIP);
+
+fn lab(name: &str, speaker: Speaker, bfd: bool) -> Routed {
+    let setup = Setup {
+        speaker,
+        bfd,
+        ipv6: false,
+    };
+    Routed::new(name, Path::new(BATON), setup).unwrap()
+}
+
 /// Targets from the issue.
 const BATON_TARGET: Duration = Duration::from_millis(5);
 const ROUTER_TARGET: Duration = Duration::from_millis(300);
@@ -55,7 +68,16 @@ struct Takeover {
 impl Takeover {
     fn print(&self, case: &str) {
         let baton = self.baton.map_or("n/a".to_string(), |b| {
-            format!("{} (target < 5 ms: {})", ms_f(b), verdict(b, BATON_TARGET))
+            let build = if cfg!(debug_assertions) {
+                "debug build"
+            } else {
+                "release build"
+            };
+            format!(
+                "{} ({build}; target < 5 ms: {})",
+                ms_f(b),
+                verdict(b, BATON_TARGET)
+            )
         });
         println!(
             "ROUTED {case}: baton's part {baton}; withdrawn at the router {} (target < 300 ms: {}); \
@@ -92,10 +114,10 @@ fn time_death(
     std::thread::sleep(ms(20));
     let gw = IpAddr::V4(LB[dead]);
     let baton = lb_watch
-        .withdrawn_after(t0, VIP, TABLE, None)
+        .withdrawn_after(t0, V4, TABLE, None)
         .map(|w| w - t0);
     let router = r_watch
-        .withdrawn_after(t0, VIP, MAIN, Some(gw))
+        .withdrawn_after(t0, V4, MAIN, Some(gw))
         .unwrap_or_else(|| panic!("no withdrawal seen at the router: {:?}", r_watch.events()))
         - t0;
     Takeover {
@@ -108,11 +130,10 @@ fn time_death(
 /// Two load balancers, one VIP, one master: the router's route points at the master; nginx
 /// dying on it, then baton stopping on it, moves the route and the client's answers.
 fn primary_backup(speaker: Speaker, name: &str) {
-    let mut t = Routed::new(name, speaker, false).unwrap();
+    let mut t = lab(name, speaker, false);
     for i in 0..2 {
         t.start_nginx(i).unwrap();
-        t.write_baton_conf(i, &baton_conf(i, false, &[VIP]))
-            .unwrap();
+        t.write_baton_conf(i, &baton_conf(i, false, &[V4])).unwrap();
         t.start_baton(i).unwrap();
     }
     t.wait_next_hops(&[LB[0]], secs(20)).unwrap();
@@ -180,10 +201,10 @@ fn primary_backup(speaker: Speaker, name: &str) {
 /// Each load balancer alone: both announce, the router load-shares; one nginx dies and its
 /// next hop goes. With BFD, a load balancer cut off whole goes within the detection time.
 fn anycast(speaker: Speaker, name: &str, bfd: bool) {
-    let mut t = Routed::new(name, speaker, bfd).unwrap();
+    let mut t = lab(name, speaker, bfd);
     for i in 0..2 {
         t.start_nginx(i).unwrap();
-        t.write_baton_conf(i, &baton_conf(i, true, &[VIP])).unwrap();
+        t.write_baton_conf(i, &baton_conf(i, true, &[V4])).unwrap();
         t.start_baton(i).unwrap();
     }
     t.wait_next_hops(&LB, secs(20)).unwrap();
@@ -207,7 +228,7 @@ fn anycast(speaker: Speaker, name: &str, bfd: bool) {
     t.lbs[1].link_down("eth0").unwrap();
     t.wait_next_hops(&[LB[0]], secs(10)).unwrap();
     let gone = r_watch
-        .withdrawn_after(t0, VIP, MAIN, Some(IpAddr::V4(LB[1])))
+        .withdrawn_after(t0, V4, MAIN, Some(IpAddr::V4(LB[1])))
         .unwrap()
         - t0;
     let target = BFD_DETECT + BFD_SLACK;
@@ -260,6 +281,105 @@ fn bird_anycast_ecmp_next_hop_follows_nginx() {
     }
 }
 
+/// IPv6: a /128 VIP beside the /32 in the same `virtual_routes`, learned by BIRD from table
+/// 100 and announced over an IPv6 session. The router's IPv6 route follows the master when
+/// nginx dies on it and when it comes back; after both batons stop nothing of theirs is left
+/// in either family and the router has no route to the VIP.
+#[test]
+fn bird_ipv6_route_follows_the_master() {
+    if !root("bird_ipv6_route_follows_the_master") {
+        return;
+    }
+    let setup = Setup {
+        speaker: Speaker::Bird,
+        bfd: false,
+        ipv6: true,
+    };
+    let mut t = Routed::new("routed-bird-v6", Path::new(BATON), setup).unwrap();
+    let v6 = IpAddr::V6(VIP6);
+    let hop = |i: usize| [IpAddr::V6(LB6[i])];
+    for i in 0..2 {
+        t.start_nginx(i).unwrap();
+        t.write_baton_conf(i, &baton_conf(i, false, &[V4, v6]))
+            .unwrap();
+        t.start_baton(i).unwrap();
+    }
+    t.wait_next_hops_for(v6, &hop(0), secs(20)).unwrap();
+    t.wait_next_hops(&[LB[0]], secs(5)).unwrap();
+    wait_until("lb1 to answer on the IPv6 VIP", secs(5), ms(20), || {
+        t.get_from(v6).map(|b| b == "lb1")
+    })
+    .unwrap();
+    let held = t.baton_routes(0).unwrap();
+    assert!(held.contains("fd00:100::1 dev lo table 100"), "{held}");
+    assert!(held.contains("10.100.0.1 dev lo table 100"), "{held}");
+    assert_eq!(t.baton_routes(1).unwrap(), "");
+
+    let lb_watch = RouteWatch::start(&t.lbs[0]).unwrap();
+    let r_watch = RouteWatch::start(&t.r).unwrap();
+    std::thread::sleep(ms(50));
+    let t0 = Instant::now();
+    t.nginx[0].as_ref().unwrap().kill().unwrap();
+    let answer = wait_until(
+        "an answer from lb2 on the IPv6 VIP",
+        secs(10),
+        ms(1),
+        || Ok::<bool, std::convert::Infallible>(t.get_from(v6).is_ok_and(|b| b == "lb2")),
+    )
+    .unwrap();
+    t.wait_next_hops_for(v6, &hop(1), secs(10)).unwrap();
+    std::thread::sleep(ms(20));
+    let baton = lb_watch
+        .withdrawn_after(t0, v6, TABLE, None)
+        .unwrap_or_else(|| panic!("lb1 never removed its /128: {:?}", lb_watch.events()))
+        - t0;
+    let router = r_watch
+        .withdrawn_after(t0, v6, MAIN, Some(IpAddr::V6(LB6[0])))
+        .unwrap_or_else(|| panic!("no IPv6 withdrawal at the router: {:?}", r_watch.events()))
+        - t0;
+    Takeover {
+        baton: Some(baton),
+        router,
+        answer,
+    }
+    .print("Bird primary/backup IPv6, nginx killed on the master");
+    assert_eq!(
+        t.baton_routes(0).unwrap(),
+        "",
+        "the faulted master left a route"
+    );
+    assert!(
+        t.baton_routes(1)
+            .unwrap()
+            .contains("fd00:100::1 dev lo table 100")
+    );
+
+    // nginx back on lb1: it preempts and the IPv6 route comes back with the IPv4 one.
+    t.start_nginx(0).unwrap();
+    t.wait_next_hops_for(v6, &hop(0), secs(10)).unwrap();
+    t.wait_next_hops(&[LB[0]], secs(5)).unwrap();
+    assert_eq!(t.get_from(v6).unwrap(), "lb1");
+    assert_eq!(t.baton_routes(1).unwrap(), "", "the backup kept a route");
+
+    // Both stop: nothing of baton's in any table of either family, nothing at the router.
+    for i in [1, 0] {
+        let p = t.batons[i].as_ref().unwrap();
+        p.signal(Signal::SIGTERM).unwrap();
+        assert!(
+            p.wait_timeout(secs(5)).unwrap().is_some(),
+            "baton on lb{} did not stop",
+            i + 1
+        );
+        assert_eq!(
+            t.baton_routes(i).unwrap(),
+            "",
+            "a stopped baton left a route"
+        );
+    }
+    t.wait_next_hops_for(v6, &[], secs(10)).unwrap();
+    t.wait_next_hops(&[], secs(5)).unwrap();
+}
+
 /// No route of baton's is left behind: not after SIGKILL and a restart with a changed
 /// configuration, not after the link goes down, not after a reload that drops the VIP, not
 /// after stop.
@@ -274,7 +394,7 @@ fn nothing_stale_after_kill_link_down_reload_and_stop() {
         .unwrap();
     let conf_path = h.path("baton/keepalived.conf");
     let pid = h.path("baton/baton.pid");
-    let write = |vips: &[Ipv4Addr]| {
+    let write = |vips: &[IpAddr]| {
         // No tracker: the instance is master as long as its link is up.
         let c = baton_conf(0, true, vips)
             .replace("    track_process {\n        chk_nginx\n    }\n", "");
@@ -282,7 +402,7 @@ fn nothing_stale_after_kill_link_down_reload_and_stop() {
     };
     let start = || {
         h.spawn(
-            Command::new(topo::BATON)
+            Command::new(BATON)
                 .args(["-n", "-l", "-D", "-f"])
                 .arg(&conf_path)
                 .arg("-p")
@@ -295,7 +415,7 @@ fn nothing_stale_after_kill_link_down_reload_and_stop() {
             .unwrap()
     };
     let has = |r: &str, vip: &str| r.contains(&format!("{vip} dev lo table 100"));
-    let (a, b, c): (Ipv4Addr, Ipv4Addr, Ipv4Addr) = (
+    let (a, b, c): (IpAddr, IpAddr, IpAddr) = (
         "10.100.0.1".parse().unwrap(),
         "10.100.0.2".parse().unwrap(),
         "10.100.0.3".parse().unwrap(),
@@ -375,8 +495,11 @@ fn nothing_stale_after_kill_link_down_reload_and_stop() {
 fn docs_quote_the_tested_configurations() {
     let doc = include_str!("../../../../docs/ROUTED.md");
     for (what, conf) in [
-        ("baton primary/backup", baton_conf(0, false, &[VIP])),
-        ("baton anycast", baton_conf(0, true, &[VIP])),
+        ("baton primary/backup", baton_conf(0, false, &[V4])),
+        ("baton anycast", baton_conf(0, true, &[V4])),
+        ("baton IPv6", baton_conf(0, false, &[V4, IpAddr::V6(VIP6)])),
+        ("router bgpd with IPv6", topo::router_bgpd_for(false, true)),
+        ("BIRD's IPv6 half", topo::lb_bird_v6(0)),
         ("FRR bgpd", topo::lb_bgpd(0, true)),
         ("FRR zebra", topo::LB_ZEBRA.to_string()),
         ("FRR bfdd", topo::BFDD.to_string()),

@@ -20,6 +20,7 @@ use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
 pub use address::address_message;
 pub use macvlan::Macvlan;
 pub use monitor::{Monitor, NetEvent};
+pub use route::RouteOifs;
 
 /// Errors from the kernel or from a request we could not build.
 #[derive(Debug, thiserror::Error)]

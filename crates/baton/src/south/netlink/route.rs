@@ -37,6 +37,9 @@ fn route_scope(s: Scope) -> RouteScope {
     }
 }
 
+/// The interface indexes of a route's own `dev` and of its nexthops' (same order).
+pub type RouteOifs = (Option<u32>, Vec<Option<u32>>);
+
 /// Whether a message is for adding or deleting: the default scope differs, as in iproute2
 /// (a delete without a scope matches any scope).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,8 +241,10 @@ pub fn rule_message(r: &VirtualRule) -> Result<RuleMessage> {
 }
 
 impl Netlink {
-    /// Resolve a route's `dev`s (its own and its nexthops') to interface indexes.
-    async fn route_oifs(&self, r: &VirtualRoute) -> Result<(Option<u32>, Vec<Option<u32>>)> {
+    /// Resolve a route's `dev`s (its own and its nexthops') to interface indexes by asking
+    /// the kernel (a dump of every link): for a `dev` the daemon's interface table does not
+    /// know yet.
+    pub async fn route_oifs(&self, r: &VirtualRoute) -> Result<RouteOifs> {
         let oif = match &r.dev {
             Some(d) => Some(self.ifindex(d).await?),
             None => None,
@@ -254,11 +259,22 @@ impl Netlink {
         Ok((oif, hops))
     }
 
-    /// Install a route: prepended to routes to the same destination as keepalived does, or
-    /// appended with `append` (`ip route prepend|append`).
+    /// [`Netlink::add_route_with`], the `dev`s looked up in the kernel first.
     pub async fn add_route(&self, r: &VirtualRoute) -> Result<()> {
-        let (oif, hops) = self.route_oifs(r).await?;
-        let m = route_message(r, oif, &hops, Op::Add)?;
+        let oifs = self.route_oifs(r).await?;
+        self.add_route_with(r, &oifs).await
+    }
+
+    /// [`Netlink::del_route_with`], the `dev`s looked up in the kernel first.
+    pub async fn del_route(&self, r: &VirtualRoute) -> Result<()> {
+        let oifs = self.route_oifs(r).await?;
+        self.del_route_with(r, &oifs).await
+    }
+
+    /// Install a route: prepended to routes to the same destination as keepalived does, or
+    /// appended with `append` (`ip route prepend|append`). `oifs` are its `dev`s' indexes.
+    pub async fn add_route_with(&self, r: &VirtualRoute, oifs: &RouteOifs) -> Result<()> {
+        let m = route_message(r, oifs.0, &oifs.1, Op::Add)?;
         let mut flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
         if r.append {
             flags |= NLM_F_APPEND;
@@ -271,10 +287,9 @@ impl Netlink {
         .await
     }
 
-    /// Remove a route (`ip route del`).
-    pub async fn del_route(&self, r: &VirtualRoute) -> Result<()> {
-        let (oif, hops) = self.route_oifs(r).await?;
-        let m = route_message(r, oif, &hops, Op::Delete)?;
+    /// Remove a route (`ip route del`): one request and its acknowledgement, nothing else.
+    pub async fn del_route_with(&self, r: &VirtualRoute, oifs: &RouteOifs) -> Result<()> {
+        let m = route_message(r, oifs.0, &oifs.1, Op::Delete)?;
         self.request_ack(
             RouteNetlinkMessage::DelRoute(m),
             NLM_F_REQUEST | NLM_F_ACK,

@@ -1,15 +1,15 @@
-//! A route watcher: a netlink subscription to IPv4 route changes opened inside a host's
+//! A route watcher: a netlink subscription to IPv4 and IPv6 route changes opened inside a host's
 //! network namespace, each notification stamped with the monotonic clock when it arrives.
 //! Timings are read off these stamps, not off polling, so they resolve to microseconds.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::Host;
 use anyhow::{Context, Result};
-use baton_lab::Host;
 use futures::StreamExt;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
@@ -71,7 +71,8 @@ fn event(at: Instant, added: bool, m: &RouteMessage) -> RouteEvent {
 }
 
 impl RouteWatch {
-    /// Subscribe to RTNLGRP_IPV4_ROUTE inside `host`; returns once subscribed.
+    /// Subscribe to RTNLGRP_IPV4_ROUTE and RTNLGRP_IPV6_ROUTE inside `host`; returns once
+    /// subscribed.
     pub fn start(host: &Host) -> Result<RouteWatch> {
         let events = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -91,7 +92,10 @@ impl RouteWatch {
                 };
                 rt.block_on(async move {
                     let (conn, _handle, mut messages) =
-                        match rtnetlink::new_multicast_connection(&[MulticastGroup::Ipv4Route]) {
+                        match rtnetlink::new_multicast_connection(&[
+                            MulticastGroup::Ipv4Route,
+                            MulticastGroup::Ipv6Route,
+                        ]) {
                             Ok(c) => c,
                             Err(e) => {
                                 let _ = ready_tx.send(Err(e.to_string()));
@@ -142,21 +146,42 @@ impl RouteWatch {
         self.events.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
-    /// The first change to `dst/32` in `table` after `t` that leaves `gw` out (a deletion,
-    /// or a replacement whose next hops no longer include it); `gw` `None`: the first
+    /// The first change to the host route `dst` (/32, /128) in `table` after `t` that
+    /// leaves `gw` out: a deletion (of `gw`'s next hop, when the notification names next
+    /// hops), or a replacement whose next hops no longer include it; `gw` `None`: the first
     /// deletion.
     pub fn withdrawn_after(
         &self,
         t: Instant,
-        dst: Ipv4Addr,
+        dst: IpAddr,
         table: u32,
         gw: Option<IpAddr>,
     ) -> Option<Instant> {
+        let len = if dst.is_ipv4() { 32 } else { 128 };
         self.events()
             .into_iter()
-            .filter(|e| e.at >= t && e.dst == Some(IpAddr::V4(dst)) && e.prefix_len == 32)
+            .filter(|e| e.at >= t && e.dst == Some(dst) && e.prefix_len == len)
             .filter(|e| e.table == table)
-            .find(|e| !e.added || gw.is_some_and(|g| !e.gateways.contains(&g)))
+            .find(|e| match gw {
+                None => !e.added,
+                Some(g) if e.added => !e.gateways.contains(&g),
+                Some(g) => e.gateways.is_empty() || e.gateways.contains(&g),
+            })
+            .map(|e| e.at)
+    }
+
+    /// The first addition (or replacement) of the host route `dst` in `table` after `t`.
+    pub fn added_after(&self, t: Instant, dst: IpAddr, table: u32) -> Option<Instant> {
+        let len = if dst.is_ipv4() { 32 } else { 128 };
+        self.events()
+            .into_iter()
+            .find(|e| {
+                e.at >= t
+                    && e.added
+                    && e.dst == Some(dst)
+                    && e.prefix_len == len
+                    && e.table == table
+            })
             .map(|e| e.at)
     }
 }
