@@ -11,6 +11,8 @@ pub enum Advert {
     V2OneSecond,
     /// VRRPv3, `advert_int 0.1`.
     V3Fast,
+    /// VRRPv3 at another interval (whole centiseconds), as the scale test chooses.
+    V3Every(Duration),
 }
 
 impl Advert {
@@ -18,13 +20,15 @@ impl Advert {
         match self {
             Advert::V2OneSecond => Duration::from_secs(1),
             Advert::V3Fast => Duration::from_millis(100),
+            Advert::V3Every(d) => d,
         }
     }
 
-    pub fn label(self) -> &'static str {
+    pub fn label(self) -> String {
         match self {
-            Advert::V2OneSecond => "v2 1 s",
-            Advert::V3Fast => "v3 0.1 s",
+            Advert::V2OneSecond => "v2 1 s".into(),
+            Advert::V3Fast => "v3 0.1 s".into(),
+            Advert::V3Every(d) => format!("v3 {} s", d.as_secs_f64()),
         }
     }
 
@@ -33,7 +37,7 @@ impl Advert {
     pub fn skew(self, priority: u8) -> Duration {
         let span = match self {
             Advert::V2OneSecond => Duration::from_secs(1),
-            Advert::V3Fast => self.interval(),
+            Advert::V3Fast | Advert::V3Every(_) => self.interval(),
         };
         span * (256 - u32::from(priority)) / 256
     }
@@ -43,12 +47,15 @@ impl Advert {
         self.interval() * 3 + self.skew(priority)
     }
 
-    fn lines(self) -> &'static str {
+    fn lines(self) -> String {
         match self {
             Advert::V2OneSecond => {
-                "    advert_int 1\n    authentication {\n        auth_type PASS\n        auth_pass 1111\n    }\n"
+                "    advert_int 1\n    authentication {\n        auth_type PASS\n        auth_pass 1111\n    }\n".into()
             }
-            Advert::V3Fast => "    version 3\n    advert_int 0.1\n",
+            Advert::V3Fast => "    version 3\n    advert_int 0.1\n".into(),
+            Advert::V3Every(d) => {
+                format!("    version 3\n    advert_int {}\n", d.as_secs_f64())
+            }
         }
     }
 }
@@ -182,6 +189,11 @@ pub fn best_script() -> String {
 /// go 1..=255 and every further block of 255 gets a multicast group of its own
 /// (`mcast_dst_ip`), which both daemons key on beside the VRID.
 pub fn many(n: usize, router_id: &str, priority: u8, master: bool) -> Conf {
+    many_at(n, router_id, priority, master, Advert::V3Fast)
+}
+
+/// [`many`] at another advert timing.
+pub fn many_at(n: usize, router_id: &str, priority: u8, master: bool, advert: Advert) -> Conf {
     let mut conf = Conf::new(router_id);
     for i in 0..n {
         let block = i / 255;
@@ -191,7 +203,7 @@ pub fn many(n: usize, router_id: &str, priority: u8, master: bool) -> Conf {
             vrid: (i % 255 + 1) as u8,
             priority,
             master,
-            advert: Advert::V3Fast,
+            advert,
             vip: format!("10.200.{}.{}/32", i / 250, i % 250 + 1),
             mcast_dst: (block > 0).then(|| format!("239.255.0.{block}")),
             track_process: Vec::new(),

@@ -60,6 +60,21 @@ impl Daemon {
         conf: &str,
         extra: &[String],
     ) -> Result<Daemon> {
+        Daemon::start_scheduled(kind, baton, host, tag, conf, extra, None)
+    }
+
+    /// [`Daemon::start_with`], under the real-time round-robin policy at `rt_priority`
+    /// (`chrt -r`) when given: what keepalived's `vrrp_rt_priority` asks for, applied the
+    /// same way to both daemons.
+    pub fn start_scheduled(
+        kind: Kind,
+        baton: &Path,
+        host: &Host,
+        tag: &str,
+        conf: &str,
+        extra: &[String],
+        rt_priority: Option<u8>,
+    ) -> Result<Daemon> {
         let path = host.write_file(format!("{tag}.conf"), conf)?;
         // Pid files named afresh for each start: a crashed keepalived leaves its pid file,
         // and a new pid in the host's small PID namespace may soon reuse the number in it
@@ -67,14 +82,24 @@ impl Daemon {
         let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tag = format!("{tag}-{n}");
         let pid = host.path(format!("{tag}.pid"));
+        let program = match kind {
+            Kind::Baton => baton.as_os_str(),
+            Kind::Keepalived => "keepalived".as_ref(),
+        };
+        let mut c = match rt_priority {
+            Some(p) => {
+                let mut c = Command::new("chrt");
+                c.args(["-r", &p.to_string()]).arg(program);
+                c
+            }
+            None => Command::new(program),
+        };
         let mut cmd = match kind {
             Kind::Baton => {
-                let mut c = Command::new(baton);
                 c.args(["-n", "-l", "-f"]).arg(&path).arg("-p").arg(&pid);
                 c
             }
             Kind::Keepalived => {
-                let mut c = Command::new("keepalived");
                 c.args(["-n", "-l", "-f"])
                     .arg(&path)
                     .arg("-p")

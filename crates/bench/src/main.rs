@@ -110,12 +110,15 @@ fn run(opts: &Options) -> Result<()> {
         footprint::run(&opts.baton, opts.idle, &mut report)?;
     }
     if opts.sections.scale {
-        scale::run(
-            &opts.baton,
-            &opts.scale_steps,
-            opts.scale_window,
-            &mut report,
-        )?;
+        let plan = scale::Plan {
+            steps: opts.scale_steps.clone(),
+            window: opts.scale_window,
+            interval: opts.scale_interval,
+            rt_priority: opts.scale_rt,
+            crash: opts.scale_crash,
+            fast: opts.scale_fast,
+        };
+        scale::run(&opts.baton, &plan, &mut report)?;
     }
     if opts.sections.metrics {
         metrics_cost::run(

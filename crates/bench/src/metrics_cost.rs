@@ -12,7 +12,7 @@ use anyhow::Result;
 use crate::daemon::Kind;
 use crate::progress;
 use crate::report::{Report, Row};
-use crate::scale::{Metrics, Step, step_with};
+use crate::scale::{Metrics, Step, Timing, step_with};
 
 /// The CPU per advert of one run, in µs, or why there is none.
 fn per_advert(s: &Step) -> Result<f64, String> {
@@ -26,7 +26,7 @@ fn per_advert(s: &Step) -> Result<f64, String> {
 pub fn run(baton: &Path, instances: usize, window: Duration, report: &mut Report) -> Result<()> {
     let mut runs = Vec::new();
     for m in [Metrics::Off, Metrics::Listening, Metrics::Scraped] {
-        let s = match step_with(Kind::Baton, baton, instances, window, m) {
+        let s = match step_with(Kind::Baton, baton, instances, window, m, Timing::DEFAULT) {
             Ok(s) => s,
             Err(e) => {
                 report

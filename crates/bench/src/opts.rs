@@ -34,6 +34,15 @@ pub struct Options {
     pub scale_window: Duration,
     /// Instance counts tried by the scale test, smallest first.
     pub scale_steps: Vec<usize>,
+    /// The advert interval of the scale steps (VRRPv3).
+    pub scale_interval: Duration,
+    /// Run the scale steps' daemons SCHED_RR at this priority (`chrt -r`).
+    pub scale_rt: Option<u8>,
+    /// End every scale step with the master SIGKILLed and each takeover timed.
+    pub scale_crash: bool,
+    /// After the steps, the fast run: 1,000 instances at 10 ms, then the master SIGKILLed.
+    /// Off when `--interval` or `--steps` choose the steps by hand.
+    pub scale_fast: bool,
     pub sections: Sections,
     /// The baton binary to measure (a release build).
     pub baton: PathBuf,
@@ -48,14 +57,22 @@ bench: baton against keepalived in one lab: failover on the wire, footprint, sca
 virtual servers.
 
 usage: bench/run [--quick] [--runs N] [--idle SECS] [--window SECS] [--steps N,N,...]
-                 [--only SECTIONS] [--baton PATH]
+                 [--interval SECS] [--rt PRIO] [--crash] [--only SECTIONS] [--baton PATH]
                  [--doc PATH | --no-doc]
 
-  --quick    smoke run: 3 runs per case, 10 s idle, 30 s scale windows, steps 200,1000
+  --quick    smoke run: 3 runs per case, 10 s idle, 30 s scale windows, steps 200,2000
   --runs     runs per failover case (default 5)
   --idle     footprint idle window in seconds (default 60)
   --window   scale window in seconds (default 60)
-  --steps    scale instance counts (default 200,500,1000,2000,4000,6000,8000)
+  --steps    scale instance counts (default 200,2000,8000,20000); the CPU rows compare
+             at 2000 when both daemons held it
+  --interval the scale steps' advert interval in seconds, VRRPv3 (default 0.1)
+             (--steps or --interval given: only those steps, without the fast run of
+             1,000 instances at 0.01 s that ends with the master SIGKILLed)
+  --rt       run the scale steps' daemons SCHED_RR at this priority (chrt -r), as the
+             fast run always does
+  --crash    end every scale step with the master SIGKILLed and each instance's
+             takeover timed, as the fast run always does
   --only     run only these sections, comma-separated: takeover (crash, graceful stop),
              service (nginx killed), failover (both), footprint, scale, metrics (baton's
              CPU per advert with --metrics off, listening and scraped; 1,000 instances,
@@ -94,10 +111,14 @@ impl Options {
             idle: Duration::from_secs(if quick { 10 } else { 60 }),
             scale_window: Duration::from_secs(if quick { 30 } else { 60 }),
             scale_steps: if quick {
-                vec![200, 1000]
+                vec![200, 2000]
             } else {
-                vec![200, 500, 1000, 2000, 4000, 6000, 8000]
+                vec![200, 2000, 8000, 20000]
             },
+            scale_interval: Duration::from_millis(100),
+            scale_rt: None,
+            scale_crash: false,
+            scale_fast: true,
             sections: Sections {
                 takeover: true,
                 service: true,
@@ -127,7 +148,24 @@ impl Options {
                 "--runs" => o.runs = value("--runs")?.parse().context("--runs")?,
                 "--idle" => o.idle = seconds(&value("--idle")?)?,
                 "--window" => o.scale_window = seconds(&value("--window")?)?,
+                "--interval" => {
+                    o.scale_interval = seconds(&value("--interval")?)?;
+                    o.scale_fast = false;
+                    let centis = o.scale_interval.as_secs_f64() * 100.0;
+                    if (centis - centis.round()).abs() > 1e-6 || centis > 4095.0 {
+                        bail!("--interval: VRRPv3 counts whole centiseconds up to 40.95 s");
+                    }
+                }
+                "--crash" => o.scale_crash = true,
+                "--rt" => {
+                    let p: u8 = value("--rt")?.parse().context("--rt: a priority 1-99")?;
+                    if !(1..=99).contains(&p) {
+                        bail!("--rt: a priority 1-99");
+                    }
+                    o.scale_rt = Some(p);
+                }
                 "--steps" => {
+                    o.scale_fast = false;
                     o.scale_steps = value("--steps")?
                         .split(',')
                         .map(|s| s.trim().parse::<usize>())
@@ -215,6 +253,11 @@ mod tests {
         ]);
         assert_eq!(o.runs, 7);
         assert_eq!(o.scale_steps, vec![100, 300]);
+        assert!(!o.scale_fast && parse(&[]).scale_fast);
+        let i = parse(&["--interval", "0.01", "--steps", "1000"]);
+        assert_eq!(i.scale_interval, Duration::from_millis(10));
+        assert_eq!(i.scale_steps, vec![1000]);
+        assert!(Options::parse(vec!["--interval".into(), "0.015".into()]).is_err());
         assert!(o.sections.scale && !o.sections.takeover && !o.sections.footprint);
         assert!(!o.sections.lvs && parse(&["--only", "lvs"]).sections.lvs);
         let r = parse(&["--only", "routed"]).sections;

@@ -151,14 +151,27 @@ const METHOD: &str = "## How the figures are taken
   (opt-level \"s\", fat LTO, one codegen unit). CPU: the sum of `utime + stime`
   (/proc/<pid>/stat) over the window.
 - **Scale.** A master (priority 200) and a backup (priority 100) of the same daemon, N
-  instances on one interface at v3 0.1 s, one VIP each; VRIDs 1–255, each further block of
-  255 instances on its own multicast group (`mcast_dst_ip`). The backup is started once the
-  master holds every VIP. A step passes if, over the window after convergence, no instance of
-  either daemon changed state (baton: the status counters of transitions; keepalived: its
-  `Entering … STATE` log lines) and the backup sent no advert. Adverts are counted on the
-  bridge by an nftables counter (bridge family, prerouting, per source address), which costs
-  the daemons nothing; CPU per advert is the master daemon's CPU time over the window divided
-  by the adverts it put on the wire.
+  instances on one interface at VRRPv3 (0.1 s unless `--interval` says otherwise), one VIP
+  each; VRIDs 1–255, each further block of 255 instances on its own multicast group
+  (`mcast_dst_ip`). The backup is started once the master holds every VIP. A step passes if,
+  over the window after convergence, no instance of either daemon changed state (baton: the
+  status counters of transitions; keepalived: its `Entering … STATE` log lines) and the
+  backup sent no advert. Adverts are counted on the bridge by an nftables counter (bridge
+  family, prerouting, per source address), which costs the daemons nothing; CPU per advert
+  sent is the master daemon's CPU time over the window (utime + stime, so the kernel's work
+  on the packets counts) divided by the adverts it put on the wire; CPU per advert received
+  is the backup's CPU time divided by the adverts the kernel handed it (those sent, less the
+  drops at its full socket in /proc/net/raw over the window). The *raw-send floor* is
+  measured in the same lab right after the window, both daemons still running: a plain raw
+  socket (protocol 112, bound to the master's interface and address, TOS 0xc0, TTL 255)
+  sends VI_1's very advert with one `sendto` per packet, 20,000 times in bursts of 100, and
+  its thread's CPU time (/proc/thread-self/schedstat) is divided by the sends. Memory per
+  instance is the slope of the master's VmRSS between the smallest and the largest step it
+  held. The *fast run* holds 1,000 instances at 0.01 s (100,000 adverts/s from the master)
+  for the window, then SIGKILLs the master with a capture running on the bridge: each
+  instance's takeover is its last advert from the master to the backup's first (keyed by
+  group and VRID), against its bound 3 × 10 ms + Skew_Time (priority 100); the distribution
+  is printed in the notes, per millisecond.
 - **Virtual servers (LVS).** A client (10.1.0.2), a director (10.1.0.1, VIP 10.1.0.100, and
   10.2.0.1 towards the real servers) and two real servers running Debian's nginx-light (one
   worker each, `return 200`), routing through the director. *Throughput:* baton on the

@@ -4,8 +4,10 @@
 //! snapshot), so this module knows nothing about VRRP.
 //!
 //! Clients are served concurrently, each within deadlines of its own: a request must arrive
-//! within [`IDLE_TIMEOUT`] and its answer be taken within [`WRITE_TIMEOUT`], or the client is
-//! dropped. One client that connects and stalls, or never reads its answer, costs the others
+//! within [`IDLE_TIMEOUT`], and each [`WRITE_CHUNK`] of its answer be taken within
+//! [`WRITE_TIMEOUT`], or the client is dropped. An answer of any size (the status of twenty
+//! thousand instances is megabytes) reaches a client that keeps reading; only a client that
+//! stops reading is cut off. One client that connects and stalls, or never reads its answer, costs the others
 //! nothing. At most [`MAX_CLIENTS`] are served at once; more are answered "busy" and closed.
 //!
 //! ```text
@@ -29,8 +31,10 @@ use tokio::net::{UnixListener, UnixStream};
 pub const MAX_REQUEST: usize = 4096;
 /// A client that sends no (complete) request for this long is dropped.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A client that does not take its answer within this long is dropped.
+/// A client that takes nothing of its answer for this long is dropped.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// An answer is written this much at a time, each piece within [`WRITE_TIMEOUT`].
+pub const WRITE_CHUNK: usize = 64 * 1024;
 /// Clients served at once.
 pub const MAX_CLIENTS: usize = 16;
 
@@ -81,7 +85,7 @@ pub struct ControlServer {
 pub struct Deadlines {
     /// To send a whole request line.
     pub idle: Duration,
-    /// To take the answer.
+    /// To take each [`WRITE_CHUNK`] of the answer.
     pub write: Duration,
 }
 
@@ -256,18 +260,30 @@ async fn handle_client<S: Serialize>(
                 Err(e) => encode(&Response::<()>::err(describe_bad_request(&line, &e))),
             }
         };
-        match tokio::time::timeout(deadlines.write, write.write_all(answer.as_bytes())).await {
+        if !write_streamed(&mut write, answer.as_bytes(), deadlines.write).await {
+            return;
+        }
+    }
+}
+
+/// Write `answer` a [`WRITE_CHUNK`] at a time, each within `deadline`: an answer of any size
+/// goes to a client that keeps reading. False when the client went away or stopped reading.
+async fn write_streamed(
+    write: &mut (impl AsyncWriteExt + Unpin),
+    answer: &[u8],
+    deadline: Duration,
+) -> bool {
+    for chunk in answer.chunks(WRITE_CHUNK) {
+        match tokio::time::timeout(deadline, write.write_all(chunk)).await {
             Ok(Ok(())) => {}
-            Ok(Err(_)) => return,
+            Ok(Err(_)) => return false,
             Err(_) => {
-                tracing::debug!(
-                    "control socket: answer not taken within {:?}; dropped",
-                    deadlines.write
-                );
-                return;
+                tracing::debug!("control socket: answer not taken for {deadline:?}; dropped");
+                return false;
             }
         }
     }
+    true
 }
 
 impl<S> Response<S> {
@@ -474,6 +490,63 @@ mod tests {
             };
             assert_eq!(v.as_str().map(str::len), Some(64 * 1024));
             assert!(took < Duration::from_millis(500), "status took {took:?}");
+        });
+    }
+
+    /// The status of 20,000 instances is megabytes: it arrives whole at a client that keeps
+    /// reading, however much longer than the write deadline the whole takes.
+    #[test]
+    fn a_status_of_any_size_is_streamed_whole_to_a_reader_that_keeps_reading() {
+        use tokio::io::AsyncReadExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sock");
+        rt().block_on(async {
+            let write = Duration::from_millis(100);
+            let server = ControlServer::bind(&path)
+                .unwrap()
+                .with_deadlines(Deadlines {
+                    idle: IDLE_TIMEOUT,
+                    write,
+                });
+            let instances: Vec<serde_json::Value> = (0..20_000)
+                .map(|i| {
+                    serde_json::json!({
+                        "name": format!("VI_{i}"), "state": "MASTER",
+                        "counters": {"adverts_sent": i, "transitions": {"to_master": 1}},
+                        "vips": [format!("10.200.{}.{}/32", i / 250, i % 250 + 1)],
+                    })
+                })
+                .collect();
+            let snapshot = Snapshot {
+                instances,
+                calls: 0,
+            };
+            let client = async {
+                let mut stream = UnixStream::connect(&path).await.unwrap();
+                stream.write_all(b"{\"cmd\":\"status\"}\n").await.unwrap();
+                let t = std::time::Instant::now();
+                let mut answer = Vec::new();
+                let mut chunk = vec![0u8; 32 * 1024];
+                while !answer.ends_with(b"\n") {
+                    let n = stream.read(&mut chunk).await.unwrap();
+                    assert!(n > 0, "cut short after {} bytes", answer.len());
+                    answer.extend_from_slice(&chunk[..n]);
+                    // A slow reader: far slower overall than the write deadline.
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                (answer, t.elapsed())
+            };
+            let (answer, took) = tokio::select! {
+                r = client => r,
+                _ = server.serve(|| &snapshot) => unreachable!(),
+            };
+            assert!(answer.len() > 2 * 1024 * 1024, "{} bytes", answer.len());
+            assert!(took > write * 3, "the answer took only {took:?}");
+            let v: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+            assert_eq!(v["ok"], true);
+            let got = v["status"]["instances"].as_array().unwrap();
+            assert_eq!(got.len(), 20_000);
+            assert_eq!(got[19_999]["name"], "VI_19999");
         });
     }
 

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use baton_conf::{VirtualAddress, VirtualRoute, VirtualRule};
-use baton_vrrp::{Action, Destination, InstanceId, Level, LogLine, LogText, SendAdvert};
+use baton_vrrp::{Action, InstanceId, Level, LogLine, LogText};
 
 use super::Daemon;
 use crate::south::netlink::{RouteOifs, within_deadline};
@@ -20,8 +20,21 @@ impl Daemon {
     pub(super) async fn execute(&mut self) {
         self.sync_before_batch().await;
         let mut actions = std::mem::take(&mut self.actions);
+        // Every advert of the batch goes first, then the rest in order. The core puts an
+        // instance's advert before its addresses, routes and notifications, so each
+        // instance's order is kept; what changes is that when hundreds of instances take
+        // over at once, the last one's advert no longer waits for the kernel to confirm the
+        // VIPs of all the others (tens of milliseconds at 1,000 instances).
+        for a in &actions {
+            if let Action::SendAdvert(s) = a {
+                self.queue_advert(*s).await;
+            }
+        }
+        self.flush_adverts().await;
         for a in actions.drain(..) {
-            self.act(a).await;
+            if !matches!(a, Action::SendAdvert(_)) {
+                self.act(a).await;
+            }
         }
         // Keep the allocation for the next batch, but not a burst's: when hundreds of
         // instances change state at once (start, a link coming up) the batch holds thousands
@@ -52,7 +65,10 @@ impl Daemon {
 
     async fn act(&mut self, a: Action) {
         match a {
-            Action::SendAdvert(s) => self.send_advert(s).await,
+            Action::SendAdvert(s) => {
+                self.queue_advert(s).await;
+                self.flush_adverts().await;
+            }
             Action::AddAddress {
                 interface, address, ..
             } => self.add_address(&interface, &address).await,
@@ -104,48 +120,6 @@ impl Daemon {
                 }
             }
         }
-    }
-
-    pub(super) async fn send_advert(&mut self, s: SendAdvert) {
-        let Some(inst) = self.node.instance(s.instance) else {
-            return;
-        };
-        if self
-            .sockets
-            .find_mut(inst.advert_interface(), inst.family())
-            .is_none()
-        {
-            tracing::warn!(
-                "({}) no VRRP socket for {} ({})",
-                inst.name(),
-                inst.advert_interface(),
-                inst.family()
-            );
-            return;
-        }
-        // Signing (auth_hmac) advances the instance's sequence, so the core builds it.
-        let built = self
-            .node
-            .emit_advert(&s, super::clock::unix_time(), &mut self.send_buf);
-        let Some(inst) = self.node.instance(s.instance) else {
-            return;
-        };
-        let n = match built {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!("({}) cannot build the advert: {e}", inst.name());
-                return;
-            }
-        };
-        let Some(ep) = self
-            .sockets
-            .find_mut(inst.advert_interface(), inst.family())
-        else {
-            return;
-        };
-        let unicast = matches!(s.dst, Destination::Unicast(_));
-        ep.send(s.src, s.dst.addr(), s.ttl, unicast, &self.send_buf[..n])
-            .await;
     }
 
     async fn add_address(&mut self, interface: &str, vip: &VirtualAddress) {

@@ -36,6 +36,7 @@
 //! `south::conntrackd::MASTER_WAIT`, after the adverts and before the VIPs).
 
 mod actions;
+mod adverts;
 mod alarm;
 pub mod clock;
 mod heap;
@@ -56,6 +57,7 @@ use baton_track::{ScriptPolicy, TrackEvent, TrackOptions};
 use baton_vrrp::{Action, Input, Level, Node, PeerLogKind, ReceivedAdvert, State};
 use baton_wire::advert::Packet;
 use baton_wire::{AdvertRepr, ChecksumPolicy, auth_ext};
+use serde_json::value::RawValue;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -82,6 +84,9 @@ const EXIT_INIT_FAILED: u8 = 2;
 const RECV_BUFFER: usize = 60 + 8 + 255 * 16 + 8;
 /// The source of a datagram that could not be read far enough to know it.
 const UNKNOWN_SOURCE: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+/// Most datagrams taken from the sockets before the actions they led to are carried out and
+/// the loop looks at its other sources again.
+const RECV_BATCH: usize = 64;
 /// The largest advert baton can emit.
 const SEND_BUFFER: usize = 8 + 255 * 16 + 8 + baton_wire::auth_ext::TRAILER_LEN;
 
@@ -105,7 +110,8 @@ pub struct Daemon {
     tracking: Tracking,
     track_options: TrackOptions,
     recv_buf: Box<[u8]>,
-    send_buf: Box<[u8]>,
+    /// Adverts built and waiting to go out together.
+    adverts: adverts::AdvertBatch,
     info: status::Info,
     /// `use_vmac`: the macvlans made for the configuration.
     vmacs: crate::south::vmac::Vmacs,
@@ -177,13 +183,13 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
         }
     };
     // Status requests go through the loop, so the state is never shared.
-    let (queries, mut asked) = mpsc::channel::<oneshot::Sender<serde_json::Value>>(4);
+    let (queries, mut asked) = mpsc::channel::<oneshot::Sender<Box<RawValue>>>(4);
     let serve = control.serve_async(async || {
         let (tx, rx) = oneshot::channel();
         if queries.send(tx).await.is_err() {
-            return serde_json::Value::Null;
+            return None;
         }
-        rx.await.unwrap_or(serde_json::Value::Null)
+        rx.await.ok()
     });
     tokio::pin!(serve);
     let mut alarm = match alarm::Alarm::new() {
@@ -205,11 +211,11 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
         tokio::select! {
             () = &mut serve => {}
             Some(reply) = asked.recv() => {
-                let _ = reply.send(d.status_value());
+                let _ = reply.send(d.status_json());
             }
             r = observers.next() => d.answer(r, &observers.dump_dir),
             (i, r) = std::future::poll_fn(|cx| d.sockets.poll_recv(cx, &mut d.recv_buf)) => {
-                d.on_datagram(i, r).await;
+                d.on_datagrams(i, r).await;
             }
             ev = next_net_event(&mut d.monitor) => match ev {
                 Some(ev) => d.on_net_event(ev).await,
@@ -342,7 +348,7 @@ impl Daemon {
             tracking,
             track_options,
             recv_buf: vec![0u8; RECV_BUFFER].into_boxed_slice(),
-            send_buf: vec![0u8; SEND_BUFFER].into_boxed_slice(),
+            adverts: adverts::AdvertBatch::new(),
             vmacs,
             accept_mode: Default::default(),
             states_changed: false,
@@ -419,10 +425,17 @@ impl Daemon {
     /// hold the timers off for long.
     async fn drain_datagrams(&mut self) {
         let limit = 4 * self.node.instances().len() + 16;
+        self.take_waiting_datagrams(limit);
+        self.execute().await;
+    }
+
+    /// Hand the core up to `limit` datagrams already waiting in the sockets, reading none
+    /// that has not arrived.
+    fn take_waiting_datagrams(&mut self, limit: usize) {
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         for _ in 0..limit {
             match self.sockets.poll_recv(&mut cx, &mut self.recv_buf) {
-                std::task::Poll::Ready((i, r)) => self.on_datagram(i, r).await,
+                std::task::Poll::Ready((i, r)) => self.take_datagram(i, r),
                 std::task::Poll::Pending => break,
             }
         }
@@ -437,8 +450,19 @@ impl Daemon {
         }
     }
 
-    /// A datagram arrived on socket `i`: parse it and hand it to the core, or count why not.
-    async fn on_datagram(&mut self, i: usize, r: io::Result<Datagram>) {
+    /// A datagram arrived on socket `i`: take it and every one queued behind it (up to
+    /// [`RECV_BATCH`]), then carry out what the core asked. A backup hears a burst of
+    /// adverts each interval, one per instance; going back through the loop's `select!` for
+    /// each (polling every signal, channel and timer again) cost more than the adverts did.
+    async fn on_datagrams(&mut self, i: usize, r: io::Result<Datagram>) {
+        self.take_datagram(i, r);
+        self.take_waiting_datagrams(RECV_BATCH - 1);
+        self.execute().await;
+    }
+
+    /// Parse the datagram read from socket `i` and hand it to the core, or count why not.
+    /// The actions it leads to wait in `self.actions` for [`Daemon::execute`].
+    fn take_datagram(&mut self, i: usize, r: io::Result<Datagram>) {
         let now = self.clock.now();
         let Some(ep) = self.sockets.get_mut(i) else {
             return;
@@ -526,10 +550,14 @@ impl Daemon {
             checksum,
             message,
             trailer: trailer.and_then(|t| auth_ext::TrailerRepr::parse(t).ok()),
-            unix_time: clock::unix_time(),
+            // Only an auth_hmac trailer's freshness needs the realtime clock.
+            unix_time: if trailer.is_some() {
+                clock::unix_time()
+            } else {
+                std::time::Duration::ZERO
+            },
         });
         self.node.handle(now, input, &mut self.actions);
-        self.execute().await;
     }
 
     async fn on_net_event(&mut self, ev: NetEvent) {

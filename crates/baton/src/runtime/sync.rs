@@ -85,9 +85,10 @@ impl Daemon {
         self.actions = rest;
         for a in adverts {
             if let Action::SendAdvert(s) = a {
-                self.send_advert(s).await;
+                self.queue_advert(s).await;
             }
         }
+        self.flush_adverts().await;
         if let Some(s) = &mut self.sync {
             s.transition(Role::Master).await;
         }

@@ -13,7 +13,7 @@ use baton_wire::{Family, VRRP_TTL};
 use serde::Serialize;
 
 use super::links::Interfaces;
-use crate::south::vrrp_socket::{Datagram, RecvError, VrrpSocket};
+use crate::south::vrrp_socket::{Datagram, MAX_BATCH, Outgoing, RecvError, VrrpSocket};
 
 /// Datagrams that never became an advert, by reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -88,6 +88,15 @@ pub struct SocketStats {
     pub send_errors: u64,
 }
 
+/// One advert built and waiting to be sent: its bytes in the batch's buffer, and the TTL a
+/// unicast copy goes out with (`unicast_ttl`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuedAdvert {
+    pub out: Outgoing,
+    pub ttl: u8,
+    pub unicast: bool,
+}
+
 /// Receive room per instance on a socket. Masters send the adverts of all their instances
 /// in one burst each interval (their timers start together, in keepalived as in baton), so
 /// the socket must queue one advert per instance at once; a small datagram costs about
@@ -151,38 +160,73 @@ impl Endpoint {
         }
     }
 
-    /// Send one advert; failures are counted and logged once per distinct error.
-    pub async fn send(&mut self, src: IpAddr, dst: IpAddr, ttl: u8, unicast: bool, msg: &[u8]) {
+    /// Send adverts built back to back in `buf`, in order, as few system calls as the kernel
+    /// allows. Failures are counted per advert and logged once per distinct error.
+    pub async fn send_all(&mut self, buf: &[u8], queued: &[QueuedAdvert]) {
         let Some(socket) = &self.socket else {
-            self.stats.send_errors += 1;
+            self.stats.send_errors += queued.len() as u64;
             self.note_send_error(format!(
                 "no VRRP socket on {} ({}) yet",
                 self.ifname, self.family
             ));
             return;
         };
-        if unicast && ttl != self.unicast_ttl {
-            match socket.set_unicast_ttl(ttl) {
-                Ok(()) => self.unicast_ttl = ttl,
-                Err(e) => tracing::warn!("{e}"),
-            }
-        }
-        // A send waits only for room in the socket's buffer, and not for long: a queue
-        // that does not drain (a stuck interface) must not hold the event loop.
-        let sent = match tokio::time::timeout(SEND_DEADLINE, socket.send(src, dst, msg)).await {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(_) => Err(format!("the send buffer stayed full for {SEND_DEADLINE:?}")),
-        };
-        match sent {
-            Ok(()) => {
-                self.stats.sent += 1;
-                if self.last_send_error.take().is_some() {
-                    tracing::info!("{} ({}): sending adverts again", self.ifname, self.family);
+        let mut rest = queued;
+        let mut outs = [Outgoing {
+            src: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            dst: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            start: 0,
+            len: 0,
+        }; MAX_BATCH];
+        while let Some(first) = rest.first() {
+            if first.unicast && first.ttl != self.unicast_ttl {
+                match socket.set_unicast_ttl(first.ttl) {
+                    Ok(()) => self.unicast_ttl = first.ttl,
+                    Err(e) => tracing::warn!("{e}"),
                 }
             }
-            Err(e) => {
-                self.stats.send_errors += 1;
-                self.note_send_error(format!("cannot send advert to {dst}: {e}"));
+            // A run the socket's TTL suits: unicast TTL is a socket option, set between runs.
+            let run = rest
+                .iter()
+                .take(MAX_BATCH)
+                .enumerate()
+                .take_while(|(k, q)| *k == 0 || !q.unicast || q.ttl == self.unicast_ttl)
+                .count();
+            for (o, q) in outs.iter_mut().zip(&rest[..run]) {
+                *o = q.out;
+            }
+            // A send waits only for room in the socket's buffer, and not for long: a queue
+            // that does not drain (a stuck interface) must not hold the event loop.
+            let sent =
+                tokio::time::timeout(SEND_DEADLINE, socket.send_batch(buf, &outs[..run])).await;
+            match sent {
+                Ok(Ok(n)) => {
+                    let n = n.clamp(1, run);
+                    self.stats.sent += n as u64;
+                    rest = &rest[n..];
+                    if self.last_send_error.take().is_some() {
+                        tracing::info!("{} ({}): sending adverts again", self.ifname, self.family);
+                    }
+                }
+                Ok(Err(e)) => {
+                    self.stats.send_errors += 1;
+                    note_send_error(
+                        &mut self.last_send_error,
+                        format!("cannot send advert to {}: {e}", first.out.dst),
+                    );
+                    rest = &rest[1..];
+                }
+                Err(_) => {
+                    self.stats.send_errors += rest.len() as u64;
+                    note_send_error(
+                        &mut self.last_send_error,
+                        format!(
+                            "cannot send advert to {}: the send buffer stayed full for {SEND_DEADLINE:?}",
+                            first.out.dst
+                        ),
+                    );
+                    return;
+                }
             }
         }
     }
@@ -197,10 +241,15 @@ impl Endpoint {
     }
 
     fn note_send_error(&mut self, text: String) {
-        if self.last_send_error.as_deref() != Some(text.as_str()) {
-            tracing::warn!("{text}");
-            self.last_send_error = Some(text);
-        }
+        note_send_error(&mut self.last_send_error, text);
+    }
+}
+
+/// Log a send error unless it is the one logged last.
+fn note_send_error(last: &mut Option<String>, text: String) {
+    if last.as_deref() != Some(text.as_str()) {
+        tracing::warn!("{text}");
+        *last = Some(text);
     }
 }
 
@@ -302,6 +351,13 @@ impl Sockets {
                 tracing::debug!("VRRP socket on {ifname} ({}) closed", ep.family);
             }
         }
+    }
+
+    /// The index of the endpoint for `ifname` and `family` (see [`Sockets::get_mut`]).
+    pub fn position(&self, ifname: &str, family: Family) -> Option<usize> {
+        self.endpoints
+            .iter()
+            .position(|e| e.family == family && &*e.ifname == ifname)
     }
 
     pub fn find_mut(&mut self, ifname: &str, family: Family) -> Option<&mut Endpoint> {

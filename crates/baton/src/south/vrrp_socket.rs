@@ -17,15 +17,14 @@
 //! Receiving never allocates: the caller owns the packet buffer and the socket owns one
 //! control-message buffer, reused for every datagram.
 
-use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd};
 use std::task::{Context, Poll, ready};
 
 use baton_wire::{Family, IPPROTO_VRRP, VRRP_TTL, ipv4::Ipv4Repr};
 use nix::sys::socket::{
-    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6, SockaddrStorage,
-    recvmsg, sendmsg, setsockopt, sockopt,
+    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
 };
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::Interest;
@@ -84,6 +83,54 @@ pub enum RecvError {
 #[repr(C, align(8))]
 #[derive(Debug)]
 struct ControlBuffer([u8; 128]);
+
+/// Most adverts handed to the kernel in one `sendmmsg`.
+pub const MAX_BATCH: usize = 64;
+
+/// One message of a batch: where it goes and where its bytes lie in the batch's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outgoing {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub start: usize,
+    pub len: usize,
+}
+
+/// Room for one IP_PKTINFO or IPV6_PKTINFO control message (CMSG_SPACE of in6_pktinfo is
+/// 40 on 64-bit Linux).
+const PKTINFO_CMSG: usize = 48;
+
+/// One control message, aligned for `cmsghdr`.
+#[repr(C, align(8))]
+#[derive(Debug, Clone, Copy)]
+struct PktinfoCmsg([u8; PKTINFO_CMSG]);
+
+impl PktinfoCmsg {
+    /// Write one control message carrying `value`; returns the bytes it takes.
+    fn put<T: Copy>(&mut self, level: libc::c_int, kind: libc::c_int, value: &T) -> usize {
+        let size = std::mem::size_of::<T>() as libc::c_uint;
+        // SAFETY: CMSG_SPACE/CMSG_LEN are pure arithmetic.
+        let (space, len) = unsafe { (libc::CMSG_SPACE(size), libc::CMSG_LEN(size)) };
+        assert!(
+            space as usize <= PKTINFO_CMSG,
+            "pktinfo control message too large"
+        );
+        let header = libc::cmsghdr {
+            cmsg_len: len as _,
+            cmsg_level: level,
+            cmsg_type: kind,
+        };
+        let base = self.0.as_mut_ptr();
+        // SAFETY: the buffer is 8-aligned and holds CMSG_SPACE(size) bytes (asserted): the
+        // header at its start and the value at the header's aligned end (CMSG_LEN - size).
+        unsafe {
+            std::ptr::write(base.cast::<libc::cmsghdr>(), header);
+            let data = base.add(len as usize - size as usize);
+            std::ptr::write_unaligned(data.cast::<T>(), *value);
+        }
+        space as usize
+    }
+}
 
 /// A raw VRRP socket on one interface for one family.
 #[derive(Debug)]
@@ -266,50 +313,137 @@ impl VrrpSocket {
     /// Send one VRRP message from `src` (an address of this interface; the one the checksum
     /// was computed with) to `dst` (the group or a unicast peer).
     pub async fn send(&self, src: IpAddr, dst: IpAddr, message: &[u8]) -> Result<(), SocketError> {
-        self.check_family("send source", src)?;
-        self.check_family("send destination", dst)?;
-        let iov = [IoSlice::new(message)];
-        let sent = self
-            .fd
-            .async_io(Interest::WRITABLE, |s| {
-                let fd = s.as_raw_fd();
-                let r = match (src, dst) {
-                    (IpAddr::V4(src), IpAddr::V4(dst)) => {
-                        let info = pktinfo_v4(self.ifindex, src);
-                        let to = SockaddrIn::from(SocketAddrV4::new(dst, 0));
-                        sendmsg(
-                            fd,
-                            &iov,
-                            &[ControlMessage::Ipv4PacketInfo(&info)],
-                            MsgFlags::empty(),
-                            Some(&to),
-                        )
-                    }
-                    (IpAddr::V6(src), IpAddr::V6(dst)) => {
-                        let info = pktinfo_v6(self.ifindex, src);
-                        let to = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, self.ifindex));
-                        sendmsg(
-                            fd,
-                            &iov,
-                            &[ControlMessage::Ipv6PacketInfo(&info)],
-                            MsgFlags::empty(),
-                            Some(&to),
-                        )
-                    }
-                    _ => Err(nix::errno::Errno::EAFNOSUPPORT),
-                };
-                r.map_err(io::Error::from)
-            })
-            .await
-            .map_err(self.io_err("send"))?;
-        if sent != message.len() {
-            return Err(SocketError::Io {
-                ifname: self.ifname.clone(),
-                what: "send",
-                source: io::Error::new(io::ErrorKind::WriteZero, "short send"),
-            });
+        let one = [Outgoing {
+            src,
+            dst,
+            start: 0,
+            len: message.len(),
+        }];
+        self.send_batch(message, &one).await.map(drop)
+    }
+
+    /// Send the first of `msgs` and as many after it as the kernel takes in the same call
+    /// (at most [`MAX_BATCH`]), waiting only for room in the socket's buffer. Returns how many
+    /// went; the caller sends the rest with another call.
+    pub async fn send_batch(&self, buf: &[u8], msgs: &[Outgoing]) -> Result<usize, SocketError> {
+        self.check_batch(buf, msgs)?;
+        if msgs.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let mut ready = self.fd.writable().await.map_err(self.io_err("send"))?;
+            match ready.try_io(|_| self.sendmmsg_now(buf, msgs)) {
+                Ok(r) => return r.map_err(self.io_err("send")),
+                // The buffer was full: readiness is cleared, wait for room.
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn check_batch(&self, buf: &[u8], msgs: &[Outgoing]) -> Result<(), SocketError> {
+        for m in msgs.iter().take(MAX_BATCH) {
+            self.check_family("send source", m.src)?;
+            self.check_family("send destination", m.dst)?;
+            if m.start.checked_add(m.len).is_none_or(|end| end > buf.len()) {
+                return Err(SocketError::Io {
+                    ifname: self.ifname.clone(),
+                    what: "send",
+                    source: io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "message outside its buffer",
+                    ),
+                });
+            }
         }
         Ok(())
+    }
+
+    /// Hand the kernel up to [`MAX_BATCH`] messages at once (`sendmmsg`, never waiting), each
+    /// from its own source to its own destination, their bytes at `msgs[i].start..` in `buf`
+    /// (checked by [`VrrpSocket::check_batch`]). Returns how many the kernel took: fewer than
+    /// asked when the socket's buffer filled. An error means the first message was not sent;
+    /// `WouldBlock` that the buffer is full.
+    ///
+    /// One system call for every advert due in the same wake-up, with no allocation: the
+    /// control messages and addresses live on the stack.
+    fn sendmmsg_now(&self, buf: &[u8], msgs: &[Outgoing]) -> io::Result<usize> {
+        let msgs = &msgs[..msgs.len().min(MAX_BATCH)];
+        // SAFETY: all-zero is a valid value of these plain C structs.
+        let mut names: [libc::sockaddr_in6; MAX_BATCH] = unsafe { std::mem::zeroed() };
+        let mut controls = [PktinfoCmsg([0; PKTINFO_CMSG]); MAX_BATCH];
+        // SAFETY: as above; every pointer in them is set below before the call.
+        let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+        for (k, m) in msgs.iter().enumerate() {
+            iovs[k] = libc::iovec {
+                iov_base: buf[m.start..].as_ptr() as *mut libc::c_void,
+                iov_len: m.len,
+            };
+            let name = &mut names[k];
+            let (name_len, control_len) = match (m.src, m.dst) {
+                (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                    let sin = libc::sockaddr_in {
+                        sin_family: libc::AF_INET as libc::sa_family_t,
+                        sin_port: 0,
+                        sin_addr: libc::in_addr {
+                            s_addr: u32::from(dst).to_be(),
+                        },
+                        sin_zero: [0; 8],
+                    };
+                    // SAFETY: a sockaddr_in (16 bytes) fits in the sockaddr_in6 (28 bytes)
+                    // it is written over, whose alignment is at least as strict.
+                    unsafe { std::ptr::write((name as *mut libc::sockaddr_in6).cast(), sin) };
+                    let info = pktinfo_v4(self.ifindex, src);
+                    let len = controls[k].put(libc::IPPROTO_IP, libc::IP_PKTINFO, &info);
+                    (std::mem::size_of::<libc::sockaddr_in>(), len)
+                }
+                (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                    *name = libc::sockaddr_in6 {
+                        sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                        sin6_port: 0,
+                        sin6_flowinfo: 0,
+                        sin6_addr: libc::in6_addr {
+                            s6_addr: dst.octets(),
+                        },
+                        sin6_scope_id: self.ifindex,
+                    };
+                    let info = pktinfo_v6(self.ifindex, src);
+                    let len = controls[k].put(libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, &info);
+                    (std::mem::size_of::<libc::sockaddr_in6>(), len)
+                }
+                // check_batch refuses these before any call.
+                _ => return Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)),
+            };
+            hdrs[k].msg_hdr.msg_name = (name as *mut libc::sockaddr_in6).cast();
+            hdrs[k].msg_hdr.msg_namelen = name_len as libc::socklen_t;
+            hdrs[k].msg_hdr.msg_iov = &mut iovs[k];
+            hdrs[k].msg_hdr.msg_iovlen = 1;
+            hdrs[k].msg_hdr.msg_control = controls[k].0.as_mut_ptr().cast();
+            hdrs[k].msg_hdr.msg_controllen = control_len as _;
+        }
+        // SAFETY: every header points into `names`, `iovs`, `controls` and `buf`, all alive
+        // and unmoved across the call; `msgs.len()` headers are initialised.
+        let r = unsafe {
+            libc::sendmmsg(
+                self.fd.get_ref().as_raw_fd(),
+                hdrs.as_mut_ptr(),
+                msgs.len() as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let sent = r as usize;
+        // A raw socket takes a datagram whole or not at all.
+        if let Some(k) = (0..sent).find(|&k| hdrs[k].msg_len as usize != msgs[k].len) {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("short send of message {k}"),
+            ));
+        }
+        Ok(sent)
     }
 
     /// Wait for the next datagram and read it into `buf` (at least [`RECV_BUFFER`] bytes

@@ -21,7 +21,7 @@ use crate::mismatch::Mismatches;
 use crate::time::Instant;
 use crate::timers::{fast_takeover_delay, master_down_interval, skew_time};
 
-pub(crate) use params::Params;
+pub(crate) use params::{Params, Shared};
 pub use transitions::notify_actions;
 
 /// An instance's state (RFC 5798 §6.4 plus keepalived's FAULT and STOP).

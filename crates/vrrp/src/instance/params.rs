@@ -15,6 +15,35 @@ use baton_wire::{Auth, ChecksumForm, Family, Version};
 
 use crate::timers::advert_interval_field;
 
+/// Settings most instances have in common, kept once: with thousands of instances a copy
+/// each (the notify commands alone are most of a kilobyte) was a third of an instance's
+/// memory.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    garp: Option<Arc<GarpSettings>>,
+    notify: Option<Arc<Notify>>,
+}
+
+impl Shared {
+    fn garp(&mut self, g: &GarpSettings) -> Arc<GarpSettings> {
+        match &self.garp {
+            Some(last) if **last == *g => last.clone(),
+            _ => self.garp.insert(Arc::new(g.clone())).clone(),
+        }
+    }
+
+    fn notify(&mut self, n: &Notify) -> Arc<Notify> {
+        let n = Notify {
+            priority_changes: None,
+            ..n.clone()
+        };
+        match &self.notify {
+            Some(last) if **last == n => last.clone(),
+            _ => self.notify.insert(Arc::new(n)).clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Params {
     pub name: Arc<str>,
@@ -58,13 +87,15 @@ pub(crate) struct Params {
     pub dont_track_primary: bool,
     pub send_checksum: ChecksumForm,
     /// Cold and large: boxed to keep the per-advert fields of an instance in few cache lines.
-    pub garp: Box<GarpSettings>,
-    pub notify: Box<Notify>,
+    /// Shared with the instances before it that have the same settings (usually all).
+    pub garp: Arc<GarpSettings>,
+    /// Shared like `garp`; `priority_changes` is read from `notify_priority_changes`.
+    pub notify: Arc<Notify>,
     pub notify_priority_changes: bool,
 }
 
 impl Params {
-    pub fn new(c: &VrrpInstance) -> Params {
+    pub fn new(c: &VrrpInstance, shared: &mut Shared) -> Params {
         let owner = c.is_owner();
         let (advert_field, advert_int) = advert_interval_field(c.version, c.advert_int);
         let auth = match &c.auth {
@@ -115,8 +146,8 @@ impl Params {
             } else {
                 ChecksumForm::PseudoHeader
             },
-            garp: Box::new(c.garp.clone()),
-            notify: Box::new(c.notify.clone()),
+            garp: shared.garp(&c.garp),
+            notify: shared.notify(&c.notify),
             notify_priority_changes: c.notify.priority_changes == Some(true),
         }
     }

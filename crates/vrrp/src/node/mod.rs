@@ -114,10 +114,12 @@ impl Node {
         // these (large) entries allocated and unused.
         self.instances.reserve_exact(config.instances.len());
         self.bindings.reserve_exact(config.instances.len());
+        let mut shared = crate::instance::Shared::default();
         for (i, c) in config.instances.iter().enumerate() {
             let id = InstanceId(i as u32);
             let group = config.sync_group_of(&c.name);
-            self.instances.push(Instance::new(id, Params::new(c)));
+            self.instances
+                .push(Instance::new(id, Params::new(c, &mut shared)));
             self.bindings
                 .push(trackers::bindings(config, c, group, logs));
         }
@@ -316,8 +318,8 @@ impl Node {
         })
     }
 
-    /// When the node next needs [`Input::Deadline`]. May be early (a timer that was pushed
-    /// back), never late.
+    /// When the node next needs [`Input::Deadline`]: the earliest deadline of any instance as
+    /// of the last input (never late; early only if the caller's clock went backwards).
     pub fn next_deadline(&self) -> Option<Instant> {
         self.heap.peek().map(|Reverse((t, _))| *t)
     }
@@ -425,6 +427,7 @@ impl Node {
             Input::Reload(config) => self.reload(now, config, out),
         }
         self.run_timers(now, out);
+        self.settle_queue();
     }
 
     fn start(&mut self, now: Instant, out: &mut Vec<Action>) {
@@ -503,6 +506,31 @@ impl Node {
             let outcome = self.instances[i].on_deadline(now, out);
             self.schedule(i);
             self.apply_outcome(now, i, outcome, out);
+        }
+    }
+
+    /// Bring the head of the queue up to date: entries left behind by deadlines that moved
+    /// later (a backup's down timer, pushed back by every advert it hears) are requeued at
+    /// the instance's real deadline, so [`Node::next_deadline`] is one that is due. Without
+    /// this a backup woke every few intervals per instance only to find nothing to do: with
+    /// thousands of instances, thousands of wake-ups a second.
+    fn settle_queue(&mut self) {
+        while let Some(&Reverse((t, i))) = self.heap.peek() {
+            let i = i as usize;
+            if self.scheduled[i] != Some(t) {
+                // Superseded by an earlier entry already fired or requeued.
+                self.heap.pop();
+                continue;
+            }
+            let real = self.instances[i].next_deadline();
+            if real == Some(t) {
+                break;
+            }
+            self.heap.pop();
+            self.scheduled[i] = real;
+            if let Some(d) = real {
+                self.heap.push(Reverse((d, i as u32)));
+            }
         }
     }
 
