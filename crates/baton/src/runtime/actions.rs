@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use baton_conf::{VirtualAddress, VirtualRoute, VirtualRule};
-use baton_vrrp::{Action, InstanceId, Level, LogLine, LogText};
+use baton_vrrp::{Action, Input, InstanceId, Level, LogLine, LogText};
 
 use super::Daemon;
 use crate::south::netlink::{RouteOifs, within_deadline};
@@ -15,35 +15,38 @@ use crate::south::netlink::{RouteOifs, within_deadline};
 /// The action capacity kept between batches: a steady-state batch (an advert or two, a
 /// timer's worth) fits many times over.
 const KEPT_ACTIONS: usize = 64;
+
 impl Daemon {
     /// Carry out every pending action, then send the GARP/NA frames that are due.
     pub(super) async fn execute(&mut self) {
-        self.sync_before_batch().await;
-        let mut actions = std::mem::take(&mut self.actions);
-        // Every advert of the batch goes first, then the rest in order. The core puts an
-        // instance's advert before its addresses, routes and notifications, so each
-        // instance's order is kept; what changes is that when hundreds of instances take
-        // over at once, the last one's advert no longer waits for the kernel to confirm the
-        // VIPs of all the others (tens of milliseconds at 1,000 instances).
-        for a in &actions {
-            if let Action::SendAdvert(s) = a {
-                self.queue_advert(*s).await;
+        self.take_core_actions().await;
+        while let Some(a) = self.waiting.pop_front() {
+            self.act(a).await;
+            // Adverts go first across batches too. When a thousand instances take over at
+            // once their down timers expire over a few milliseconds, and each VIP costs the
+            // kernel a round trip: a timer that came due while the kernel was busy with
+            // earlier instances' VIPs sends its advert now, not after all of them.
+            if self
+                .node
+                .next_deadline()
+                .is_some_and(|d| d <= self.clock.now())
+            {
+                // Adverts already waiting are read first, as before any deadline.
+                self.read_before_deadline();
+                let now = self.clock.now();
+                self.node.handle(now, Input::Deadline, &mut self.actions);
+                self.take_core_actions().await;
             }
         }
-        self.flush_adverts().await;
-        for a in actions.drain(..) {
-            if !matches!(a, Action::SendAdvert(_)) {
-                self.act(a).await;
-            }
-        }
-        // Keep the allocation for the next batch, but not a burst's: when hundreds of
-        // instances change state at once (start, a link coming up) the batch holds thousands
-        // of actions, and that capacity would stay resident for the daemon's life.
-        if actions.capacity() > KEPT_ACTIONS {
-            actions.shrink_to(KEPT_ACTIONS);
+        // Keep the allocations for the next batch, but not a burst's: when thousands of
+        // instances change state at once (start, a link coming up) a batch holds thousands
+        // of actions, and that capacity would stay resident for the daemon's life (a trim
+        // per wake-up costs less than the sends of such a batch).
+        if self.actions.capacity() > KEPT_ACTIONS || self.waiting.capacity() > KEPT_ACTIONS {
+            self.actions.shrink_to(KEPT_ACTIONS);
+            self.waiting.shrink_to(KEPT_ACTIONS);
             super::heap::release_free_pages();
         }
-        self.actions = actions;
         let now = self.clock.now();
         self.announce.flush(now, &self.ifaces);
         for (level, text) in self.peer_log.close_windows(now) {
@@ -61,6 +64,28 @@ impl Daemon {
         if !transitions.is_empty() {
             self.lvs_follow_vrrp(transitions).await;
         }
+    }
+
+    /// Take what the core asked for: its adverts out at once (one `sendmmsg` per socket),
+    /// the rest queued behind what is already waiting, in order. The core puts an instance's
+    /// advert before its addresses, routes and notifications, so each instance's order is
+    /// kept; what changes is that when hundreds of instances take over at once, the last
+    /// one's advert does not wait for the kernel to confirm the VIPs of all the others.
+    async fn take_core_actions(&mut self) {
+        self.sync_before_batch().await;
+        let mut actions = std::mem::take(&mut self.actions);
+        for a in &actions {
+            if let Action::SendAdvert(s) = a {
+                self.queue_advert(*s).await;
+            }
+        }
+        self.flush_adverts().await;
+        self.waiting.extend(
+            actions
+                .drain(..)
+                .filter(|a| !matches!(a, Action::SendAdvert(_))),
+        );
+        self.actions = actions;
     }
 
     async fn act(&mut self, a: Action) {

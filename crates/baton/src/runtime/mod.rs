@@ -43,20 +43,19 @@ mod heap;
 mod lvs;
 pub(crate) mod lvs_status;
 mod observe;
+mod receive;
 mod status;
 mod sync;
 pub mod tracking;
 
 use std::collections::HashSet;
-use std::io;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use baton_conf::Config;
 use baton_track::{ScriptPolicy, TrackEvent, TrackOptions};
-use baton_vrrp::{Action, Input, Level, Node, PeerLogKind, ReceivedAdvert, State};
-use baton_wire::advert::Packet;
-use baton_wire::{AdvertRepr, ChecksumPolicy, auth_ext};
+use baton_vrrp::{Action, Input, Node, State};
 use serde_json::value::RawValue;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
@@ -72,21 +71,12 @@ use crate::south::conntrackd::ConntrackSync;
 use crate::south::links::{self, Interfaces, LinkInput};
 use crate::south::netlink::{Monitor, NetEvent, Netlink};
 use crate::south::sockets::Sockets;
-use crate::south::vrrp_socket::Datagram;
 use clock::Clock;
 use lvs::LvsHalf;
 use tracking::Tracking;
 
 /// keepalived's exit code for "could not initialise".
 const EXIT_INIT_FAILED: u8 = 2;
-/// Room for the largest datagram VRRP can produce (IPv4 header with options, 255 IPv6
-/// addresses); anything larger is truncated and counted.
-const RECV_BUFFER: usize = 60 + 8 + 255 * 16 + 8;
-/// The source of a datagram that could not be read far enough to know it.
-const UNKNOWN_SOURCE: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-/// Most datagrams taken from the sockets before the actions they led to are carried out and
-/// the loop looks at its other sources again.
-const RECV_BATCH: usize = 64;
 /// The largest advert baton can emit.
 const SEND_BUFFER: usize = 8 + 255 * 16 + 8 + baton_wire::auth_ext::TRAILER_LEN;
 
@@ -98,6 +88,8 @@ pub struct Daemon {
     /// The configuration as loaded: the core and the trackers run this one.
     config: Config,
     actions: Vec<Action>,
+    /// Actions taken from the core whose turn has not come yet (adverts never wait here).
+    waiting: std::collections::VecDeque<Action>,
     netlink: Netlink,
     monitor: Option<Monitor>,
     /// Interfaces and addresses being listed again after the monitor stopped.
@@ -109,7 +101,8 @@ pub struct Daemon {
     peer_log: PeerLogLimit,
     tracking: Tracking,
     track_options: TrackOptions,
-    recv_buf: Box<[u8]>,
+    /// Datagrams in: the batch buffers and whether the sockets are parked.
+    rx: receive::Receiver,
     /// Adverts built and waiting to go out together.
     adverts: adverts::AdvertBatch,
     info: status::Info,
@@ -214,7 +207,7 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
                 let _ = reply.send(d.status_json());
             }
             r = observers.next() => d.answer(r, &observers.dump_dir),
-            (i, r) = std::future::poll_fn(|cx| d.sockets.poll_recv(cx, &mut d.recv_buf)) => {
+            (i, r) = std::future::poll_fn(|cx| d.sockets.poll_recv(cx, &mut d.rx.batch)) => {
                 d.on_datagrams(i, r).await;
             }
             ev = next_net_event(&mut d.monitor) => match ev {
@@ -338,6 +331,7 @@ impl Daemon {
             info: status::Info::new(config_path, &config),
             config,
             actions: Vec::new(),
+            waiting: std::collections::VecDeque::new(),
             netlink,
             monitor: Some(monitor),
             relisting: None,
@@ -347,7 +341,7 @@ impl Daemon {
             peer_log: PeerLogLimit::default(),
             tracking,
             track_options,
-            recv_buf: vec![0u8; RECV_BUFFER].into_boxed_slice(),
+            rx: receive::Receiver::default(),
             adverts: adverts::AdvertBatch::new(),
             vmacs,
             accept_mode: Default::default(),
@@ -404,41 +398,19 @@ impl Daemon {
         }
     }
 
-    /// When the loop must wake: the core's next deadline, the next spaced GARP/NA frame, or
-    /// the end of a window of peer log lines with a summary due.
+    /// When the loop must wake: the core's next deadline, the next spaced GARP/NA frame, the
+    /// end of a window of peer log lines with a summary due, or parked sockets to read.
     fn wake_at(&self) -> tokio::time::Instant {
         let next = [
             self.node.next_deadline(),
             self.announce.next_due(),
             self.peer_log.next_due(),
+            self.rx.next_due(),
         ]
         .into_iter()
         .flatten()
         .min();
         self.clock.wake_at(next)
-    }
-
-    /// Hand the core every datagram already waiting, before a deadline is acted on. After a
-    /// stall (a paused VM, a starved CPU) a backup's down timer has expired while its
-    /// master's adverts sit unread in the socket; reading them first keeps it from taking
-    /// over from a master that is alive, as keepalived does. Bounded, so a flood cannot
-    /// hold the timers off for long.
-    async fn drain_datagrams(&mut self) {
-        let limit = 4 * self.node.instances().len() + 16;
-        self.take_waiting_datagrams(limit);
-        self.execute().await;
-    }
-
-    /// Hand the core up to `limit` datagrams already waiting in the sockets, reading none
-    /// that has not arrived.
-    fn take_waiting_datagrams(&mut self, limit: usize) {
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        for _ in 0..limit {
-            match self.sockets.poll_recv(&mut cx, &mut self.recv_buf) {
-                std::task::Poll::Ready((i, r)) => self.take_datagram(i, r),
-                std::task::Poll::Pending => break,
-            }
-        }
     }
 
     async fn on_deadline(&mut self) {
@@ -448,116 +420,6 @@ impl Daemon {
         if self.monitor.is_none() {
             self.resync_links();
         }
-    }
-
-    /// A datagram arrived on socket `i`: take it and every one queued behind it (up to
-    /// [`RECV_BATCH`]), then carry out what the core asked. A backup hears a burst of
-    /// adverts each interval, one per instance; going back through the loop's `select!` for
-    /// each (polling every signal, channel and timer again) cost more than the adverts did.
-    async fn on_datagrams(&mut self, i: usize, r: io::Result<Datagram>) {
-        self.take_datagram(i, r);
-        self.take_waiting_datagrams(RECV_BATCH - 1);
-        self.execute().await;
-    }
-
-    /// Parse the datagram read from socket `i` and hand it to the core, or count why not.
-    /// The actions it leads to wait in `self.actions` for [`Daemon::execute`].
-    fn take_datagram(&mut self, i: usize, r: io::Result<Datagram>) {
-        let now = self.clock.now();
-        let Some(ep) = self.sockets.get_mut(i) else {
-            return;
-        };
-        let d = match r {
-            Ok(d) => d,
-            Err(e) => {
-                ep.stats.wire_errors.other += 1;
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ENODEV | libc::ENXIO | libc::ENETDOWN)
-                ) {
-                    // The device went away under the socket: a socket that fails every read
-                    // would spin the loop. It is opened again when the interface comes back.
-                    tracing::warn!(
-                        "{} ({}): receive: {e}; closing the VRRP socket until the interface is back",
-                        ep.ifname,
-                        ep.family
-                    );
-                    ep.socket = None;
-                } else {
-                    tracing::debug!("{} ({}): receive: {e}", ep.ifname, ep.family);
-                }
-                return;
-            }
-        };
-        ep.stats.received += 1;
-        let Some(socket) = &ep.socket else { return };
-        let rx = match socket.received(d, &self.recv_buf) {
-            Ok(rx) => rx,
-            Err(e) => {
-                ep.stats.wire_errors.count_recv(&e);
-                if tracing::enabled!(tracing::Level::DEBUG)
-                    && self.peer_log.admit(
-                        now,
-                        PeerLogKind::Malformed,
-                        UNKNOWN_SOURCE,
-                        Level::Debug,
-                    )
-                {
-                    tracing::debug!("{} ({}): dropped datagram: {e}", ep.ifname, ep.family);
-                }
-                return;
-            }
-        };
-        // keepalived's auth_hmac trailer is found by length alone.
-        let (message, trailer) = auth_ext::split(rx.payload, ep.family);
-        let parsed = Packet::new_checked(message, ep.family).and_then(|p| match trailer {
-            Some(t) => AdvertRepr::parse_with_trailer(
-                &p,
-                t,
-                ep.family,
-                rx.src,
-                rx.dst,
-                ChecksumPolicy::Either,
-            ),
-            None => AdvertRepr::parse(&p, ep.family, rx.src, rx.dst, ChecksumPolicy::Either),
-        });
-        let (advert, checksum) = match parsed {
-            Ok(a) => a,
-            Err(e) => {
-                ep.stats.wire_errors.count_parse(&e);
-                if tracing::enabled!(tracing::Level::DEBUG)
-                    && self
-                        .peer_log
-                        .admit(now, PeerLogKind::Malformed, rx.src, Level::Debug)
-                {
-                    tracing::debug!(
-                        "{} ({}): dropped packet from {}: {e}",
-                        ep.ifname,
-                        ep.family,
-                        rx.src
-                    );
-                }
-                return;
-            }
-        };
-        let input = Input::Advert(ReceivedAdvert {
-            interface: &ep.ifname,
-            family: ep.family,
-            advert,
-            src: rx.src,
-            dst: rx.dst,
-            ttl: rx.ttl,
-            checksum,
-            message,
-            trailer: trailer.and_then(|t| auth_ext::TrailerRepr::parse(t).ok()),
-            // Only an auth_hmac trailer's freshness needs the realtime clock.
-            unix_time: if trailer.is_some() {
-                clock::unix_time()
-            } else {
-                std::time::Duration::ZERO
-            },
-        });
-        self.node.handle(now, input, &mut self.actions);
     }
 
     async fn on_net_event(&mut self, ev: NetEvent) {

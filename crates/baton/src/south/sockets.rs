@@ -13,7 +13,7 @@ use baton_wire::{Family, VRRP_TTL};
 use serde::Serialize;
 
 use super::links::Interfaces;
-use crate::south::vrrp_socket::{Datagram, MAX_BATCH, Outgoing, RecvError, VrrpSocket};
+use crate::south::vrrp_socket::{MAX_BATCH, Outgoing, RecvBatch, RecvError, VrrpSocket};
 
 /// Datagrams that never became an advert, by reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -378,24 +378,73 @@ impl Sockets {
         self.endpoints.iter().map(Endpoint::status).collect()
     }
 
-    /// Poll every open socket for a datagram, into `buf`. Returns the endpoint's index and
-    /// what was read; pending while nothing is ready (or nothing is open).
+    /// Poll every open socket for datagrams, reading those of the first ready one into
+    /// `batch`. Returns the endpoint's index and how many were read; pending while nothing
+    /// is ready, nothing is open, or the sockets are parked.
     pub fn poll_recv(
         &mut self,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<(usize, io::Result<Datagram>)> {
+        batch: &mut RecvBatch,
+    ) -> Poll<(usize, io::Result<usize>)> {
         let n = self.endpoints.len();
         for k in 0..n {
             let i = (self.next + k) % n;
-            if let Some(socket) = &mut self.endpoints[i].socket
-                && let Poll::Ready(r) = socket.poll_recv(cx, buf)
+            if let Some(socket) = &self.endpoints[i].socket
+                && let Poll::Ready(r) = socket.poll_recv_batch(cx, batch)
             {
                 self.next = (i + 1) % n;
                 return Poll::Ready((i, r));
             }
         }
         Poll::Pending
+    }
+
+    /// Read the datagrams waiting on endpoint `i` into `batch`, parked or not, without
+    /// waiting: 0 when there are none (or the endpoint has no socket).
+    pub fn recv_waiting(&mut self, i: usize, batch: &mut RecvBatch) -> io::Result<usize> {
+        match self.endpoints.get(i).and_then(|e| e.socket.as_ref()) {
+            Some(socket) => socket.recv_waiting(batch),
+            None => Ok(0),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.endpoints.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.endpoints.is_empty()
+    }
+
+    /// Park every socket's reading (see [`VrrpSocket::park`]).
+    pub fn park(&mut self) {
+        for socket in self.endpoints.iter_mut().filter_map(|e| e.socket.as_mut()) {
+            socket.park();
+        }
+    }
+
+    /// Put every socket's reading back into the runtime. A socket that cannot be registered
+    /// again stays parked and is read on the loop's next deadline; that is logged.
+    pub fn unpark(&mut self) {
+        for ep in &mut self.endpoints {
+            if let Some(socket) = &mut ep.socket
+                && let Err(e) = socket.unpark()
+            {
+                tracing::warn!(
+                    "{} ({}): cannot watch the VRRP socket again: {e}",
+                    ep.ifname,
+                    ep.family
+                );
+            }
+        }
+    }
+
+    /// Whether any socket is parked.
+    pub fn parked(&self) -> bool {
+        self.endpoints
+            .iter()
+            .filter_map(|e| e.socket.as_ref())
+            .any(VrrpSocket::is_parked)
     }
 }
 

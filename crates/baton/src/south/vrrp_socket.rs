@@ -14,13 +14,22 @@
 //! offload is left off: baton-wire verifies the checksum, so a bad one is counted rather than
 //! silently dropped.
 //!
-//! Receiving never allocates: the caller owns the packet buffer and the socket owns one
-//! control-message buffer, reused for every datagram.
+//! Receiving never allocates: the caller owns the packet buffers (a [`RecvBatch`], read with
+//! one `recvmmsg` for every datagram waiting) and the socket owns one control-message buffer
+//! for single reads. Every datagram carries the kernel's arrival time (`SO_TIMESTAMPNS`), so
+//! an advert read late (the loop was busy, or its sockets parked) still moves the timers
+//! from when it arrived.
+//!
+//! Reading is registered with the event loop through a second descriptor of the socket, so
+//! it can be *parked*: taken out of the loop's epoll set while sends stay registered. A
+//! backup that hears thousands of adverts a second would otherwise be woken for every few of
+//! them; parked, it reads them in batches when its timer says (see `runtime::receive`).
 
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use baton_wire::{Family, IPPROTO_VRRP, VRRP_TTL, ipv4::Ipv4Repr};
 use nix::sys::socket::{
@@ -34,6 +43,11 @@ use tokio::io::unix::AsyncFd;
 pub const TOS_INTERNETWORK_CONTROL: u32 = 0xc0;
 /// Large enough for any VRRP datagram (an Ethernet MTU); larger ones are truncated and dropped.
 pub const RECV_BUFFER: usize = 2048;
+/// The largest datagram VRRP can produce (IPv4 header with options, 255 IPv6 addresses): one
+/// slot of a [`RecvBatch`]. Anything larger is truncated and counted.
+pub const MAX_DATAGRAM: usize = 60 + 8 + 255 * 16 + 8;
+/// Most datagrams one `recvmmsg` reads.
+pub const MAX_RECV_BATCH: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SocketError {
@@ -62,6 +76,9 @@ pub struct Received<'b> {
     pub ttl: u8,
     /// The VRRP message (IP payload).
     pub payload: &'b [u8],
+    /// When the kernel took the datagram in (CLOCK_REALTIME, since the Unix epoch), if it
+    /// said.
+    pub arrived: Option<Duration>,
 }
 
 /// Why a datagram could not be handed on.
@@ -79,9 +96,10 @@ pub enum RecvError {
     MissingAncillary(&'static str),
 }
 
-/// Room for an in6_pktinfo and a hop-limit control message, aligned for `cmsghdr`.
+/// Room for an in6_pktinfo, a hop-limit and a timestamp control message, aligned for
+/// `cmsghdr`.
 #[repr(C, align(8))]
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct ControlBuffer([u8; 128]);
 
 /// Most adverts handed to the kernel in one `sendmmsg`.
@@ -135,7 +153,14 @@ impl PktinfoCmsg {
 /// A raw VRRP socket on one interface for one family.
 #[derive(Debug)]
 pub struct VrrpSocket {
+    /// The socket, registered with the runtime for writability only: sends wait for room.
     fd: AsyncFd<Socket>,
+    /// A duplicate descriptor of the same socket for reading, registered for readability;
+    /// `None` while parked.
+    read: Option<AsyncFd<OwnedFd>>,
+    /// The reading descriptor while parked: out of the runtime's epoll set, so arriving
+    /// datagrams wake nobody.
+    parked: Option<OwnedFd>,
     family: Family,
     ifname: String,
     ifindex: u32,
@@ -199,12 +224,23 @@ impl VrrpSocket {
                     .map_err(|e| err("IPV6_RECVPKTINFO")(e.into()))?;
             }
         }
-        // SAFETY: the socket owns its descriptor, which nothing else closes or replaces while
-        // the AsyncFd holds it.
-        let fd = unsafe { AsyncFd::register(s) }
+        setsockopt(&s, sockopt::ReceiveTimestampns, &true)
+            .map_err(|e| err("SO_TIMESTAMPNS")(e.into()))?;
+        let reading = s
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(err("duplicate the descriptor for reading"))?;
+        // SAFETY: each descriptor is owned by what is registered, which nothing else closes
+        // or replaces while the AsyncFd holds it.
+        let read = unsafe { AsyncFd::register_with_interest(reading, Interest::READABLE) }
+            .map_err(|e| err("register with the runtime")(e.into()))?;
+        // SAFETY: as above.
+        let fd = unsafe { AsyncFd::register_with_interest(s, Interest::WRITABLE) }
             .map_err(|e| err("register with the runtime")(e.into()))?;
         Ok(VrrpSocket {
             fd,
+            read: Some(read),
+            parked: None,
             family,
             ifname: ifname.to_string(),
             ifindex,
@@ -448,76 +484,278 @@ impl VrrpSocket {
 
     /// Wait for the next datagram and read it into `buf` (at least [`RECV_BUFFER`] bytes
     /// is sensible). Returns source, destination, TTL and the VRRP message within `buf`.
+    /// Unparks the socket if it was parked.
     pub async fn recv<'b>(&mut self, buf: &'b mut [u8]) -> Result<Received<'b>, RecvError> {
+        self.unpark().map_err(RecvError::Io)?;
+        let Some(read) = &self.read else {
+            return Err(RecvError::Io(io::Error::from(io::ErrorKind::NotConnected)));
+        };
         let family = self.family;
         let control = &mut self.control.0;
-        let (len, meta) = self
-            .fd
-            .async_io(Interest::READABLE, |s| {
-                recv_once(s.as_fd().as_raw_fd(), family, buf, control)
+        let (len, meta) = read
+            .async_io(Interest::READABLE, |fd| {
+                recv_once(fd.as_raw_fd(), buf, control)
             })
             .await?;
         finish(family, &buf[..len], meta)
     }
 
-    /// Poll for the next datagram and read it into `buf`. The result owns nothing of `buf`,
-    /// so a caller polling several sockets with one buffer can pick the ready one and then
-    /// look at the bytes with [`VrrpSocket::received`].
-    pub fn poll_recv(
-        &mut self,
+    /// Poll for datagrams and read every one waiting (up to the batch's room) into `batch`
+    /// with one `recvmmsg`. Returns how many were read; pending while none is waiting, and
+    /// always while the socket is parked (its datagrams are then read with
+    /// [`VrrpSocket::recv_waiting`]).
+    pub fn poll_recv_batch(
+        &self,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<Datagram>> {
-        let family = self.family;
-        let control = &mut self.control.0;
+        batch: &mut RecvBatch,
+    ) -> Poll<io::Result<usize>> {
+        let Some(read) = &self.read else {
+            return Poll::Pending;
+        };
         loop {
-            let mut guard = ready!(self.fd.poll_read_ready(cx))?;
-            match guard.try_io(|s| recv_once(s.as_fd().as_raw_fd(), family, buf, control)) {
-                Ok(r) => return Poll::Ready(r.map(|(len, meta)| Datagram { len, meta })),
+            let mut guard = ready!(read.poll_read_ready(cx))?;
+            match guard.try_io(|fd| batch.read_from(fd.as_raw_fd(), self.family)) {
+                Ok(r) => return Poll::Ready(r),
                 // Spurious readiness: the guard cleared it; wait again.
                 Err(_would_block) => continue,
             }
         }
     }
 
-    /// The datagram [`VrrpSocket::poll_recv`] read into `buf`, as the protocol core needs it.
-    pub fn received<'b>(&self, d: Datagram, buf: &'b [u8]) -> Result<Received<'b>, RecvError> {
-        let data = buf.get(..d.len).ok_or(RecvError::Truncated)?;
-        finish(self.family, data, d.meta)
+    /// Read the datagrams already waiting into `batch`, without waiting for more: 0 when
+    /// there are none.
+    pub fn recv_waiting(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        let r = match (&self.read, &self.parked) {
+            (Some(read), _) => read.try_io(Interest::READABLE, |fd| {
+                batch.read_from(fd.as_raw_fd(), self.family)
+            }),
+            (None, Some(fd)) => batch.read_from(fd.as_raw_fd(), self.family),
+            (None, None) => batch.read_from(self.fd.get_ref().as_raw_fd(), self.family),
+        };
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            r => r,
+        }
+    }
+
+    /// Take the socket's reading out of the runtime: datagrams queue in the kernel (the
+    /// receive buffer is sized for a burst from every instance) and wake nobody until
+    /// [`VrrpSocket::unpark`]. Sends are not affected.
+    pub fn park(&mut self) {
+        if let Some(live) = self.read.take() {
+            // Deregistering takes the descriptor out of the epoll set (EPOLL_CTL_DEL).
+            self.parked = Some(live.into_inner());
+        }
+    }
+
+    /// Put the socket's reading back into the runtime: the next datagram wakes the loop.
+    pub fn unpark(&mut self) -> io::Result<()> {
+        if let Some(fd) = self.parked.take() {
+            // SAFETY: the descriptor is owned by what is registered, which nothing else closes
+            // or replaces while the AsyncFd holds it.
+            match unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
+                Ok(live) => self.read = Some(live),
+                Err(e) => {
+                    let (fd, e) = e.into_parts();
+                    self.parked = Some(fd);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_parked(&self) -> bool {
+        self.parked.is_some()
     }
 }
 
-/// One datagram read by [`VrrpSocket::poll_recv`]: its length in the caller's buffer and
-/// what the kernel said about it.
-#[derive(Debug, Clone, Copy)]
-pub struct Datagram {
-    len: usize,
-    meta: Meta,
+/// Buffers for the datagrams of one `recvmmsg`: a slot per datagram, each with room for the
+/// largest VRRP datagram and its control messages. It starts with one slot and doubles (up
+/// to [`MAX_RECV_BATCH`]) whenever a read fills it, so a daemon with one instance keeps 4 KiB
+/// and a busy backup reads its adverts 32 at a time.
+#[derive(Debug)]
+pub struct RecvBatch {
+    bufs: Vec<u8>,
+    controls: Vec<ControlBuffer>,
+    /// What the last read found: one entry per datagram.
+    got: Vec<Meta>,
+}
+
+impl Default for RecvBatch {
+    fn default() -> RecvBatch {
+        RecvBatch::new()
+    }
+}
+
+impl RecvBatch {
+    pub fn new() -> RecvBatch {
+        RecvBatch {
+            bufs: vec![0; MAX_DATAGRAM],
+            controls: vec![ControlBuffer([0; 128])],
+            got: Vec::with_capacity(1),
+        }
+    }
+
+    /// Room for how many datagrams a read takes.
+    pub fn slots(&self) -> usize {
+        self.controls.len()
+    }
+
+    /// How many datagrams the last read found.
+    pub fn len(&self) -> usize {
+        self.got.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.got.is_empty()
+    }
+
+    /// Datagram `k` of the last read, as the protocol core needs it.
+    pub fn received(&self, k: usize, family: Family) -> Result<Received<'_>, RecvError> {
+        let meta = self.got.get(k).ok_or(RecvError::Truncated)?;
+        let start = k * MAX_DATAGRAM;
+        let data = self
+            .bufs
+            .get(start..start + meta.len)
+            .ok_or(RecvError::Truncated)?;
+        finish(family, data, *meta)
+    }
+
+    fn grow(&mut self) {
+        let slots = (self.slots() * 2).min(MAX_RECV_BATCH);
+        self.bufs.resize(slots * MAX_DATAGRAM, 0);
+        self.controls.resize(slots, ControlBuffer([0; 128]));
+        self.got.reserve(slots);
+    }
+
+    /// One `recvmmsg` (never waiting) into every slot. Errors as `recvmsg` gives them;
+    /// `WouldBlock` when nothing is waiting.
+    fn read_from(&mut self, fd: std::os::fd::RawFd, family: Family) -> io::Result<usize> {
+        self.got.clear();
+        let slots = self.slots();
+        // SAFETY: all-zero is a valid value of these plain C structs.
+        let mut names: [libc::sockaddr_in6; MAX_RECV_BATCH] = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; every pointer in them is set below before the call.
+        let mut iovs: [libc::iovec; MAX_RECV_BATCH] = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut hdrs: [libc::mmsghdr; MAX_RECV_BATCH] = unsafe { std::mem::zeroed() };
+        let base = self.bufs.as_mut_ptr();
+        for k in 0..slots {
+            iovs[k] = libc::iovec {
+                // SAFETY: slot k lies within `bufs`, which holds `slots` slots.
+                iov_base: unsafe { base.add(k * MAX_DATAGRAM) }.cast(),
+                iov_len: MAX_DATAGRAM,
+            };
+            let h = &mut hdrs[k].msg_hdr;
+            h.msg_name = (&mut names[k] as *mut libc::sockaddr_in6).cast();
+            h.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+            h.msg_iov = &mut iovs[k];
+            h.msg_iovlen = 1;
+            h.msg_control = self.controls[k].0.as_mut_ptr().cast();
+            h.msg_controllen = self.controls[k].0.len() as _;
+        }
+        // SAFETY: every header points into `names`, `iovs`, `controls` and `bufs`, all alive
+        // and unmoved across the call; `slots` headers are initialised.
+        let r = unsafe {
+            libc::recvmmsg(
+                fd,
+                hdrs.as_mut_ptr(),
+                slots as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = r as usize;
+        for k in 0..n {
+            let h = &hdrs[k].msg_hdr;
+            let mut meta = Meta {
+                len: (hdrs[k].msg_len as usize).min(MAX_DATAGRAM),
+                src: None,
+                dst: None,
+                hop_limit: None,
+                truncated: h.msg_flags & libc::MSG_TRUNC != 0,
+                arrived: None,
+            };
+            if family == Family::Ipv6 && names[k].sin6_family == libc::AF_INET6 as libc::sa_family_t
+            {
+                meta.src = Some(IpAddr::V6(Ipv6Addr::from(names[k].sin6_addr.s6_addr)));
+            }
+            // SAFETY: the kernel wrote `msg_controllen` bytes of control messages into the
+            // slot's buffer, which `h` still points to.
+            unsafe { read_cmsgs(h, &mut meta) };
+            self.got.push(meta);
+        }
+        if n == slots && slots < MAX_RECV_BATCH {
+            self.grow();
+        }
+        Ok(n)
+    }
+}
+
+/// The control messages the kernel attached to one datagram: arrival time, and for IPv6
+/// destination and hop limit.
+///
+/// # Safety
+/// `h` must be a header the kernel has just filled, its control buffer alive.
+unsafe fn read_cmsgs(h: &libc::msghdr, meta: &mut Meta) {
+    // SAFETY: the caller's promise; CMSG_FIRSTHDR/CMSG_NXTHDR stay within msg_controllen.
+    let mut c = unsafe { libc::CMSG_FIRSTHDR(h) };
+    while !c.is_null() {
+        // SAFETY: a non-null header from CMSG_FIRSTHDR/NXTHDR lies within the buffer, and
+        // its data holds the type its level and type say (read unaligned, as copies).
+        unsafe {
+            let data = libc::CMSG_DATA(c);
+            match ((*c).cmsg_level, (*c).cmsg_type) {
+                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => {
+                    let ts = std::ptr::read_unaligned(data.cast::<libc::timespec>());
+                    meta.arrived = timespec(ts);
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+                    let info = std::ptr::read_unaligned(data.cast::<libc::in6_pktinfo>());
+                    meta.dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
+                    let hops = std::ptr::read_unaligned(data.cast::<libc::c_int>());
+                    meta.hop_limit = u8::try_from(hops).ok();
+                }
+                _ => {}
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+}
+
+fn timespec(ts: libc::timespec) -> Option<Duration> {
+    let secs = u64::try_from(ts.tv_sec).ok()?;
+    let nanos = u32::try_from(ts.tv_nsec).ok()?;
+    Some(Duration::new(secs, nanos))
 }
 
 /// What the kernel said besides the bytes.
 #[derive(Debug, Clone, Copy)]
 struct Meta {
+    len: usize,
     src: Option<IpAddr>,
     dst: Option<Ipv6Addr>,
     hop_limit: Option<u8>,
     truncated: bool,
+    arrived: Option<Duration>,
 }
 
 fn recv_once(
     fd: std::os::fd::RawFd,
-    family: Family,
     buf: &mut [u8],
     control: &mut [u8; 128],
 ) -> io::Result<(usize, Meta)> {
     let mut iov = [IoSliceMut::new(buf)];
-    let cmsg = match family {
-        Family::Ipv4 => None,
-        Family::Ipv6 => Some(&mut control[..]),
-    };
-    let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, cmsg, MsgFlags::empty())
+    let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut control[..]), MsgFlags::empty())
         .map_err(io::Error::from)?;
     let mut meta = Meta {
+        len: msg.bytes,
         src: msg.address.and_then(|a| {
             a.as_sockaddr_in()
                 .map(|s| IpAddr::V4(s.ip()))
@@ -526,6 +764,7 @@ fn recv_once(
         dst: None,
         hop_limit: None,
         truncated: msg.flags.contains(MsgFlags::MSG_TRUNC),
+        arrived: None,
     };
     if let Ok(cmsgs) = msg.cmsgs() {
         for c in cmsgs {
@@ -534,6 +773,9 @@ fn recv_once(
                     meta.dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
                 }
                 ControlMessageOwned::Ipv6HopLimit(h) => meta.hop_limit = u8::try_from(h).ok(),
+                ControlMessageOwned::ScmTimestampns(ts) => {
+                    meta.arrived = Some(Duration::from(ts));
+                }
                 _ => {}
             }
         }
@@ -556,6 +798,7 @@ fn finish(family: Family, data: &[u8], meta: Meta) -> Result<Received<'_>, RecvE
                 dst: IpAddr::V4(ip.dst),
                 ttl: ip.ttl,
                 payload,
+                arrived: meta.arrived,
             })
         }
         Family::Ipv6 => Ok(Received {
@@ -570,6 +813,7 @@ fn finish(family: Family, data: &[u8], meta: Meta) -> Result<Received<'_>, RecvE
                 .hop_limit
                 .ok_or(RecvError::MissingAncillary("IPV6_HOPLIMIT"))?,
             payload: data,
+            arrived: meta.arrived,
         }),
     }
 }
@@ -629,16 +873,19 @@ mod tests {
             0x45, 0xc0, 0, 24, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18, 1, 2, 3, 4,
         ];
         let meta = Meta {
+            len: d.len(),
             src: None,
             dst: None,
             hop_limit: None,
             truncated: false,
+            arrived: Some(Duration::from_secs(7)),
         };
         let r = finish(Family::Ipv4, &d, meta).unwrap();
         assert_eq!(r.src, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(r.dst, IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)));
         assert_eq!(r.ttl, 255);
         assert_eq!(r.payload, &[1, 2, 3, 4]);
+        assert_eq!(r.arrived, Some(Duration::from_secs(7)));
         d[9] = 6;
         assert!(matches!(
             finish(Family::Ipv4, &d, meta),
@@ -661,10 +908,12 @@ mod tests {
     #[test]
     fn ipv6_datagram_needs_its_ancillary_data() {
         let meta = Meta {
+            len: 8,
             src: Some("fe80::1".parse().unwrap()),
             dst: None,
             hop_limit: Some(255),
             truncated: false,
+            arrived: None,
         };
         assert!(matches!(
             finish(Family::Ipv6, &[0u8; 8], meta),

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use baton::south::vrrp_socket::{RECV_BUFFER, Received, VrrpSocket};
+use baton::south::vrrp_socket::{MAX_RECV_BATCH, RECV_BUFFER, Received, RecvBatch, VrrpSocket};
 use baton_wire::advert::{Packet, encode_addresses};
 use baton_wire::{
     Addresses, AdvertRepr, Auth, ChecksumForm, ChecksumPolicy, Family, MCAST_GROUP_V4,
@@ -274,5 +274,112 @@ fn receive_room_grows_past_the_default_and_never_shrinks() {
         assert!(grown >= wanted, "{grown} < {wanted} (default {default})");
         s.reserve_receive_room(1024).unwrap();
         assert_eq!(s.receive_buffer().unwrap(), grown, "shrank");
+    });
+}
+
+/// A parked socket wakes nobody: polled, it stays pending with datagrams waiting. Read
+/// without waiting, it hands over everything that arrived, in one `recvmmsg` per batch (the
+/// batch grows to take a burst), each datagram with its source, destination, TTL and the
+/// kernel's arrival time; unparked, the next datagram makes it ready again.
+#[test]
+fn parked_socket_keeps_its_datagrams_for_a_batched_read() {
+    if !root_or_skip("parked_socket_keeps_its_datagrams_for_a_batched_read") {
+        return;
+    }
+    let (a, b) = pair("park");
+    let (ia, ib) = (ifindex(&a, "va"), ifindex(&b, "vb"));
+    let src6 = IpAddr::V6(a.link_local("va"));
+    in_thread(|| {
+        let rt = runtime();
+        let _guard = rt.enter();
+        b.enter();
+        let mut rx4 = VrrpSocket::open("vb", ib, Family::Ipv4).unwrap();
+        rx4.join(IpAddr::V4(MCAST_GROUP_V4)).unwrap();
+        let mut rx6 = VrrpSocket::open("vb", ib, Family::Ipv6).unwrap();
+        rx6.join(IpAddr::V6(MCAST_GROUP_V6)).unwrap();
+        a.enter();
+        let tx4 = VrrpSocket::open("va", ia, Family::Ipv4).unwrap();
+        let tx6 = VrrpSocket::open("va", ia, Family::Ipv6).unwrap();
+        let src4: IpAddr = "10.3.0.1".parse().unwrap();
+        const BURST: usize = 100;
+        rt.block_on(async {
+            rx4.park();
+            rx6.park();
+            assert!(rx4.is_parked() && rx6.is_parked());
+            let sent_from = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
+            for k in 0..BURST {
+                // VRID k+1: the order of arrival is visible in the payload.
+                let v4 = [0x21u8, k as u8 + 1, 200, 1, 1, 1, 0, 0, 192, 168, 5, 10];
+                tx4.send(src4, IpAddr::V4(MCAST_GROUP_V4), &v4)
+                    .await
+                    .unwrap();
+                let v6 = [0x31u8, k as u8 + 1, 200, 0, 0, 100, 0, 0];
+                tx6.send(src6, IpAddr::V6(MCAST_GROUP_V6), &v6)
+                    .await
+                    .unwrap();
+            }
+            let sent_by = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
+            // Delivery through the veth is synchronous with the send; give it a moment anyway.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let mut batch = RecvBatch::new();
+            let polled = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(rx4.poll_recv_batch(cx, &mut batch).is_pending())
+            })
+            .await;
+            assert!(polled, "a parked socket is never ready");
+            for (rx, family) in [(&rx4, Family::Ipv4), (&rx6, Family::Ipv6)] {
+                let mut vrids = Vec::new();
+                let mut reads = 0;
+                loop {
+                    let n = rx.recv_waiting(&mut batch).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    reads += 1;
+                    for k in 0..n {
+                        let got = batch.received(k, family).unwrap();
+                        assert_eq!(got.ttl, 255);
+                        let src = if family == Family::Ipv4 { src4 } else { src6 };
+                        assert_eq!(got.src, src);
+                        let arrived = got.arrived.expect("an arrival time");
+                        assert!(
+                            arrived >= sent_from - Duration::from_millis(1)
+                                && arrived <= sent_by + Duration::from_millis(1),
+                            "{family}: arrival {arrived:?} outside the send window \
+                             {sent_from:?}..{sent_by:?}"
+                        );
+                        vrids.push(got.payload[1]);
+                    }
+                }
+                let want: Vec<u8> = (1..=BURST as u8).collect();
+                assert_eq!(vrids, want, "{family}: every datagram, in order");
+                // 1 + 2 + 4 + 8 + 16 + 32 slots, then 32 a read: far fewer reads than datagrams.
+                assert!(reads <= 8, "{family}: {reads} reads for {BURST} datagrams");
+            }
+            assert_eq!(
+                batch.slots(),
+                MAX_RECV_BATCH,
+                "the batch grew to take the burst"
+            );
+            rx4.unpark().unwrap();
+            assert!(!rx4.is_parked());
+            let v4 = [0x21u8, 7, 200, 1, 1, 1, 0, 0, 192, 168, 5, 10];
+            tx4.send(src4, IpAddr::V4(MCAST_GROUP_V4), &v4)
+                .await
+                .unwrap();
+            let n = tokio::time::timeout(
+                Duration::from_secs(5),
+                std::future::poll_fn(|cx| rx4.poll_recv_batch(cx, &mut batch)),
+            )
+            .await
+            .expect("unparked, the socket is ready again")
+            .unwrap();
+            assert_eq!(n, 1);
+            assert_eq!(batch.received(0, Family::Ipv4).unwrap().payload[1], 7);
+        });
     });
 }
