@@ -193,7 +193,20 @@ impl Lab {
         // solicitations and MLD reports into every capture.
         sw.in_netns(|| {
             write_sysctl("net/ipv6/conf/all/disable_ipv6", "1")?;
-            write_sysctl("net/ipv6/conf/default/disable_ipv6", "1")
+            write_sysctl("net/ipv6/conf/default/disable_ipv6", "1")?;
+            // A switch does not run the hosts' firewalls. Where br_netfilter is loaded (it is
+            // on this kind of host, and wherever Docker runs) every new namespace passes
+            // bridged frames through its IP and ARP hooks, which cost about a third of each
+            // frame's path, all of it on the sending host's CPU: a daemon's CPU per advert
+            // sent would count the switch's netfilter. Absent the module, there is nothing
+            // to turn off.
+            for family in ["iptables", "ip6tables", "arptables"] {
+                let key = format!("net/bridge/bridge-nf-call-{family}");
+                if std::path::Path::new("/proc/sys").join(&key).exists() {
+                    write_sysctl(&key, "0")?;
+                }
+            }
+            Ok::<(), Error>(())
         })??;
         sw.ip_batch("link set dev lo up\n")?;
         lab.add_segment(DEFAULT_SEGMENT)?;

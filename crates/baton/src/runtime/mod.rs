@@ -90,6 +90,8 @@ pub struct Daemon {
     actions: Vec<Action>,
     /// Actions taken from the core whose turn has not come yet (adverts never wait here).
     waiting: std::collections::VecDeque<Action>,
+    /// Freed memory goes back to the kernel now and then.
+    trim: heap::Trim,
     netlink: Netlink,
     monitor: Option<Monitor>,
     /// Interfaces and addresses being listed again after the monitor stopped.
@@ -332,6 +334,7 @@ impl Daemon {
             config,
             actions: Vec::new(),
             waiting: std::collections::VecDeque::new(),
+            trim: heap::Trim::new(),
             netlink,
             monitor: Some(monitor),
             relisting: None,
@@ -623,6 +626,7 @@ impl Daemon {
                 self.node
                     .handle(now, Input::Reload(&new), &mut self.actions);
                 self.sockets.replan(&self.node);
+                self.adverts.forget_endpoints();
                 self.sockets.open_available(&self.ifaces);
                 self.info.reloaded(&new);
                 self.reload_lvs(&new).await;

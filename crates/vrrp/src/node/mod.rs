@@ -29,10 +29,20 @@ use trackers::{Binding, Tracked, Trackers};
 struct Segment {
     interface: Arc<str>,
     family: Family,
-    by_vrid: Vec<Vec<u32>>,
+    by_vrid: Vec<Vec<VridEntry>>,
     /// The multicast groups the instances here advertise to (unicast ones join none).
     groups: Vec<IpAddr>,
     instances: usize,
+}
+
+/// An instance found by VRID, with what tells it from others sharing the VRID on the same
+/// segment: its multicast group (`None` for a unicast instance). Kept here rather than read
+/// from the instance because a backup of thousands of instances looks up every advert, and
+/// each instance visited is a cache miss.
+#[derive(Debug, Clone, Copy)]
+struct VridEntry {
+    id: u32,
+    group: Option<IpAddr>,
 }
 
 /// One interface and address family some instance runs on: what the daemon opens a VRRP
@@ -148,7 +158,10 @@ impl Node {
                     }
                 };
             let segment = &mut self.segments[seg];
-            segment.by_vrid[usize::from(inst.p.vrid)].push(inst.id.0);
+            segment.by_vrid[usize::from(inst.p.vrid)].push(VridEntry {
+                id: inst.id.0,
+                group: (!inst.p.unicast()).then_some(inst.p.mcast_group),
+            });
             segment.instances += 1;
             if !inst.p.unicast() && !segment.groups.contains(&inst.p.mcast_group) {
                 segment.groups.push(inst.p.mcast_group);
@@ -205,22 +218,21 @@ impl Node {
             .segments
             .iter()
             .find(|s| s.family == family && same_name(&s.interface, interface))?;
-        let ids = &seg.by_vrid[usize::from(vrid)];
-        match ids.as_slice() {
+        let entries = &seg.by_vrid[usize::from(vrid)];
+        match entries.as_slice() {
             [] => None,
-            [one] => Some(InstanceId(*one)),
+            [one] => Some(InstanceId(one.id)),
             many => many
                 .iter()
-                .find(|i| {
-                    let inst = &self.instances[**i as usize];
+                .find(|e| {
                     if dst.is_multicast() {
-                        !inst.p.unicast() && inst.p.mcast_group == *dst
+                        e.group.as_ref() == Some(dst)
                     } else {
-                        inst.src.as_ref() == Some(dst)
+                        self.instances[e.id as usize].src.as_ref() == Some(dst)
                     }
                 })
                 .or(many.first())
-                .map(|i| InstanceId(*i)),
+                .map(|e| InstanceId(e.id)),
         }
     }
 
