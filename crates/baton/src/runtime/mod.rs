@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! loop select! {
-//!     advert on a VRRP socket → parse (baton-wire)  → Input::Advert
+//!     adverts on a VRRP socket → parse (baton-wire)  → Input::Advert (runtime::receive)
 //!     netlink monitor event   → interface table     → Input::LinkUp/LinkDown/AddressAdded/…
 //!     tracker observation     → Input::Script/ProcessCount/FileValue
 //!     checker verdict         → the LVS core (runtime::lvs), its table to nftables
