@@ -1,13 +1,14 @@
 //! The raw VRRP socket: one per interface and address family, IP protocol 112, bound to its
 //! device, joined to the VRRP group on that device, sending with TTL / hop limit 255.
 //!
-//! IPv4 is sent *without* `IP_HDRINCL`. keepalived builds the IPv4 header itself to get TOS
-//! 0xc0 (internetwork control), TTL 255 and DF clear; every one of those is a socket option
-//! (`IP_TOS`, `IP_TTL` / `IP_MULTICAST_TTL`, `IP_MTU_DISCOVER = IP_PMTUDISC_DONT`), and the
-//! source is pinned per packet with `IP_PKTINFO`. Letting the kernel write the header keeps
-//! the identification field, the header checksum and output routing the kernel's job, and the
-//! packet on the wire is the same. Received IPv4 datagrams come with their header either way,
-//! which is where the TTL is read.
+//! IPv4 is sent with `IP_HDRINCL`, as keepalived sends it: baton writes the header (TOS 0xc0,
+//! internetwork control; TTL 255, or `unicast_ttl` to a unicast peer; DF clear; the source
+//! the core chose) in front of each advert, and the kernel still fills the identification
+//! field and the header checksum (both left zero) and routes the packet out of the socket's
+//! device. The kernel's own header path (`ip_append_data`, a control message naming the
+//! source, and the check that the source is local) cost a master of thousands of instances
+//! about a tenth of its CPU per advert; the packet on the wire is the same. Received IPv4
+//! datagrams come with their header either way, which is where the TTL is read.
 //!
 //! IPv6 gets the hop limit and the destination from `IPV6_RECVHOPLIMIT` /
 //! `IPV6_RECVPKTINFO` and the source from the socket address. The kernel's `IPV6_CHECKSUM`
@@ -26,7 +27,7 @@
 //! them; parked, it reads them in batches when its timer says (see `runtime::receive`).
 
 use std::io::{self, IoSliceMut};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -114,7 +115,7 @@ pub struct Outgoing {
     pub len: usize,
 }
 
-/// Room for one IP_PKTINFO or IPV6_PKTINFO control message (CMSG_SPACE of in6_pktinfo is
+/// Room for one IPV6_PKTINFO control message (CMSG_SPACE of in6_pktinfo is
 /// 40 on 64-bit Linux).
 const PKTINFO_CMSG: usize = 48;
 
@@ -165,6 +166,8 @@ pub struct VrrpSocket {
     ifname: String,
     ifindex: u32,
     control: Box<ControlBuffer>,
+    /// The TTL an IPv4 advert to a unicast peer carries in the header baton writes.
+    unicast_ttl: std::sync::atomic::AtomicU8,
 }
 
 impl VrrpSocket {
@@ -200,7 +203,8 @@ impl VrrpSocket {
                     .map_err(err("IP_MULTICAST_TTL"))?;
                 s.set_multicast_loop_v4(false)
                     .map_err(err("IP_MULTICAST_LOOP"))?;
-                // The output interface comes from SO_BINDTODEVICE and IP_PKTINFO.
+                s.set_header_included_v4(true).map_err(err("IP_HDRINCL"))?;
+                // The output interface comes from SO_BINDTODEVICE.
                 set_int_option(
                     &s,
                     libc::IPPROTO_IP,
@@ -245,6 +249,7 @@ impl VrrpSocket {
             ifname: ifname.to_string(),
             ifindex,
             control: Box::new(ControlBuffer([0; 128])),
+            unicast_ttl: std::sync::atomic::AtomicU8::new(VRRP_TTL),
         })
     }
 
@@ -339,7 +344,12 @@ impl VrrpSocket {
     pub fn set_unicast_ttl(&self, ttl: u8) -> Result<(), SocketError> {
         let s = self.fd.get_ref();
         match self.family {
-            Family::Ipv4 => s.set_ttl_v4(u32::from(ttl)).map_err(self.io_err("IP_TTL")),
+            Family::Ipv4 => {
+                // The header baton writes carries it.
+                self.unicast_ttl
+                    .store(ttl, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
             Family::Ipv6 => s
                 .set_unicast_hops_v6(u32::from(ttl))
                 .map_err(self.io_err("IPV6_UNICAST_HOPS")),
@@ -407,17 +417,20 @@ impl VrrpSocket {
         // SAFETY: all-zero is a valid value of these plain C structs.
         let mut names: [libc::sockaddr_in6; MAX_BATCH] = unsafe { std::mem::zeroed() };
         let mut controls = [PktinfoCmsg([0; PKTINFO_CMSG]); MAX_BATCH];
+        // IPv4: the header baton writes, then the advert.
+        let mut headers = [[0u8; baton_wire::ipv4::MIN_HEADER_LEN]; MAX_BATCH];
         // SAFETY: as above; every pointer in them is set below before the call.
-        let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { std::mem::zeroed() };
+        let mut iovs: [[libc::iovec; 2]; MAX_BATCH] = unsafe { std::mem::zeroed() };
         // SAFETY: as above.
         let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+        let unicast_ttl = self.unicast_ttl.load(std::sync::atomic::Ordering::Relaxed);
         for (k, m) in msgs.iter().enumerate() {
-            iovs[k] = libc::iovec {
+            let payload = libc::iovec {
                 iov_base: buf[m.start..].as_ptr() as *mut libc::c_void,
                 iov_len: m.len,
             };
             let name = &mut names[k];
-            let (name_len, control_len) = match (m.src, m.dst) {
+            let (name_len, control_len, iov_count) = match (m.src, m.dst) {
                 (IpAddr::V4(src), IpAddr::V4(dst)) => {
                     let sin = libc::sockaddr_in {
                         sin_family: libc::AF_INET as libc::sa_family_t,
@@ -430,9 +443,27 @@ impl VrrpSocket {
                     // SAFETY: a sockaddr_in (16 bytes) fits in the sockaddr_in6 (28 bytes)
                     // it is written over, whose alignment is at least as strict.
                     unsafe { std::ptr::write((name as *mut libc::sockaddr_in6).cast(), sin) };
-                    let info = pktinfo_v4(self.ifindex, src);
-                    let len = controls[k].put(libc::IPPROTO_IP, libc::IP_PKTINFO, &info);
-                    (std::mem::size_of::<libc::sockaddr_in>(), len)
+                    let ip = Ipv4Repr {
+                        src,
+                        dst,
+                        ttl: if dst.is_multicast() {
+                            VRRP_TTL
+                        } else {
+                            unicast_ttl
+                        },
+                        protocol: IPPROTO_VRRP,
+                        header_len: baton_wire::ipv4::MIN_HEADER_LEN,
+                        payload_len: m.len,
+                    };
+                    // Identification 0: the kernel picks it, as for its own headers.
+                    ip.emit(&mut headers[k], TOS_INTERNETWORK_CONTROL as u8, 0)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+                    iovs[k][0] = libc::iovec {
+                        iov_base: headers[k].as_mut_ptr().cast(),
+                        iov_len: headers[k].len(),
+                    };
+                    iovs[k][1] = payload;
+                    (std::mem::size_of::<libc::sockaddr_in>(), 0, 2)
                 }
                 (IpAddr::V6(src), IpAddr::V6(dst)) => {
                     *name = libc::sockaddr_in6 {
@@ -446,17 +477,20 @@ impl VrrpSocket {
                     };
                     let info = pktinfo_v6(self.ifindex, src);
                     let len = controls[k].put(libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, &info);
-                    (std::mem::size_of::<libc::sockaddr_in6>(), len)
+                    iovs[k][0] = payload;
+                    (std::mem::size_of::<libc::sockaddr_in6>(), len, 1)
                 }
                 // check_batch refuses these before any call.
                 _ => return Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)),
             };
             hdrs[k].msg_hdr.msg_name = (name as *mut libc::sockaddr_in6).cast();
             hdrs[k].msg_hdr.msg_namelen = name_len as libc::socklen_t;
-            hdrs[k].msg_hdr.msg_iov = &mut iovs[k];
-            hdrs[k].msg_hdr.msg_iovlen = 1;
-            hdrs[k].msg_hdr.msg_control = controls[k].0.as_mut_ptr().cast();
-            hdrs[k].msg_hdr.msg_controllen = control_len as _;
+            hdrs[k].msg_hdr.msg_iov = iovs[k].as_mut_ptr();
+            hdrs[k].msg_hdr.msg_iovlen = iov_count;
+            if control_len > 0 {
+                hdrs[k].msg_hdr.msg_control = controls[k].0.as_mut_ptr().cast();
+                hdrs[k].msg_hdr.msg_controllen = control_len as _;
+            }
         }
         // SAFETY: every header points into `names`, `iovs`, `controls` and `buf`, all alive
         // and unmoved across the call; `msgs.len()` headers are initialised.
@@ -472,8 +506,15 @@ impl VrrpSocket {
             return Err(io::Error::last_os_error());
         }
         let sent = r as usize;
-        // A raw socket takes a datagram whole or not at all.
-        if let Some(k) = (0..sent).find(|&k| hdrs[k].msg_len as usize != msgs[k].len) {
+        // A raw socket takes a datagram whole or not at all (an IPv4 one with its header).
+        let whole = |k: usize| {
+            let header = match msgs[k].dst {
+                IpAddr::V4(_) => baton_wire::ipv4::MIN_HEADER_LEN,
+                IpAddr::V6(_) => 0,
+            };
+            msgs[k].len + header
+        };
+        if let Some(k) = (0..sent).find(|&k| hdrs[k].msg_len as usize != whole(k)) {
             return Err(io::Error::new(
                 io::ErrorKind::WriteZero,
                 format!("short send of message {k}"),
@@ -843,16 +884,6 @@ fn set_int_option(
     }
 }
 
-fn pktinfo_v4(ifindex: u32, src: Ipv4Addr) -> libc::in_pktinfo {
-    libc::in_pktinfo {
-        ipi_ifindex: ifindex as libc::c_int,
-        ipi_spec_dst: libc::in_addr {
-            s_addr: u32::from(src).to_be(),
-        },
-        ipi_addr: libc::in_addr { s_addr: 0 },
-    }
-}
-
 fn pktinfo_v6(ifindex: u32, src: Ipv6Addr) -> libc::in6_pktinfo {
     libc::in6_pktinfo {
         ipi6_addr: libc::in6_addr {
@@ -865,6 +896,7 @@ fn pktinfo_v6(ifindex: u32, src: Ipv6Addr) -> libc::in6_pktinfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn ipv4_datagram_yields_header_fields_and_payload() {

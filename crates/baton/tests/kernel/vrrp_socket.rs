@@ -383,3 +383,65 @@ fn parked_socket_keeps_its_datagrams_for_a_batched_read() {
         });
     });
 }
+
+/// IPv4 adverts carry the header baton writes: TTL 255 to the group, the configured
+/// `unicast_ttl` to a unicast peer, TOS 0xc0, DF clear, and the kernel's identification and
+/// header checksum.
+#[test]
+fn ipv4_header_carries_unicast_ttl_and_a_kernel_checksum() {
+    if !root_or_skip("ipv4_header_carries_unicast_ttl_and_a_kernel_checksum") {
+        return;
+    }
+    let (a, b) = pair("uttl");
+    let ia = ifindex(&a, "va");
+    in_thread(|| {
+        let rt = runtime();
+        let _guard = rt.enter();
+        b.enter();
+        let raw = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).unwrap();
+        raw.bind_device(Some(b"vb")).unwrap();
+        raw.join_multicast_v4(&MCAST_GROUP_V4, &Ipv4Addr::new(10, 3, 0, 2))
+            .unwrap();
+        raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        a.enter();
+        let tx = VrrpSocket::open("va", ia, Family::Ipv4).unwrap();
+        tx.set_unicast_ttl(7).unwrap();
+        let src: IpAddr = "10.3.0.1".parse().unwrap();
+        let vips = encode_addresses(Family::Ipv4, &[IpAddr::V4(Ipv4Addr::new(192, 168, 5, 10))]);
+        for (dst, ttl) in [
+            ("10.3.0.2".parse::<IpAddr>().unwrap(), 7u8),
+            (IpAddr::V4(MCAST_GROUP_V4), 255),
+        ] {
+            let mut out = [0u8; 64];
+            let n = seed_advert(&vips)
+                .emit(&mut out, src, dst, ChecksumForm::Plain)
+                .unwrap();
+            rt.block_on(tx.send(src, dst, &out[..n])).unwrap();
+            let mut bytes = [0u8; 256];
+            let got = nix::sys::socket::recv(
+                std::os::fd::AsRawFd::as_raw_fd(&raw),
+                &mut bytes,
+                nix::sys::socket::MsgFlags::empty(),
+            )
+            .unwrap();
+            assert_eq!(got, 20 + n, "header and advert");
+            let h = &bytes[..20];
+            assert_eq!(h[0], 0x45, "version 4, no options");
+            assert_eq!(h[1], 0xc0, "TOS");
+            assert_eq!(
+                u16::from_be_bytes([h[2], h[3]]) as usize,
+                20 + n,
+                "total length"
+            );
+            assert_eq!(h[6] & 0x40, 0, "DF clear");
+            assert_eq!(h[8], ttl, "TTL to {dst}");
+            assert_eq!(h[9], 112);
+            assert_eq!(&h[12..16], &[10, 3, 0, 1]);
+            assert!(
+                baton_wire::ipv4::header_checksum_ok(&bytes[..got]),
+                "the kernel's header checksum"
+            );
+            assert_eq!(&bytes[20..got], &out[..n]);
+        }
+    });
+}
