@@ -502,20 +502,22 @@ pub struct TrackRef {
     pub span: Span,
 }
 
-/// Notify commands of an instance or sync group.
+/// Notify commands of an instance or sync group. Each command is boxed: most instances set
+/// none or one of them, and seven commands inline were more than half of an instance's
+/// configuration (a daemon with tens of thousands of instances keeps one per instance).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Notify {
-    pub master: Option<Command>,
-    pub backup: Option<Command>,
-    pub fault: Option<Command>,
-    pub stop: Option<Command>,
+    pub master: Option<Box<Command>>,
+    pub backup: Option<Box<Command>>,
+    pub fault: Option<Box<Command>>,
+    pub stop: Option<Box<Command>>,
     /// `notify CMD`: called with `INSTANCE|GROUP name STATE priority` appended.
-    pub any: Option<Command>,
-    pub master_rx_lower_pri: Option<Command>,
+    pub any: Option<Box<Command>>,
+    pub master_rx_lower_pri: Option<Box<Command>>,
     /// `notify_deleted`: report DELETED instead of FAULT for an instance removed on reload.
     pub deleted: bool,
     /// `notify_deleted CMD`: also run this command then.
-    pub deleted_script: Option<Command>,
+    pub deleted_script: Option<Box<Command>>,
     /// `notify_priority_changes`; instances loaded from a configuration carry the global
     /// default here when they do not set it.
     pub priority_changes: Option<bool>,
@@ -535,6 +537,7 @@ impl Notify {
         ]
         .into_iter()
         .flatten()
+        .map(|c| &**c)
     }
 }
 

@@ -549,7 +549,7 @@ pub fn notify_actions(
     if let Some(cmd) = own {
         out.push(Action::RunNotify {
             target: target.clone(),
-            command: cmd.clone(),
+            command: baton_conf::Command::clone(cmd),
             args: None,
         });
     }
@@ -560,7 +560,7 @@ pub fn notify_actions(
     if let (true, Some(cmd)) = (generic, n.any.as_ref()) {
         out.push(Action::RunNotify {
             target: target.clone(),
-            command: cmd.clone(),
+            command: baton_conf::Command::clone(cmd),
             args: Some(NotifyArgs {
                 group: target.group,
                 name: target.name.clone(),
@@ -582,13 +582,13 @@ mod notify_tests {
     use super::*;
     use baton_conf::{Command, Notify};
 
-    fn cmd(text: &str) -> Option<Command> {
-        Some(Command {
+    fn cmd(text: &str) -> Option<Box<Command>> {
+        Some(Box::new(Command {
             text: text.into(),
             argv: vec![text.into()],
             run_as: None,
             span: Default::default(),
-        })
+        }))
     }
 
     /// What each notification runs: (command, appended words), then the FIFO line.
