@@ -22,9 +22,24 @@ use crate::timers::advert_interval_field;
 pub(crate) struct Shared {
     garp: Option<Arc<GarpSettings>>,
     notify: Option<Arc<Notify>>,
+    /// Interface names: thousands of instances usually run on a handful of interfaces.
+    names: Vec<Arc<str>>,
 }
 
 impl Shared {
+    fn interface(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.names.iter().find(|n| ***n == *name) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(name);
+        // Bounded, so a configuration with an interface per instance does not make this
+        // quadratic; such names are simply not shared.
+        if self.names.len() < 16 {
+            self.names.push(n.clone());
+        }
+        n
+    }
+
     fn garp(&mut self, g: &GarpSettings) -> Arc<GarpSettings> {
         match &self.garp {
             Some(last) if **last == *g => last.clone(),
@@ -110,8 +125,8 @@ impl Params {
             vrid: c.vrid,
             family: c.family,
             version: c.version,
-            interface: Arc::from(c.interface.as_deref().unwrap_or("")),
-            advert_interface: Arc::from(c.advert_interface().unwrap_or("")),
+            interface: shared.interface(c.interface.as_deref().unwrap_or("")),
+            advert_interface: shared.interface(c.advert_interface().unwrap_or("")),
             base_priority: c.priority,
             owner,
             immediate_master: owner && c.state == InitialState::Master,
