@@ -295,7 +295,11 @@ impl Node {
             trailer: None,
             unix_time,
         };
-        let Some(trailer) = inst.hmac.sign(cfg, &m, s.first_copy) else {
+        let Some(trailer) =
+            inst.hmac
+                .get_or_insert_with(Default::default)
+                .sign(cfg, &m, s.first_copy)
+        else {
             return Ok(n);
         };
         tail.copy_from_slice(&trailer.emit());
