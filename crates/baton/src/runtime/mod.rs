@@ -95,8 +95,9 @@ const SEND_BUFFER: usize = 8 + 255 * 16 + 8 + baton_wire::auth_ext::TRAILER_LEN;
 pub struct Daemon {
     clock: Clock,
     node: Node,
-    /// The configuration as loaded: the core and the trackers run this one.
-    config: Config,
+    /// The configuration as loaded: the core and the trackers run this one. Shared with the
+    /// core's instances, which read their addresses, routes and rules from it.
+    config: std::sync::Arc<Config>,
     actions: Vec<Action>,
     netlink: Netlink,
     monitor: Option<Monitor>,
@@ -325,7 +326,8 @@ impl Daemon {
         let ifaces = Interfaces::new(links, addrs);
         let policy = ScriptPolicy::new(&config.global, &track_options);
         let clock = Clock::start();
-        let mut node = Node::new(&config, ifaces.environment());
+        let config = std::sync::Arc::new(config);
+        let mut node = Node::with_config(config.clone(), ifaces.environment());
         node.booted_ago(clock::since_boot());
         crate::south::links::promote_secondaries(&config);
         let mut sockets = Sockets::plan(&node);
@@ -368,7 +370,7 @@ impl Daemon {
             Ok(n) => tracing::info!("removed {n} stale route(s) of protocol keepalived"),
             Err(e) => tracing::warn!("cannot remove stale routes: {e}"),
         }
-        let statics = d.config_without_instances();
+        let statics = d.config.clone();
         d.static_config(&statics, true).await;
         d.sync_start(&statics);
         d.start_lvs().await;
@@ -377,16 +379,6 @@ impl Daemon {
         d.execute().await;
         heap::release_free_pages();
         Ok(d)
-    }
-
-    /// The configuration but its instances, for what reads only the global parts while the
-    /// daemon is borrowed: a whole copy with tens of thousands of instances was the larger
-    /// part of the start's peak, which glibc's heap keeps scattered afterwards.
-    fn config_without_instances(&mut self) -> Config {
-        let instances = std::mem::take(&mut self.config.instances);
-        let copy = self.config.clone();
-        self.config.instances = instances;
-        copy
     }
 
     /// Feed the first count of every process tracker and value of every file tracker before
@@ -745,7 +737,7 @@ impl Daemon {
         };
         match read {
             Reload::Applied(new) => {
-                let new = *new;
+                let new = std::sync::Arc::<Config>::from(new);
                 if new.global.net_namespace != self.config.global.net_namespace {
                     tracing::warn!(
                         "net_namespace cannot change on reload; staying in {}",
@@ -768,8 +760,7 @@ impl Daemon {
                 self.static_reload(&new).await;
                 crate::south::links::promote_secondaries(&new);
                 let now = self.clock.now();
-                self.node
-                    .handle(now, Input::Reload(&new), &mut self.actions);
+                self.node.reload(now, new.clone(), &mut self.actions);
                 self.sockets.replan(&self.node);
                 self.sockets.open_available(&self.ifaces);
                 self.info.reloaded(&new);
@@ -808,7 +799,7 @@ impl Daemon {
         // After the VIPs have gone (a backup takes over from the priority-0 advert), the
         // virtual servers leave the table and the data plane removes it.
         self.shutdown_lvs().await;
-        let statics = self.config_without_instances();
+        let statics = self.config.clone();
         self.static_config(&statics, false).await;
         self.vmacs.remove_all(&self.netlink).await;
         self.tracking.stop().await;

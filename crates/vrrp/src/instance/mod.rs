@@ -248,7 +248,7 @@ impl Instance {
     }
 
     pub fn unicast_peers(&self) -> &[baton_conf::UnicastPeer] {
-        &self.p.unicast_peers
+        self.p.unicast_peers()
     }
 
     /// Master_Adver_Interval: ours, or the master's as learned from its adverts (v3).

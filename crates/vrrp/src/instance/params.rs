@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_conf::{
-    AuthHmac, Authentication, GarpSettings, InitialState, Notify, UnicastPeer, VirtualAddress,
-    VirtualRoute, VirtualRule, VrrpInstance,
+    AuthHmac, Authentication, Config, GarpSettings, InitialState, Notify, UnicastPeer,
+    VirtualAddress, VirtualRoute, VirtualRule, VrrpInstance,
 };
 use baton_wire::{Auth, ChecksumForm, Family, Version};
 
@@ -79,10 +79,12 @@ pub(crate) struct Params {
     /// `auth_hmac`, shared with the configuration it came from.
     pub hmac: Option<Arc<AuthHmac>>,
     pub vip_bytes: Vec<u8>,
-    pub vips: Vec<VirtualAddress>,
-    pub excluded: Vec<VirtualAddress>,
-    pub routes: Vec<VirtualRoute>,
-    pub rules: Vec<VirtualRule>,
+    /// The configuration this instance was built from, shared with the daemon that keeps
+    /// it: the addresses, routes, rules and peers are read there rather than copied (with
+    /// tens of thousands of instances a copy each was a few hundred bytes an instance).
+    config: Arc<Config>,
+    /// This instance's entry in `config.instances`.
+    index: u32,
     pub nopreempt: bool,
     pub preempt_delay: Duration,
     pub accept: bool,
@@ -93,7 +95,6 @@ pub(crate) struct Params {
     pub owner_ignore_adverts: bool,
     pub skip_check_adv_addr: bool,
     pub check_unicast_src: bool,
-    pub unicast_peers: Vec<UnicastPeer>,
     pub unicast_ttl: u8,
     pub unicast_fault_no_peer: bool,
     pub mcast_group: IpAddr,
@@ -110,7 +111,9 @@ pub(crate) struct Params {
 }
 
 impl Params {
-    pub fn new(c: &VrrpInstance, shared: &mut Shared) -> Params {
+    /// The parameters of `config.instances[index]`.
+    pub fn new(config: &Arc<Config>, index: usize, shared: &mut Shared) -> Params {
+        let c = &config.instances[index];
         let owner = c.is_owner();
         let (advert_field, advert_int) = advert_interval_field(c.version, c.advert_int);
         let auth = match &c.auth {
@@ -135,10 +138,8 @@ impl Params {
             auth,
             hmac: c.auth_hmac.clone().map(Arc::new),
             vip_bytes,
-            vips: c.vips.clone(),
-            excluded: c.excluded_vips.clone(),
-            routes: c.virtual_routes.clone(),
-            rules: c.virtual_rules.clone(),
+            config: config.clone(),
+            index: index as u32,
             nopreempt: c.nopreempt,
             preempt_delay: c.preempt_delay,
             accept: c.accept,
@@ -149,7 +150,6 @@ impl Params {
             owner_ignore_adverts: c.owner_ignore_adverts,
             skip_check_adv_addr: c.skip_check_adv_addr,
             check_unicast_src: c.check_unicast_src,
-            unicast_peers: c.unicast_peers.clone(),
             unicast_ttl: c.unicast_ttl.unwrap_or(baton_wire::VRRP_TTL),
             unicast_fault_no_peer: c.unicast_fault_no_peer,
             mcast_group: c.mcast_group,
@@ -167,8 +167,33 @@ impl Params {
         }
     }
 
+    /// The instance as configured.
+    pub fn conf(&self) -> &VrrpInstance {
+        &self.config.instances[self.index as usize]
+    }
+
+    pub fn vips(&self) -> &[VirtualAddress] {
+        &self.conf().vips
+    }
+
+    pub fn excluded(&self) -> &[VirtualAddress] {
+        &self.conf().excluded_vips
+    }
+
+    pub fn routes(&self) -> &[VirtualRoute] {
+        &self.conf().virtual_routes
+    }
+
+    pub fn rules(&self) -> &[VirtualRule] {
+        &self.conf().virtual_rules
+    }
+
+    pub fn unicast_peers(&self) -> &[UnicastPeer] {
+        &self.conf().unicast_peers
+    }
+
     pub fn unicast(&self) -> bool {
-        !self.unicast_peers.is_empty()
+        !self.unicast_peers().is_empty()
     }
 
     /// The interface an address or route goes on: its own `dev`, else the instance's.

@@ -247,7 +247,7 @@ impl Instance {
         };
         match self.hmac.get_or_insert_with(Default::default).verify(
             &cfg,
-            &self.p.unicast_peers,
+            self.p.unicast_peers(),
             &check,
         ) {
             Ok(skew) => {
