@@ -859,7 +859,8 @@ pub struct VrrpInstance {
     /// The VMACs this instance needs: its own first (`use_vmac`), then those of addresses
     /// marked `use_vmac`. Addresses that go on a VMAC have it as their `dev`.
     pub vmacs: Vec<Vmac>,
-    pub garp: GarpSettings,
+    /// Shared by the instances with the same settings (usually all of them), as loaded.
+    pub garp: Arc<GarpSettings>,
     pub down_timer_adverts: u8,
     pub lower_prio_no_advert: bool,
     pub higher_prio_send_advert: bool,
@@ -931,7 +932,7 @@ impl VrrpInstance {
             vmac_mac: None,
             vmac_xmit_base: false,
             vmacs: Vec::new(),
-            garp: global.garp,
+            garp: Arc::new(global.garp),
             down_timer_adverts: global.down_timer_adverts,
             lower_prio_no_advert: false,
             higher_prio_send_advert: false,

@@ -226,7 +226,7 @@ fn vip_removed_externally_is_restored_unless_no_track() {
 #[test]
 fn garp_bursts_follow_keepalived_timing() {
     let mut i = instance("VI_1", 51, 200);
-    i.garp.master_refresh = Some(secs(60.0));
+    std::sync::Arc::make_mut(&mut i.garp).master_refresh = Some(secs(60.0));
     let mut h = H::start(&config(vec![i]));
     h.run_to(at(3.3));
     let t0 = h.entered("VI_1", State::Master).unwrap();

@@ -15,12 +15,10 @@ use baton_wire::{Auth, ChecksumForm, Family, Version};
 
 use crate::timers::advert_interval_field;
 
-/// Settings most instances have in common, kept once: with thousands of instances a copy
-/// each (the notify commands alone are most of a kilobyte) was a third of an instance's
-/// memory.
+/// Settings most instances have in common, kept once: with tens of thousands of instances a
+/// copy each is a good part of an instance's memory.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
-    garp: Option<Arc<GarpSettings>>,
     notify: Option<Arc<Notify>>,
     /// Interface names: thousands of instances usually run on a handful of interfaces.
     names: Vec<Arc<str>>,
@@ -38,13 +36,6 @@ impl Shared {
             self.names.push(n.clone());
         }
         n
-    }
-
-    fn garp(&mut self, g: &GarpSettings) -> Arc<GarpSettings> {
-        match &self.garp {
-            Some(last) if **last == *g => last.clone(),
-            _ => self.garp.insert(Arc::new(g.clone())).clone(),
-        }
     }
 
     fn notify(&mut self, n: &Notify) -> Arc<Notify> {
@@ -103,7 +94,8 @@ pub(crate) struct Params {
     pub dont_track_primary: bool,
     pub send_checksum: ChecksumForm,
     /// Cold and large: boxed to keep the per-advert fields of an instance in few cache lines.
-    /// Shared with the instances before it that have the same settings (usually all).
+    /// Shared with the configuration (and there with the instances that have the same
+    /// settings, usually all).
     pub garp: Arc<GarpSettings>,
     /// Shared like `garp`; `priority_changes` is read from `notify_priority_changes`.
     pub notify: Arc<Notify>,
@@ -161,7 +153,7 @@ impl Params {
             } else {
                 ChecksumForm::PseudoHeader
             },
-            garp: shared.garp(&c.garp),
+            garp: c.garp.clone(),
             notify: shared.notify(&c.notify),
             notify_priority_changes: c.notify.priority_changes == Some(true),
         }
