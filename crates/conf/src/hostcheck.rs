@@ -254,7 +254,7 @@ pub(crate) fn scripts(
     let g = c.global.clone();
     let check_notify =
         |cx: &mut Cx<'_>, n: &mut Notify, who: &str, any: &mut bool, first: &mut Option<Span>| {
-            let slots: [(&mut Option<Command>, &str); 7] = [
+            let slots: [(&mut Option<Box<Command>>, &str); 7] = [
                 (&mut n.master, "notify_master"),
                 (&mut n.backup, "notify_backup"),
                 (&mut n.fault, "notify_fault"),

@@ -275,7 +275,12 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
         config.sync_groups.push(g);
     }
     config.instances.reserve_exact(instances.len());
+    let mut garp: Option<Arc<GarpSettings>> = None;
     for (mut inst, tracking) in instances {
+        match &garp {
+            Some(g) if **g == *inst.garp => inst.garp = g.clone(),
+            _ => garp = Some(inst.garp.clone()),
+        }
         let member_of = config
             .sync_group_of(&inst.name)
             .filter(|g| !g.tracking_weight)

@@ -502,20 +502,22 @@ pub struct TrackRef {
     pub span: Span,
 }
 
-/// Notify commands of an instance or sync group.
+/// Notify commands of an instance or sync group. Each command is boxed: most instances set
+/// none or one of them, and seven commands inline were more than half of an instance's
+/// configuration (a daemon with tens of thousands of instances keeps one per instance).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Notify {
-    pub master: Option<Command>,
-    pub backup: Option<Command>,
-    pub fault: Option<Command>,
-    pub stop: Option<Command>,
+    pub master: Option<Box<Command>>,
+    pub backup: Option<Box<Command>>,
+    pub fault: Option<Box<Command>>,
+    pub stop: Option<Box<Command>>,
     /// `notify CMD`: called with `INSTANCE|GROUP name STATE priority` appended.
-    pub any: Option<Command>,
-    pub master_rx_lower_pri: Option<Command>,
+    pub any: Option<Box<Command>>,
+    pub master_rx_lower_pri: Option<Box<Command>>,
     /// `notify_deleted`: report DELETED instead of FAULT for an instance removed on reload.
     pub deleted: bool,
     /// `notify_deleted CMD`: also run this command then.
-    pub deleted_script: Option<Command>,
+    pub deleted_script: Option<Box<Command>>,
     /// `notify_priority_changes`; instances loaded from a configuration carry the global
     /// default here when they do not set it.
     pub priority_changes: Option<bool>,
@@ -535,6 +537,7 @@ impl Notify {
         ]
         .into_iter()
         .flatten()
+        .map(|c| &**c)
     }
 }
 
@@ -856,7 +859,8 @@ pub struct VrrpInstance {
     /// The VMACs this instance needs: its own first (`use_vmac`), then those of addresses
     /// marked `use_vmac`. Addresses that go on a VMAC have it as their `dev`.
     pub vmacs: Vec<Vmac>,
-    pub garp: GarpSettings,
+    /// Shared by the instances with the same settings (usually all of them), as loaded.
+    pub garp: Arc<GarpSettings>,
     pub down_timer_adverts: u8,
     pub lower_prio_no_advert: bool,
     pub higher_prio_send_advert: bool,
@@ -928,7 +932,7 @@ impl VrrpInstance {
             vmac_mac: None,
             vmac_xmit_base: false,
             vmacs: Vec::new(),
-            garp: global.garp,
+            garp: Arc::new(global.garp),
             down_timer_adverts: global.down_timer_adverts,
             lower_prio_no_advert: false,
             higher_prio_send_advert: false,

@@ -47,7 +47,13 @@ pub struct Services {
     pub(crate) pending: Vec<Action>,
 }
 
+/// Each instance's addresses, for `ha_suspend`: nothing when no virtual server asks for it,
+/// which is most daemons, some with tens of thousands of instances. A pure function of the
+/// configuration, made again on every reload.
 pub(crate) fn vips_of(config: &Config) -> HashMap<String, Vec<IpAddr>> {
+    if !config.lvs.virtual_servers.iter().any(|vs| vs.ha_suspend) {
+        return HashMap::new();
+    }
     config
         .instances
         .iter()

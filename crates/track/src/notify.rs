@@ -288,7 +288,7 @@ fn prepare(
         ("notify_deleted", &notify.deleted_script),
     ];
     for (keyword, cmd) in commands {
-        prepare_one(programs, what, keyword, cmd.as_ref(), policy);
+        prepare_one(programs, what, keyword, cmd.as_deref(), policy);
     }
 }
 

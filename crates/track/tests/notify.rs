@@ -140,20 +140,17 @@ async fn scripts_run_in_order_with_keepalived_arguments() {
     let mut config = base_config();
     // The state scripts are slow: a notifier that did not wait would interleave them.
     let vi = &mut config.instances[0].notify;
-    vi.master = Some(command(
-        &[&recorder(dir.path(), "master", &log, "0.1")],
-        None,
-    ));
-    vi.backup = Some(command(
-        &[&recorder(dir.path(), "backup", &log, "0.05")],
-        None,
-    ));
-    vi.any = Some(command(
-        &[&recorder(dir.path(), "any", &log, "0"), "fixed arg"],
-        None,
-    ));
+    vi.master = Some(command(&[&recorder(dir.path(), "master", &log, "0.1")], None).into());
+    vi.backup = Some(command(&[&recorder(dir.path(), "backup", &log, "0.05")], None).into());
+    vi.any = Some(
+        command(
+            &[&recorder(dir.path(), "any", &log, "0"), "fixed arg"],
+            None,
+        )
+        .into(),
+    );
     config.sync_groups[0].notify.any =
-        Some(command(&[&recorder(dir.path(), "group", &log, "0")], None));
+        Some(command(&[&recorder(dir.path(), "group", &log, "0")], None).into());
 
     let mut n = notifier(&config, &fast_options());
     notify(&mut n, &config, "VI_1", false, NotifyState::Master, 200);
@@ -196,7 +193,7 @@ async fn notify_never_waits_for_scripts() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = base_config();
     let slow = write_script(dir.path(), "slow.sh", "sleep 1\n");
-    config.instances[0].notify.master = Some(command(&[slow.to_str().unwrap()], None));
+    config.instances[0].notify.master = Some(command(&[slow.to_str().unwrap()], None).into());
     let mut n = notifier(&config, &fast_options());
     let started = Instant::now();
     for _ in 0..20 {
@@ -310,7 +307,7 @@ async fn unusable_fifo_paths_are_reported_and_scripts_still_run() {
     config.global.notify_fifo = fifo(&no_dir);
     config.global.vrrp_notify_fifo = fifo(&plain);
     config.instances[0].notify.master =
-        Some(command(&[&recorder(dir.path(), "master", &log, "0")], None));
+        Some(command(&[&recorder(dir.path(), "master", &log, "0")], None).into());
     let mut n = notifier(&config, &fast_options());
     notify(&mut n, &config, "VI_1", false, NotifyState::Master, 100);
     n.shutdown(5 * SECOND).await;
@@ -388,9 +385,9 @@ async fn a_hung_notify_script_holds_back_nothing_and_dies_at_shutdown() {
         &format!("echo $$ > {}\nsleep 30\n", pgid_file.display()),
     );
     let mut config = base_config();
-    config.instances[0].notify.master = Some(command(&[hang.to_str().unwrap()], None));
+    config.instances[0].notify.master = Some(command(&[hang.to_str().unwrap()], None).into());
     config.instances[0].notify.backup =
-        Some(command(&[&recorder(dir.path(), "backup", &log, "0")], None));
+        Some(command(&[&recorder(dir.path(), "backup", &log, "0")], None).into());
     let options = TrackOptions {
         notify_stall_limit: Duration::from_millis(300),
         ..fast_options()
@@ -450,8 +447,9 @@ async fn notify_scripts_run_as_their_user_and_insecure_ones_are_dropped() {
         user: "root".into(),
         group: None,
     });
-    config.instances[0].notify.master = Some(command(&[whoami.to_str().unwrap()], Some("nobody")));
-    config.instances[0].notify.backup = Some(command(&[insecure.to_str().unwrap()], None));
+    config.instances[0].notify.master =
+        Some(command(&[whoami.to_str().unwrap()], Some("nobody")).into());
+    config.instances[0].notify.backup = Some(command(&[insecure.to_str().unwrap()], None).into());
     let mut n = notifier(&config, &fast_options());
     assert!(
         logs.contains("(VI_1) notify_backup: unsafe permissions found"),

@@ -64,7 +64,7 @@ pub(crate) fn check(
             return Err(DropReason::AddressList);
         }
         if p.unicast() && p.check_unicast_src {
-            let Some(peer) = p.unicast_peers.iter().find(|u| u.addr == rx.src) else {
+            let Some(peer) = p.unicast_peers().iter().find(|u| u.addr == rx.src) else {
                 return Err(DropReason::NotAPeer);
             };
             let low = peer.min_ttl.unwrap_or(0);

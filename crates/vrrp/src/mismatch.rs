@@ -78,9 +78,13 @@ pub struct Mismatch {
     pub count: u64,
 }
 
-/// The mismatches of one instance.
+/// The mismatches of one instance: made on the first one (most instances never see one, and
+/// a daemon may run tens of thousands of them).
 #[derive(Debug, Clone, Default)]
-pub struct Mismatches {
+pub struct Mismatches(Option<Box<Table>>);
+
+#[derive(Debug, Clone, Default)]
+struct Table {
     table: HashMap<(IpAddr, MismatchField), Mismatch>,
     evicted: u64,
     expired: u64,
@@ -89,6 +93,52 @@ pub struct Mismatches {
 impl Mismatches {
     /// Record a difference. Returns true when it is new or changed (time to log it).
     pub fn note(
+        &mut self,
+        now: Instant,
+        peer: IpAddr,
+        field: MismatchField,
+        ours: &dyn fmt::Display,
+        theirs: &dyn fmt::Display,
+    ) -> bool {
+        self.0
+            .get_or_insert_default()
+            .note(now, peer, field, ours, theirs)
+    }
+
+    /// A good advert from `peer`: what it disagreed on before has been fixed, except
+    /// differences that do not drop adverts (the checksum form).
+    pub fn clear_peer(&mut self, peer: &IpAddr) {
+        if let Some(t) = &mut self.0 {
+            t.clear_peer(peer);
+        }
+    }
+
+    /// The entries, oldest first (the order they were found in).
+    pub fn list(&self) -> Vec<Mismatch> {
+        self.0.as_ref().map(|t| t.list()).unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |t| t.table.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entries dropped to make room for a new one while the table was full.
+    pub fn evicted(&self) -> u64 {
+        self.0.as_ref().map_or(0, |t| t.evicted)
+    }
+
+    /// Entries forgotten after [`EXPIRY`] without an advert.
+    pub fn expired(&self) -> u64 {
+        self.0.as_ref().map_or(0, |t| t.expired)
+    }
+}
+
+impl Table {
+    fn note(
         &mut self,
         now: Instant,
         peer: IpAddr,
@@ -146,39 +196,18 @@ impl Mismatches {
         }
     }
 
-    /// A good advert from `peer`: what it disagreed on before has been fixed, except
-    /// differences that do not drop adverts (the checksum form).
-    pub fn clear_peer(&mut self, peer: &IpAddr) {
+    fn clear_peer(&mut self, peer: &IpAddr) {
         for field in MismatchField::DROPPING {
             self.table.remove(&(*peer, field));
         }
     }
 
-    /// The entries, oldest first (the order they were found in).
-    pub fn list(&self) -> Vec<Mismatch> {
+    fn list(&self) -> Vec<Mismatch> {
         let mut v: Vec<Mismatch> = self.table.values().cloned().collect();
         v.sort_by(|a, b| {
             (a.first_seen, a.peer, a.field as u8).cmp(&(b.first_seen, b.peer, b.field as u8))
         });
         v
-    }
-
-    pub fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
-    }
-
-    /// Entries dropped to make room for a new one while the table was full.
-    pub fn evicted(&self) -> u64 {
-        self.evicted
-    }
-
-    /// Entries forgotten after [`EXPIRY`] without an advert.
-    pub fn expired(&self) -> u64 {
-        self.expired
     }
 }
 

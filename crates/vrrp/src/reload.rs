@@ -81,23 +81,25 @@ fn rule_key(r: &VirtualRule) -> VirtualRule {
 }
 
 impl Node {
-    pub(crate) fn reload(&mut self, now: Instant, config: &Config, out: &mut Vec<Action>) {
+    /// [`Input::Reload`] with a configuration the caller keeps too (see
+    /// [`Node::with_config`]).
+    pub fn reload(&mut self, now: Instant, config: std::sync::Arc<Config>, out: &mut Vec<Action>) {
         if !self.started {
             // Nothing runs yet: the new configuration simply replaces the old one.
-            let trackers = Trackers::new(config);
+            let trackers = Trackers::new(&config);
             self.trackers = trackers;
             let mut logs = Vec::new();
-            self.install(config, &mut logs);
+            self.install(&config, &mut logs);
             out.append(&mut logs);
             return;
         }
         let old = std::mem::take(&mut self.instances);
         let old_groups = std::mem::take(&mut self.groups);
-        let mut trackers = Trackers::new(config);
+        let mut trackers = Trackers::new(&config);
         trackers.carry_over(&self.trackers);
         self.trackers = trackers;
         let mut logs = Vec::new();
-        self.install(config, &mut logs);
+        self.install(&config, &mut logs);
         out.append(&mut logs);
         for g in &mut self.groups {
             g.notified = old_groups
@@ -140,8 +142,8 @@ impl Node {
             let (op, np) = (&o.p, &n.p);
             let id = n.id;
             for (kind, ol, nl) in [
-                (AddressKind::Virtual, &op.vips, &np.vips),
-                (AddressKind::Excluded, &op.excluded, &np.excluded),
+                (AddressKind::Virtual, op.vips(), np.vips()),
+                (AddressKind::Excluded, op.excluded(), np.excluded()),
             ] {
                 // Matched instances share their interface, so one key serves both sides.
                 let (gone, added) = diff(ol, nl, |a| address_key(np, a));
@@ -165,7 +167,7 @@ impl Node {
                     n.announce(out, n.p.garp.master_repeat);
                 }
             }
-            let (gone, added) = diff(&op.routes, &np.routes, |r| route_key(np, r));
+            let (gone, added) = diff(op.routes(), np.routes(), |r| route_key(np, r));
             for r in gone {
                 out.push(Action::RemoveRoute {
                     instance: id,
@@ -180,7 +182,7 @@ impl Node {
                     route: r.clone(),
                 });
             }
-            let (gone, added) = diff(&op.rules, &np.rules, rule_key);
+            let (gone, added) = diff(op.rules(), np.rules(), rule_key);
             for r in gone {
                 out.push(Action::RemoveRule {
                     instance: id,

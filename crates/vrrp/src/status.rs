@@ -64,9 +64,9 @@ impl InstanceStatus {
                 .master
                 .map(|(address, priority)| MasterStatus { address, priority }),
             vips_held: if i.holds_vips() {
-                p.vips
+                p.vips()
                     .iter()
-                    .chain(p.excluded.iter())
+                    .chain(p.excluded().iter())
                     .map(|a| a.addr)
                     .collect()
             } else {

@@ -10,7 +10,7 @@ use common::*;
 
 fn group_config() -> Config {
     let mut a = instance("VI_1", 51, 200);
-    a.notify.any = Some(command("/bin/notify"));
+    a.notify.any = Some(command("/bin/notify").into());
     let mut b = instance("VI_2", 52, 200);
     b.vips = vec![VirtualAddress::new("192.168.5.20".parse().unwrap())];
     b.tracking.interfaces = vec![track("eth1")];
@@ -21,7 +21,7 @@ fn group_config() -> Config {
         members: vec!["VI_1".to_string(), "VI_2".to_string()],
         tracking: Tracking::default(),
         notify: baton_conf::Notify {
-            master: Some(command("/bin/group_master")),
+            master: Some(command("/bin/group_master").into()),
             ..Default::default()
         },
         tracking_weight: false,
@@ -128,8 +128,8 @@ fn sync_group_members_refresh_caches_on_a_lower_priority_advert() {
 #[test]
 fn notifications_carry_keepalived_arguments() {
     let mut i = instance("VI_1", 51, 200);
-    i.notify.any = Some(command("/bin/notify"));
-    i.notify.master = Some(command("/bin/master"));
+    i.notify.any = Some(command("/bin/notify").into());
+    i.notify.master = Some(command("/bin/master").into());
     let mut h = H::start(&config(vec![i]));
     h.run_to(at(4.0));
     let args = h
@@ -226,7 +226,7 @@ fn vip_removed_externally_is_restored_unless_no_track() {
 #[test]
 fn garp_bursts_follow_keepalived_timing() {
     let mut i = instance("VI_1", 51, 200);
-    i.garp.master_refresh = Some(secs(60.0));
+    std::sync::Arc::make_mut(&mut i.garp).master_refresh = Some(secs(60.0));
     let mut h = H::start(&config(vec![i]));
     h.run_to(at(3.3));
     let t0 = h.entered("VI_1", State::Master).unwrap();

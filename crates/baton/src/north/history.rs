@@ -36,7 +36,6 @@ pub struct TransitionRecord {
 /// The history of one instance.
 #[derive(Debug, Clone, Default)]
 pub struct InstanceHistory {
-    pub name: String,
     pub changes: VecDeque<TransitionRecord>,
     /// The last takeover's duration (kept when older changes roll out of `changes`).
     pub last_takeover: Option<Duration>,
@@ -49,9 +48,11 @@ impl InstanceHistory {
 }
 
 /// Histories of every instance, by name (a reload keeps the history of instances that stay).
+/// With tens of thousands of instances this is a few percent of the daemon: keys and
+/// queues are kept at the size they hold.
 #[derive(Debug, Clone, Default)]
 pub struct History {
-    instances: HashMap<String, InstanceHistory>,
+    instances: HashMap<Box<str>, InstanceHistory>,
 }
 
 impl History {
@@ -66,13 +67,7 @@ impl History {
         cause: &str,
         heard: Option<Instant>,
     ) {
-        let h = self
-            .instances
-            .entry(name.to_string())
-            .or_insert_with(|| InstanceHistory {
-                name: name.to_string(),
-                ..InstanceHistory::default()
-            });
+        let h = self.instances.entry(name.into()).or_default();
         let previous = h.changes.back().map(|p| p.at);
         let held = previous.map(|p| at.saturating_duration_since(p));
         let takeover = (to == State::Master).then(|| {
@@ -93,6 +88,10 @@ impl History {
         }
         if h.changes.len() == KEPT {
             h.changes.pop_front();
+        } else if h.changes.len() == h.changes.capacity() {
+            // One more slot at a time (a queue's growth would start at four): most
+            // instances change state once or twice, and changes are rare.
+            h.changes.reserve_exact(1);
         }
         h.changes.push_back(TransitionRecord {
             at,
@@ -107,8 +106,7 @@ impl History {
     /// Forget instances a reload removed.
     pub fn retain(&mut self, names: &[&str]) {
         let keep: std::collections::HashSet<&str> = names.iter().copied().collect();
-        self.instances
-            .retain(|name, _| keep.contains(name.as_str()));
+        self.instances.retain(|name, _| keep.contains(&**name));
     }
 
     pub fn get(&self, name: &str) -> Option<&InstanceHistory> {

@@ -293,7 +293,7 @@ impl Daemon {
 
     /// On reload: remove the static addresses, routes and rules that went, add the new.
     pub(super) async fn static_reload(&mut self, new: &baton_conf::Config) {
-        let old = &self.config;
+        let old: &baton_conf::Config = &self.config;
         let gone = |o: &baton_conf::VirtualAddress| !new.static_addresses.contains(o);
         let mut before = old.clone();
         before.static_addresses.retain(gone);

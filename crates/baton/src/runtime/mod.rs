@@ -85,8 +85,9 @@ const SEND_BUFFER: usize = 8 + 255 * 16 + 8 + baton_wire::auth_ext::TRAILER_LEN;
 pub struct Daemon {
     clock: Clock,
     node: Node,
-    /// The configuration as loaded: the core and the trackers run this one.
-    config: Config,
+    /// The configuration as loaded: the core and the trackers run this one. Shared with the
+    /// core's instances, which read their addresses, routes and rules from it.
+    config: std::sync::Arc<Config>,
     actions: Vec<Action>,
     /// Actions taken from the core whose turn has not come yet (adverts never wait here).
     waiting: std::collections::VecDeque<Action>,
@@ -320,7 +321,8 @@ impl Daemon {
         let ifaces = Interfaces::new(links, addrs);
         let policy = ScriptPolicy::new(&config.global, &track_options);
         let clock = Clock::start();
-        let mut node = Node::new(&config, ifaces.environment());
+        let config = std::sync::Arc::new(config);
+        let mut node = Node::with_config(config.clone(), ifaces.environment());
         node.booted_ago(clock::since_boot());
         crate::south::links::promote_secondaries(&config);
         let mut sockets = Sockets::plan(&node);
@@ -600,7 +602,7 @@ impl Daemon {
         };
         match read {
             Reload::Applied(new) => {
-                let new = *new;
+                let new = std::sync::Arc::<Config>::from(new);
                 if new.global.net_namespace != self.config.global.net_namespace {
                     tracing::warn!(
                         "net_namespace cannot change on reload; staying in {}",
@@ -623,8 +625,7 @@ impl Daemon {
                 self.static_reload(&new).await;
                 crate::south::links::promote_secondaries(&new);
                 let now = self.clock.now();
-                self.node
-                    .handle(now, Input::Reload(&new), &mut self.actions);
+                self.node.reload(now, new.clone(), &mut self.actions);
                 self.sockets.replan(&self.node);
                 self.adverts.forget_endpoints();
                 self.sockets.open_available(&self.ifaces);

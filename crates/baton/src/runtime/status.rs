@@ -18,7 +18,6 @@ use crate::south::sockets::EndpointStatus;
 pub struct Info {
     config: PathBuf,
     started: Instant,
-    configured_instances: Vec<String>,
     /// `router_id`: which machine this is, in keepalived's words.
     router_id: Option<String>,
     pub reloads: u32,
@@ -32,7 +31,6 @@ impl Info {
         Info {
             config,
             started: Instant::now(),
-            configured_instances: c.instances.iter().map(|i| i.name.clone()).collect(),
             router_id: c.global.router_id.clone(),
             reloads: 0,
             reloads_refused: 0,
@@ -50,7 +48,6 @@ impl Info {
 
     pub fn reloaded(&mut self, c: &Config) {
         self.reloads += 1;
-        self.configured_instances = c.instances.iter().map(|i| i.name.clone()).collect();
         self.router_id = c.global.router_id.clone();
     }
 }
@@ -64,7 +61,9 @@ struct DaemonView<'a> {
     config: &'a PathBuf,
     router_id: Option<&'a str>,
     uptime_ms: u64,
-    configured_instances: &'a [String],
+    /// Read from the configuration when asked rather than copied (a name per instance).
+    #[serde(serialize_with = "instance_names")]
+    configured_instances: &'a [baton_conf::VrrpInstance],
     reloads: u32,
     reloads_refused: u32,
     /// How long the configuration has been being read for a reload, if it is.
@@ -74,6 +73,13 @@ struct DaemonView<'a> {
     announcements: &'a AnnounceStats,
     /// Log lines about peers left out by the limit, per kind.
     peer_log_left_out: &'a LeftOut,
+}
+
+fn instance_names<S: serde::Serializer>(
+    instances: &&[baton_conf::VrrpInstance],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(instances.iter().map(|i| &i.name))
 }
 
 #[derive(Debug, Serialize)]
@@ -101,7 +107,7 @@ impl Daemon {
                 config: &self.info.config,
                 router_id: self.info.router_id.as_deref(),
                 uptime_ms: self.info.started.elapsed().as_millis() as u64,
-                configured_instances: &self.info.configured_instances,
+                configured_instances: &self.config.instances,
                 reloads: self.info.reloads,
                 reloads_refused: self.info.reloads_refused,
                 reloading_ms: self

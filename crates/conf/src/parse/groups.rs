@@ -79,15 +79,15 @@ pub(crate) fn sync_group(cx: &mut Cx<'_>, stmt: &Stmt) -> Option<RawSyncGroup> {
             "track_script" => track_block(cx, line, TrackKind::Script, &mut g.tracking.scripts),
             "track_file" => track_block(cx, line, TrackKind::File, &mut g.tracking.files),
             "track_process" => track_block(cx, line, TrackKind::Process, &mut g.tracking.processes),
-            "notify_master" => g.notify.master = cx.command(line),
-            "notify_backup" => g.notify.backup = cx.command(line),
-            "notify_fault" => g.notify.fault = cx.command(line),
-            "notify_stop" => g.notify.stop = cx.command(line),
-            "notify" => g.notify.any = cx.command(line),
+            "notify_master" => g.notify.master = cx.command(line).map(Box::new),
+            "notify_backup" => g.notify.backup = cx.command(line).map(Box::new),
+            "notify_fault" => g.notify.fault = cx.command(line).map(Box::new),
+            "notify_stop" => g.notify.stop = cx.command(line).map(Box::new),
+            "notify" => g.notify.any = cx.command(line).map(Box::new),
             "notify_deleted" => {
                 g.notify.deleted = true;
                 if !line.args().is_empty() {
-                    g.notify.deleted_script = cx.command(line);
+                    g.notify.deleted_script = cx.command(line).map(Box::new);
                 } else {
                     cx.no_block(line);
                 }

@@ -48,7 +48,7 @@ pub(super) fn timers(
     let name = &raw.name;
     let strict = inst.strict;
     // GARP, timers and advert handling, from global_defs unless overridden.
-    inst.garp = garp(
+    inst.garp = std::sync::Arc::new(garp(
         cx,
         raw,
         g,
@@ -56,7 +56,7 @@ pub(super) fn timers(
         inst.interface.as_deref(),
         garp_groups,
         name,
-    );
+    ));
     inst.down_timer_adverts = raw
         .down_timer_adverts
         .as_ref()

@@ -129,10 +129,12 @@ pub struct Instance {
     /// When the last advert from another router was accepted in BACKUP: the last sign of
     /// the master this instance followed, from which a takeover is timed.
     pub(crate) heard: Option<Instant>,
-    /// `auth_hmac` sequence and replay marks.
-    pub(crate) hmac: crate::auth_hmac::HmacState,
+    /// `auth_hmac` sequence and replay marks, made on the first advert signed or checked.
+    /// Boxed like `dual`: a daemon may run tens of thousands of instances, few with
+    /// auth_hmac or a second master.
+    pub(crate) hmac: Option<Box<crate::auth_hmac::HmacState>>,
     /// As MASTER: a lower-priority master we keep hearing (split brain).
-    pub(crate) dual: Option<crate::split_brain::DualMaster>,
+    pub(crate) dual: Option<Box<crate::split_brain::DualMaster>>,
 }
 
 impl Instance {
@@ -161,7 +163,7 @@ impl Instance {
             mismatches: Mismatches::default(),
             last: None,
             heard: None,
-            hmac: Default::default(),
+            hmac: None,
             dual: None,
         }
     }
@@ -246,7 +248,7 @@ impl Instance {
     }
 
     pub fn unicast_peers(&self) -> &[baton_conf::UnicastPeer] {
-        &self.p.unicast_peers
+        self.p.unicast_peers()
     }
 
     /// Master_Adver_Interval: ours, or the master's as learned from its adverts (v3).

@@ -8,28 +8,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_conf::{
-    AuthHmac, Authentication, GarpSettings, InitialState, Notify, UnicastPeer, VirtualAddress,
-    VirtualRoute, VirtualRule, VrrpInstance,
+    AuthHmac, Authentication, Config, GarpSettings, InitialState, Notify, UnicastPeer,
+    VirtualAddress, VirtualRoute, VirtualRule, VrrpInstance,
 };
 use baton_wire::{Auth, ChecksumForm, Family, Version};
 
 use crate::timers::advert_interval_field;
 
-/// Settings most instances have in common, kept once: with thousands of instances a copy
-/// each (the notify commands alone are most of a kilobyte) was a third of an instance's
-/// memory.
+/// Settings most instances have in common, kept once: with tens of thousands of instances a
+/// copy each is a good part of an instance's memory.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
-    garp: Option<Arc<GarpSettings>>,
     notify: Option<Arc<Notify>>,
+    /// Interface names: thousands of instances usually run on a handful of interfaces.
+    names: Vec<Arc<str>>,
 }
 
 impl Shared {
-    fn garp(&mut self, g: &GarpSettings) -> Arc<GarpSettings> {
-        match &self.garp {
-            Some(last) if **last == *g => last.clone(),
-            _ => self.garp.insert(Arc::new(g.clone())).clone(),
+    fn interface(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.names.iter().find(|n| ***n == *name) {
+            return n.clone();
         }
+        let n: Arc<str> = Arc::from(name);
+        // Bounded, so a configuration with an interface per instance does not make this
+        // quadratic; such names are simply not shared.
+        if self.names.len() < 16 {
+            self.names.push(n.clone());
+        }
+        n
     }
 
     fn notify(&mut self, n: &Notify) -> Arc<Notify> {
@@ -64,10 +70,12 @@ pub(crate) struct Params {
     /// `auth_hmac`, shared with the configuration it came from.
     pub hmac: Option<Arc<AuthHmac>>,
     pub vip_bytes: Vec<u8>,
-    pub vips: Vec<VirtualAddress>,
-    pub excluded: Vec<VirtualAddress>,
-    pub routes: Vec<VirtualRoute>,
-    pub rules: Vec<VirtualRule>,
+    /// The configuration this instance was built from, shared with the daemon that keeps
+    /// it: the addresses, routes, rules and peers are read there rather than copied (with
+    /// tens of thousands of instances a copy each was a few hundred bytes an instance).
+    config: Arc<Config>,
+    /// This instance's entry in `config.instances`.
+    index: u32,
     pub nopreempt: bool,
     pub preempt_delay: Duration,
     pub accept: bool,
@@ -78,7 +86,6 @@ pub(crate) struct Params {
     pub owner_ignore_adverts: bool,
     pub skip_check_adv_addr: bool,
     pub check_unicast_src: bool,
-    pub unicast_peers: Vec<UnicastPeer>,
     pub unicast_ttl: u8,
     pub unicast_fault_no_peer: bool,
     pub mcast_group: IpAddr,
@@ -87,7 +94,8 @@ pub(crate) struct Params {
     pub dont_track_primary: bool,
     pub send_checksum: ChecksumForm,
     /// Cold and large: boxed to keep the per-advert fields of an instance in few cache lines.
-    /// Shared with the instances before it that have the same settings (usually all).
+    /// Shared with the configuration (and there with the instances that have the same
+    /// settings, usually all).
     pub garp: Arc<GarpSettings>,
     /// Shared like `garp`; `priority_changes` is read from `notify_priority_changes`.
     pub notify: Arc<Notify>,
@@ -95,7 +103,9 @@ pub(crate) struct Params {
 }
 
 impl Params {
-    pub fn new(c: &VrrpInstance, shared: &mut Shared) -> Params {
+    /// The parameters of `config.instances[index]`.
+    pub fn new(config: &Arc<Config>, index: usize, shared: &mut Shared) -> Params {
+        let c = &config.instances[index];
         let owner = c.is_owner();
         let (advert_field, advert_int) = advert_interval_field(c.version, c.advert_int);
         let auth = match &c.auth {
@@ -110,8 +120,8 @@ impl Params {
             vrid: c.vrid,
             family: c.family,
             version: c.version,
-            interface: Arc::from(c.interface.as_deref().unwrap_or("")),
-            advert_interface: Arc::from(c.advert_interface().unwrap_or("")),
+            interface: shared.interface(c.interface.as_deref().unwrap_or("")),
+            advert_interface: shared.interface(c.advert_interface().unwrap_or("")),
             base_priority: c.priority,
             owner,
             immediate_master: owner && c.state == InitialState::Master,
@@ -120,10 +130,8 @@ impl Params {
             auth,
             hmac: c.auth_hmac.clone().map(Arc::new),
             vip_bytes,
-            vips: c.vips.clone(),
-            excluded: c.excluded_vips.clone(),
-            routes: c.virtual_routes.clone(),
-            rules: c.virtual_rules.clone(),
+            config: config.clone(),
+            index: index as u32,
             nopreempt: c.nopreempt,
             preempt_delay: c.preempt_delay,
             accept: c.accept,
@@ -134,7 +142,6 @@ impl Params {
             owner_ignore_adverts: c.owner_ignore_adverts,
             skip_check_adv_addr: c.skip_check_adv_addr,
             check_unicast_src: c.check_unicast_src,
-            unicast_peers: c.unicast_peers.clone(),
             unicast_ttl: c.unicast_ttl.unwrap_or(baton_wire::VRRP_TTL),
             unicast_fault_no_peer: c.unicast_fault_no_peer,
             mcast_group: c.mcast_group,
@@ -146,14 +153,39 @@ impl Params {
             } else {
                 ChecksumForm::PseudoHeader
             },
-            garp: shared.garp(&c.garp),
+            garp: c.garp.clone(),
             notify: shared.notify(&c.notify),
             notify_priority_changes: c.notify.priority_changes == Some(true),
         }
     }
 
+    /// The instance as configured.
+    pub fn conf(&self) -> &VrrpInstance {
+        &self.config.instances[self.index as usize]
+    }
+
+    pub fn vips(&self) -> &[VirtualAddress] {
+        &self.conf().vips
+    }
+
+    pub fn excluded(&self) -> &[VirtualAddress] {
+        &self.conf().excluded_vips
+    }
+
+    pub fn routes(&self) -> &[VirtualRoute] {
+        &self.conf().virtual_routes
+    }
+
+    pub fn rules(&self) -> &[VirtualRule] {
+        &self.conf().virtual_rules
+    }
+
+    pub fn unicast_peers(&self) -> &[UnicastPeer] {
+        &self.conf().unicast_peers
+    }
+
     pub fn unicast(&self) -> bool {
-        !self.unicast_peers.is_empty()
+        !self.unicast_peers().is_empty()
     }
 
     /// The interface an address or route goes on: its own `dev`, else the instance's.

@@ -245,7 +245,11 @@ impl Instance {
             trailer: rx.trailer.as_ref(),
             unix_time: rx.unix_time,
         };
-        match self.hmac.verify(&cfg, &self.p.unicast_peers, &check) {
+        match self.hmac.get_or_insert_with(Default::default).verify(
+            &cfg,
+            self.p.unicast_peers(),
+            &check,
+        ) {
             Ok(skew) => {
                 if rx.trailer.is_some() {
                     self.counters.auth_ext.verified += 1;
@@ -303,7 +307,7 @@ impl Instance {
                 d.priority = prio;
                 d.adverts += 1;
             }
-            _ => self.dual = Some(DualMaster::new(now, rx.src, prio)),
+            _ => self.dual = Some(Box::new(DualMaster::new(now, rx.src, prio))),
         }
         let unicast = self.p.unicast();
         if let Some(d) = self

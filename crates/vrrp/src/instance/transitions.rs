@@ -23,7 +23,7 @@ impl Instance {
         }
         let checksum = self.p.send_checksum;
         if self.p.unicast() {
-            for (i, peer) in self.p.unicast_peers.iter().enumerate() {
+            for (i, peer) in self.p.unicast_peers().iter().enumerate() {
                 out.push(Action::SendAdvert(SendAdvert {
                     instance: self.id,
                     priority,
@@ -136,13 +136,13 @@ impl Instance {
     }
 
     fn remove_everything(&self, out: &mut Vec<Action>) {
-        for rule in &self.p.rules {
+        for rule in self.p.rules() {
             out.push(Action::RemoveRule {
                 instance: self.id,
                 rule: rule.clone(),
             });
         }
-        for route in &self.p.routes {
+        for route in self.p.routes() {
             out.push(Action::RemoveRoute {
                 instance: self.id,
                 interface: self.p.dev_of(&route.dev),
@@ -160,8 +160,8 @@ impl Instance {
 
     fn address_actions(&self, out: &mut Vec<Action>, add: bool) {
         let lists = [
-            (&self.p.vips, AddressKind::Virtual),
-            (&self.p.excluded, AddressKind::Excluded),
+            (self.p.vips(), AddressKind::Virtual),
+            (self.p.excluded(), AddressKind::Excluded),
         ];
         for (list, kind) in lists {
             for a in list {
@@ -187,7 +187,7 @@ impl Instance {
     }
 
     pub(crate) fn announce(&self, out: &mut Vec<Action>, repeat: u32) {
-        if repeat == 0 || (self.p.vips.is_empty() && self.p.excluded.is_empty()) {
+        if repeat == 0 || (self.p.vips().is_empty() && self.p.excluded().is_empty()) {
             return;
         }
         out.push(Action::Announce {
@@ -214,14 +214,14 @@ impl Instance {
         self.log(out, Level::Info, LogText::Static("Entering MASTER STATE"));
         self.record(now, State::Master, reason, out);
         self.address_actions(out, true);
-        for route in &self.p.routes {
+        for route in self.p.routes() {
             out.push(Action::AddRoute {
                 instance: self.id,
                 interface: self.p.dev_of(&route.dev),
                 route: route.clone(),
             });
         }
-        for rule in &self.p.rules {
+        for rule in self.p.rules() {
             out.push(Action::AddRule {
                 instance: self.id,
                 rule: rule.clone(),
@@ -253,13 +253,13 @@ impl Instance {
         if send_zero {
             self.send_advert(out, 0);
         }
-        for rule in &self.p.rules {
+        for rule in self.p.rules() {
             out.push(Action::RemoveRule {
                 instance: self.id,
                 rule: rule.clone(),
             });
         }
-        for route in &self.p.routes {
+        for route in self.p.routes() {
             out.push(Action::RemoveRoute {
                 instance: self.id,
                 interface: self.p.dev_of(&route.dev),
@@ -493,8 +493,8 @@ impl Instance {
             return false;
         }
         let lists = [
-            (&self.p.vips, AddressKind::Virtual),
-            (&self.p.excluded, AddressKind::Excluded),
+            (self.p.vips(), AddressKind::Virtual),
+            (self.p.excluded(), AddressKind::Excluded),
         ];
         for (list, kind) in lists {
             for a in list {
@@ -549,7 +549,7 @@ pub fn notify_actions(
     if let Some(cmd) = own {
         out.push(Action::RunNotify {
             target: target.clone(),
-            command: cmd.clone(),
+            command: baton_conf::Command::clone(cmd),
             args: None,
         });
     }
@@ -560,7 +560,7 @@ pub fn notify_actions(
     if let (true, Some(cmd)) = (generic, n.any.as_ref()) {
         out.push(Action::RunNotify {
             target: target.clone(),
-            command: cmd.clone(),
+            command: baton_conf::Command::clone(cmd),
             args: Some(NotifyArgs {
                 group: target.group,
                 name: target.name.clone(),
@@ -582,13 +582,13 @@ mod notify_tests {
     use super::*;
     use baton_conf::{Command, Notify};
 
-    fn cmd(text: &str) -> Option<Command> {
-        Some(Command {
+    fn cmd(text: &str) -> Option<Box<Command>> {
+        Some(Box::new(Command {
             text: text.into(),
             argv: vec![text.into()],
             run_as: None,
             span: Default::default(),
-        })
+        }))
     }
 
     /// What each notification runs: (command, appended words), then the FIFO line.

@@ -88,13 +88,19 @@ impl Node {
     /// Build a node from a validated configuration and what the daemon knows about the
     /// interfaces. Nothing happens until [`Input::Start`].
     pub fn new(config: &Config, env: Environment) -> Node {
+        Node::with_config(Arc::new(config.clone()), env)
+    }
+
+    /// [`Node::new`] with a configuration the caller keeps too: the instances read their
+    /// addresses, routes, rules and peers from it rather than keep copies.
+    pub fn with_config(config: Arc<Config>, env: Environment) -> Node {
         let mut logs = Vec::new();
         let mut node = Node {
             instances: Vec::new(),
             bindings: Vec::new(),
             groups: Vec::new(),
             group_of: Vec::new(),
-            trackers: Trackers::new(config),
+            trackers: Trackers::new(&config),
             env,
             segments: Vec::new(),
             heap: BinaryHeap::new(),
@@ -107,13 +113,13 @@ impl Node {
             unknown_vrid_adverts: 0,
             our_addresses: Vec::new(),
         };
-        node.install(config, &mut logs);
+        node.install(&config, &mut logs);
         node.pending_logs = logs;
         node
     }
 
     /// (Re)build instances, bindings, groups and the demultiplexing table from `config`.
-    pub(crate) fn install(&mut self, config: &Config, logs: &mut Vec<Action>) {
+    pub(crate) fn install(&mut self, config: &Arc<Config>, logs: &mut Vec<Action>) {
         // keepalived's rules were applied by baton-conf; nothing here applies them again.
         debug_assert_eq!(config.keeps_promises(), Ok(()));
         self.log_unknown_vrids = config.global.log_unknown_vrids;
@@ -129,7 +135,7 @@ impl Node {
             let id = InstanceId(i as u32);
             let group = config.sync_group_of(&c.name);
             self.instances
-                .push(Instance::new(id, Params::new(c, &mut shared)));
+                .push(Instance::new(id, Params::new(config, i, &mut shared)));
             self.bindings
                 .push(trackers::bindings(config, c, group, logs));
         }
@@ -307,7 +313,11 @@ impl Node {
             trailer: None,
             unix_time,
         };
-        let Some(trailer) = inst.hmac.sign(cfg, &m, s.first_copy) else {
+        let Some(trailer) =
+            inst.hmac
+                .get_or_insert_with(Default::default)
+                .sign(cfg, &m, s.first_copy)
+        else {
             return Ok(n);
         };
         tail.copy_from_slice(&trailer.emit());
@@ -323,9 +333,9 @@ impl Node {
         id: InstanceId,
     ) -> impl Iterator<Item = (Arc<str>, &VirtualAddress)> {
         self.instances.get(id.index()).into_iter().flat_map(|i| {
-            i.p.vips
+            i.p.vips()
                 .iter()
-                .chain(i.p.excluded.iter())
+                .chain(i.p.excluded().iter())
                 .map(move |a| (i.p.dev_of(&a.dev), a))
         })
     }
@@ -436,7 +446,7 @@ impl Node {
                 }
             }
             Input::Shutdown => self.shutdown(now, out),
-            Input::Reload(config) => self.reload(now, config, out),
+            Input::Reload(config) => self.reload(now, Arc::new(config.clone()), out),
         }
         self.run_timers(now, out);
         self.settle_queue();
@@ -599,7 +609,7 @@ impl Node {
                 primary
             }
         };
-        if p.unicast_fault_no_peer && p.unicast_peers.is_empty() {
+        if p.unicast_fault_no_peer && p.unicast_peers().is_empty() {
             faults.push(FaultReason::NoUnicastPeer);
         }
         let mut delta = 0i32;

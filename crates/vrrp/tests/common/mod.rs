@@ -48,8 +48,9 @@ pub fn strict(mut i: VrrpInstance) -> VrrpInstance {
     i.higher_prio_send_advert = false;
     i.owner_ignore_adverts = true;
     i.preempt_delay = Duration::ZERO;
-    i.garp.lower_prio_repeat = 0;
-    i.garp.lower_prio_delay = Duration::ZERO;
+    let garp = std::sync::Arc::make_mut(&mut i.garp);
+    garp.lower_prio_repeat = 0;
+    garp.lower_prio_delay = Duration::ZERO;
     i.accept = i.is_owner();
     i.auth = None;
     i

@@ -479,16 +479,18 @@ fn keyword(cx: &mut Cx<'_>, line: &Stmt, r: &mut RawInstance) {
         "skip_check_adv_addr" => r.skip_check_adv_addr = cx.bool_arg(line),
         "v3_checksum_as_v2" => r.v3_checksum_as_v2 = cx.bool_arg(line),
         "fast_handover" => bool_at(cx, line, &mut r.fast_handover),
-        "notify_master" => r.notify.master = cx.command(line),
-        "notify_backup" => r.notify.backup = cx.command(line),
-        "notify_fault" => r.notify.fault = cx.command(line),
-        "notify_stop" => r.notify.stop = cx.command(line),
-        "notify" => r.notify.any = cx.command(line),
-        "notify_master_rx_lower_pri" => r.notify.master_rx_lower_pri = cx.command(line),
+        "notify_master" => r.notify.master = cx.command(line).map(Box::new),
+        "notify_backup" => r.notify.backup = cx.command(line).map(Box::new),
+        "notify_fault" => r.notify.fault = cx.command(line).map(Box::new),
+        "notify_stop" => r.notify.stop = cx.command(line).map(Box::new),
+        "notify" => r.notify.any = cx.command(line).map(Box::new),
+        "notify_master_rx_lower_pri" => {
+            r.notify.master_rx_lower_pri = cx.command(line).map(Box::new)
+        }
         "notify_deleted" => {
             r.notify.deleted = true;
             if !line.args().is_empty() {
-                r.notify.deleted_script = cx.command(line);
+                r.notify.deleted_script = cx.command(line).map(Box::new);
             } else {
                 cx.no_block(line);
             }
