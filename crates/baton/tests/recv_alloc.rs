@@ -12,10 +12,10 @@ use std::cell::Cell;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use baton::south::vrrp_socket::{RECV_BUFFER, RecvBatch, VrrpSocket};
+use baton::south::vrrp_socket::{RECV_BUFFER, RecvBatch};
 use baton_wire::{Family, MCAST_GROUP_V4, MCAST_GROUP_V6};
 
-use netns::{Netns, in_thread, root_or_skip, runtime, veth_pair};
+use netns::{Netns, VrrpEnds, in_thread, root_or_skip, runtime, veth_pair};
 
 struct Counting;
 
@@ -63,47 +63,22 @@ fn receiving_adverts_allocates_nothing() {
     let (a, b) = (Netns::new("alloca"), Netns::new("allocb"));
     veth_pair(&a, &b);
     a.ip(&["addr", "add", "10.6.0.1/24", "dev", "va"]);
-    let index = |ns: &Netns, dev: &str| {
-        ns.ip_json(&["link", "show", "dev", dev])[0]["ifindex"]
-            .as_u64()
-            .unwrap() as u32
-    };
-    let (ia, ib) = (index(&a, "va"), index(&b, "vb"));
     let src6 = IpAddr::V6(a.link_local("va"));
     in_thread(|| {
         let rt = runtime();
         let _guard = rt.enter();
-        b.enter();
-        let mut rx4 = VrrpSocket::open("vb", ib, Family::Ipv4).unwrap();
-        rx4.join(IpAddr::V4(MCAST_GROUP_V4)).unwrap();
-        let mut rx6 = VrrpSocket::open("vb", ib, Family::Ipv6).unwrap();
-        rx6.join(IpAddr::V6(MCAST_GROUP_V6)).unwrap();
-        a.enter();
-        let tx4 = VrrpSocket::open("va", ia, Family::Ipv4).unwrap();
-        let tx6 = VrrpSocket::open("va", ia, Family::Ipv6).unwrap();
+        let VrrpEnds {
+            mut rx4,
+            mut rx6,
+            tx4,
+            tx6,
+        } = VrrpEnds::open(&a, &b);
         let advert = [
             0x21u8, 51, 200, 1, 1, 1, 0, 0, 192, 168, 5, 10, 0, 0, 0, 0, 0, 0, 0, 0,
         ];
         let src4: IpAddr = "10.6.0.1".parse().unwrap();
-        rt.block_on(async {
-            let mut buf = [0u8; RECV_BUFFER];
-            // Uncounted batches first, so the runtime's lazily grown state (the list of
-            // tasks that used up their cooperative budget) is in place: two, since where the
-            // budget runs out depends on how much of it the sends used.
-            for _ in 0..2 {
-                for _ in 0..PACKETS {
-                    tx4.send(src4, IpAddr::V4(MCAST_GROUP_V4), &advert)
-                        .await
-                        .unwrap();
-                    tx6.send(src6, IpAddr::V6(MCAST_GROUP_V6), &advert[..8])
-                        .await
-                        .unwrap();
-                }
-                for _ in 0..PACKETS {
-                    rx4.recv(&mut buf).await.unwrap();
-                    rx6.recv(&mut buf).await.unwrap();
-                }
-            }
+        // PACKETS adverts of each family, from `va` to the groups.
+        let burst = async || {
             for _ in 0..PACKETS {
                 tx4.send(src4, IpAddr::V4(MCAST_GROUP_V4), &advert)
                     .await
@@ -112,6 +87,20 @@ fn receiving_adverts_allocates_nothing() {
                     .await
                     .unwrap();
             }
+        };
+        rt.block_on(async {
+            let mut buf = [0u8; RECV_BUFFER];
+            // Uncounted batches first, so the runtime's lazily grown state (the list of
+            // tasks that used up their cooperative budget) is in place: two, since where the
+            // budget runs out depends on how much of it the sends used.
+            for _ in 0..2 {
+                burst().await;
+                for _ in 0..PACKETS {
+                    rx4.recv(&mut buf).await.unwrap();
+                    rx6.recv(&mut buf).await.unwrap();
+                }
+            }
+            burst().await;
             let before = ALLOCATIONS.load(Ordering::Relaxed);
             COUNTING.with(|c| c.set(true));
             let mut ttl_sum = 0usize;
@@ -139,14 +128,7 @@ fn receiving_adverts_allocates_nothing() {
             rx4.park();
             rx6.park();
             for counted in [false, true] {
-                for _ in 0..PACKETS {
-                    tx4.send(src4, IpAddr::V4(MCAST_GROUP_V4), &advert)
-                        .await
-                        .unwrap();
-                    tx6.send(src6, IpAddr::V6(MCAST_GROUP_V6), &advert[..8])
-                        .await
-                        .unwrap();
-                }
+                burst().await;
                 let before = ALLOCATIONS.load(Ordering::Relaxed);
                 COUNTING.with(|c| c.set(counted));
                 let mut ttl_sum = 0usize;

@@ -147,3 +147,37 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// The VRRP sockets of both ends of a [`veth_pair`]: receivers for both families on `vb` in
+/// `b`, joined to the VRRP groups, and senders on `va` in `a`.
+pub struct VrrpEnds {
+    pub rx4: baton::south::vrrp_socket::VrrpSocket,
+    pub rx6: baton::south::vrrp_socket::VrrpSocket,
+    pub tx4: baton::south::vrrp_socket::VrrpSocket,
+    pub tx6: baton::south::vrrp_socket::VrrpSocket,
+}
+
+impl VrrpEnds {
+    /// Open them. Call on a thread of its own ([`in_thread`]) inside a runtime (`enter`): the
+    /// thread is left in `a`.
+    pub fn open(a: &Netns, b: &Netns) -> VrrpEnds {
+        use baton::south::vrrp_socket::VrrpSocket;
+        use baton_wire::{Family, MCAST_GROUP_V4, MCAST_GROUP_V6};
+        use std::net::IpAddr;
+        let index = |ns: &Netns, dev: &str| {
+            ns.ip_json(&["link", "show", "dev", dev])[0]["ifindex"]
+                .as_u64()
+                .unwrap() as u32
+        };
+        let (ia, ib) = (index(a, "va"), index(b, "vb"));
+        b.enter();
+        let rx4 = VrrpSocket::open("vb", ib, Family::Ipv4).unwrap();
+        rx4.join(IpAddr::V4(MCAST_GROUP_V4)).unwrap();
+        let rx6 = VrrpSocket::open("vb", ib, Family::Ipv6).unwrap();
+        rx6.join(IpAddr::V6(MCAST_GROUP_V6)).unwrap();
+        a.enter();
+        let tx4 = VrrpSocket::open("va", ia, Family::Ipv4).unwrap();
+        let tx6 = VrrpSocket::open("va", ia, Family::Ipv6).unwrap();
+        VrrpEnds { rx4, rx6, tx4, tx6 }
+    }
+}

@@ -12,7 +12,7 @@ use baton_wire::{
 };
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::netns::{Netns, in_thread, root_or_skip, runtime, veth_pair};
+use crate::netns::{Netns, VrrpEnds, in_thread, root_or_skip, runtime, veth_pair};
 
 fn pair(tag: &str) -> (Netns, Netns) {
     let a = Netns::new(&format!("{tag}a"));
@@ -93,49 +93,6 @@ fn ipv4_advert_crosses_with_ttl_255_multicast_and_unicast() {
                 assert_eq!(parsed, advert);
             }
         });
-    });
-}
-
-#[test]
-fn ipv4_advert_leaves_with_tos_c0_and_without_df() {
-    if !root_or_skip("ipv4_advert_leaves_with_tos_c0_and_without_df") {
-        return;
-    }
-    let (a, b) = pair("hdr");
-    let ia = ifindex(&a, "va");
-    in_thread(|| {
-        let rt = runtime();
-        let _guard = rt.enter();
-        b.enter();
-        // A plain raw socket shows the IPv4 header as it arrived.
-        let raw = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).unwrap();
-        raw.bind_device(Some(b"vb")).unwrap();
-        raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        a.enter();
-        let tx = VrrpSocket::open("va", ia, Family::Ipv4).unwrap();
-        rt.block_on(async {
-            let vips =
-                encode_addresses(Family::Ipv4, &[IpAddr::V4(Ipv4Addr::new(192, 168, 5, 10))]);
-            let mut out = [0u8; 64];
-            let src: IpAddr = "10.3.0.1".parse().unwrap();
-            let dst: IpAddr = "10.3.0.2".parse().unwrap();
-            let n = seed_advert(&vips)
-                .emit(&mut out, src, dst, ChecksumForm::Plain)
-                .unwrap();
-            tx.send(src, dst, &out[..n]).await.unwrap();
-        });
-        let mut bytes = [0u8; 256];
-        let n = nix::sys::socket::recv(
-            std::os::fd::AsRawFd::as_raw_fd(&raw),
-            &mut bytes,
-            nix::sys::socket::MsgFlags::empty(),
-        )
-        .unwrap();
-        assert!(n >= 20, "short datagram");
-        assert_eq!(bytes[1], 0xc0, "TOS");
-        assert_eq!(bytes[6] & 0x40, 0, "DF must be clear");
-        assert_eq!(bytes[8], 255, "TTL");
-        assert_eq!(bytes[9], 112, "protocol");
     });
 }
 
@@ -287,19 +244,16 @@ fn parked_socket_keeps_its_datagrams_for_a_batched_read() {
         return;
     }
     let (a, b) = pair("park");
-    let (ia, ib) = (ifindex(&a, "va"), ifindex(&b, "vb"));
     let src6 = IpAddr::V6(a.link_local("va"));
     in_thread(|| {
         let rt = runtime();
         let _guard = rt.enter();
-        b.enter();
-        let mut rx4 = VrrpSocket::open("vb", ib, Family::Ipv4).unwrap();
-        rx4.join(IpAddr::V4(MCAST_GROUP_V4)).unwrap();
-        let mut rx6 = VrrpSocket::open("vb", ib, Family::Ipv6).unwrap();
-        rx6.join(IpAddr::V6(MCAST_GROUP_V6)).unwrap();
-        a.enter();
-        let tx4 = VrrpSocket::open("va", ia, Family::Ipv4).unwrap();
-        let tx6 = VrrpSocket::open("va", ia, Family::Ipv6).unwrap();
+        let VrrpEnds {
+            mut rx4,
+            mut rx6,
+            tx4,
+            tx6,
+        } = VrrpEnds::open(&a, &b);
         let src4: IpAddr = "10.3.0.1".parse().unwrap();
         const BURST: usize = 100;
         rt.block_on(async {
