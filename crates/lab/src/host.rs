@@ -200,9 +200,25 @@ impl Host {
         }
         let what = describe(cmd);
         let ns = self.node.namespaces()?;
-        let child = ns
-            .run(Depth::Whole, || cmd.spawn())?
-            .ctx(|| format!("starting `{what}` on {}", self.name()))?;
+        // A program the test has just written (a copy of `sleep` named nginx) can be "busy"
+        // for a moment: another thread of the test process that forks meanwhile holds the
+        // writing descriptor until its child execs. That passes; anything else is an error.
+        let mut busy_until = None;
+        let child = loop {
+            match ns.run(Depth::Whole, || cmd.spawn())? {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    let until = *busy_until.get_or_insert_with(|| {
+                        std::time::Instant::now() + std::time::Duration::from_secs(2)
+                    });
+                    if std::time::Instant::now() >= until {
+                        break Err(e);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => break r,
+            }
+        }
+        .ctx(|| format!("starting `{what}` on {}", self.name()))?;
         let inner = Arc::new(ProcInner {
             pid: child.id(),
             child: Mutex::new(child),
