@@ -16,26 +16,24 @@
 //! silently dropped.
 //!
 //! Receiving never allocates: the caller owns the packet buffers (a [`RecvBatch`], read with
-//! one `recvmmsg` for every datagram waiting) and the socket owns one control-message buffer
-//! for single reads. Every datagram carries the kernel's arrival time (`SO_TIMESTAMPNS`), so
-//! an advert read late (the loop was busy, or its sockets parked) still moves the timers
-//! from when it arrived.
+//! one `recvmmsg` for every datagram waiting); single reads (`recv`) go through the same read
+//! into a one-datagram batch of the socket's own. Every datagram carries the kernel's arrival
+//! time (`SO_TIMESTAMPNS`), so an advert read late (the loop was busy, or its sockets parked)
+//! still moves the timers from when it arrived.
 //!
 //! Reading is registered with the event loop through a second descriptor of the socket, so
 //! it can be *parked*: taken out of the loop's epoll set while sends stay registered. A
 //! backup that hears thousands of adverts a second would otherwise be woken for every few of
 //! them; parked, it reads them in batches when its timer says (see `runtime::receive`).
 
-use std::io::{self, IoSliceMut};
+use std::io;
 use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use baton_wire::{Family, IPPROTO_VRRP, VRRP_TTL, ipv4::Ipv4Repr};
-use nix::sys::socket::{
-    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
-};
+use nix::sys::socket::{setsockopt, sockopt};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
@@ -165,7 +163,8 @@ pub struct VrrpSocket {
     family: Family,
     ifname: String,
     ifindex: u32,
-    control: Box<ControlBuffer>,
+    /// The buffers of [`VrrpSocket::recv`], made on its first call.
+    single: Option<RecvBatch>,
     /// The TTL an IPv4 advert to a unicast peer carries in the header baton writes.
     unicast_ttl: std::sync::atomic::AtomicU8,
 }
@@ -248,7 +247,7 @@ impl VrrpSocket {
             family,
             ifname: ifname.to_string(),
             ifindex,
-            control: Box::new(ControlBuffer([0; 128])),
+            single: None,
             unicast_ttl: std::sync::atomic::AtomicU8::new(VRRP_TTL),
         })
     }
@@ -532,13 +531,16 @@ impl VrrpSocket {
             return Err(RecvError::Io(io::Error::from(io::ErrorKind::NotConnected)));
         };
         let family = self.family;
-        let control = &mut self.control.0;
-        let (len, meta) = read
-            .async_io(Interest::READABLE, |fd| {
-                recv_once(fd.as_raw_fd(), buf, control)
-            })
+        // The same read as the daemon's batches, one datagram at a time, copied out.
+        let one = self.single.get_or_insert_with(RecvBatch::new);
+        read.async_io(Interest::READABLE, |fd| one.read_at_most(fd.as_raw_fd(), 1))
             .await?;
-        finish(family, &buf[..len], meta)
+        let meta = *one.got.first().ok_or(RecvError::Truncated)?;
+        let (Some(to), Some(from)) = (buf.get_mut(..meta.len), one.bufs.get(..meta.len)) else {
+            return Err(RecvError::Truncated);
+        };
+        to.copy_from_slice(from);
+        finish(family, to, meta)
     }
 
     /// Poll for datagrams and read every one waiting (up to the batch's room) into `batch`
@@ -555,7 +557,7 @@ impl VrrpSocket {
         };
         loop {
             let mut guard = ready!(read.poll_read_ready(cx))?;
-            match guard.try_io(|fd| batch.read_from(fd.as_raw_fd(), self.family)) {
+            match guard.try_io(|fd| batch.read_from(fd.as_raw_fd())) {
                 Ok(r) => return Poll::Ready(r),
                 // Spurious readiness: the guard cleared it; wait again.
                 Err(_would_block) => continue,
@@ -567,11 +569,11 @@ impl VrrpSocket {
     /// there are none.
     pub fn recv_waiting(&self, batch: &mut RecvBatch) -> io::Result<usize> {
         let r = match (&self.read, &self.parked) {
-            (Some(read), _) => read.try_io(Interest::READABLE, |fd| {
-                batch.read_from(fd.as_raw_fd(), self.family)
-            }),
-            (None, Some(fd)) => batch.read_from(fd.as_raw_fd(), self.family),
-            (None, None) => batch.read_from(self.fd.get_ref().as_raw_fd(), self.family),
+            (Some(read), _) => {
+                read.try_io(Interest::READABLE, |fd| batch.read_from(fd.as_raw_fd()))
+            }
+            (None, Some(fd)) => batch.read_from(fd.as_raw_fd()),
+            (None, None) => batch.read_from(self.fd.get_ref().as_raw_fd()),
         };
         match r {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
@@ -672,9 +674,14 @@ impl RecvBatch {
 
     /// One `recvmmsg` (never waiting) into every slot. Errors as `recvmsg` gives them;
     /// `WouldBlock` when nothing is waiting.
-    fn read_from(&mut self, fd: std::os::fd::RawFd, family: Family) -> io::Result<usize> {
+    fn read_from(&mut self, fd: std::os::fd::RawFd) -> io::Result<usize> {
+        self.read_at_most(fd, MAX_RECV_BATCH)
+    }
+
+    /// [`RecvBatch::read_from`], at most `limit` datagrams (and never growing past it).
+    fn read_at_most(&mut self, fd: std::os::fd::RawFd, limit: usize) -> io::Result<usize> {
         self.got.clear();
-        let slots = self.slots();
+        let slots = self.slots().min(limit);
         // SAFETY: all-zero is a valid value of these plain C structs.
         let mut names: [libc::sockaddr_in6; MAX_RECV_BATCH] = unsafe { std::mem::zeroed() };
         // SAFETY: as above; every pointer in them is set below before the call.
@@ -721,8 +728,8 @@ impl RecvBatch {
                 truncated: h.msg_flags & libc::MSG_TRUNC != 0,
                 arrived: None,
             };
-            if family == Family::Ipv6 && names[k].sin6_family == libc::AF_INET6 as libc::sa_family_t
-            {
+            // An IPv6 socket's source; an IPv4 one's is read from the header.
+            if names[k].sin6_family == libc::AF_INET6 as libc::sa_family_t {
                 meta.src = Some(IpAddr::V6(Ipv6Addr::from(names[k].sin6_addr.s6_addr)));
             }
             // SAFETY: the kernel wrote `msg_controllen` bytes of control messages into the
@@ -730,7 +737,7 @@ impl RecvBatch {
             unsafe { read_cmsgs(h, &mut meta) };
             self.got.push(meta);
         }
-        if n == slots && slots < MAX_RECV_BATCH {
+        if n == slots && slots < limit.min(MAX_RECV_BATCH) {
             self.grow();
         }
         Ok(n)
@@ -785,43 +792,6 @@ struct Meta {
     hop_limit: Option<u8>,
     truncated: bool,
     arrived: Option<Duration>,
-}
-
-fn recv_once(
-    fd: std::os::fd::RawFd,
-    buf: &mut [u8],
-    control: &mut [u8; 128],
-) -> io::Result<(usize, Meta)> {
-    let mut iov = [IoSliceMut::new(buf)];
-    let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut control[..]), MsgFlags::empty())
-        .map_err(io::Error::from)?;
-    let mut meta = Meta {
-        len: msg.bytes,
-        src: msg.address.and_then(|a| {
-            a.as_sockaddr_in()
-                .map(|s| IpAddr::V4(s.ip()))
-                .or_else(|| a.as_sockaddr_in6().map(|s| IpAddr::V6(s.ip())))
-        }),
-        dst: None,
-        hop_limit: None,
-        truncated: msg.flags.contains(MsgFlags::MSG_TRUNC),
-        arrived: None,
-    };
-    if let Ok(cmsgs) = msg.cmsgs() {
-        for c in cmsgs {
-            match c {
-                ControlMessageOwned::Ipv6PacketInfo(info) => {
-                    meta.dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
-                }
-                ControlMessageOwned::Ipv6HopLimit(h) => meta.hop_limit = u8::try_from(h).ok(),
-                ControlMessageOwned::ScmTimestampns(ts) => {
-                    meta.arrived = Some(Duration::from(ts));
-                }
-                _ => {}
-            }
-        }
-    }
-    Ok((msg.bytes, meta))
 }
 
 fn finish(family: Family, data: &[u8], meta: Meta) -> Result<Received<'_>, RecvError> {
