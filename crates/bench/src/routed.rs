@@ -326,30 +326,37 @@ fn service_case(
         "service death (nginx SIGKILLed on the master), primary/backup, {case} [baton: \
          track_process; keepalived: vrrp_script `pgrep -x nginx` every 1 s]"
     );
-    report.rows.push(Row {
-        section: "routed",
-        measure: format!("{what}: kill → route gone from the master's kernel (the daemon's part)"),
-        bound: "keepalived: the script interval, 1 s".into(),
-        baton: b.cell(&b.daemon),
-        keepalived: k.cell(&k.daemon),
-        target: target(b.daemon.median().map(|m| m < DAEMON_TARGET), "< 5 ms"),
-    });
-    report.rows.push(Row {
-        section: "routed",
-        measure: format!("{what}: kill → route withdrawn at the router"),
-        bound: "–".into(),
-        baton: b.cell(&b.router),
-        keepalived: k.cell(&k.router),
-        target: target(b.router.median().map(|m| m < ROUTER_TARGET), "< 300 ms"),
-    });
-    report.rows.push(Row {
-        section: "routed",
-        measure: format!("{what}: kill → first HTTP answer from the survivor through the VIP"),
-        bound: "–".into(),
-        baton: b.cell(&b.answer),
-        keepalived: k.cell(&k.answer),
-        target: String::new(),
-    });
+    // (what is timed, bound, baton's and keepalived's samples, baton's target)
+    let rows = [
+        (
+            "kill → route gone from the master's kernel (the daemon's part)",
+            "keepalived: the script interval, 1 s",
+            (&b.daemon, &k.daemon),
+            target(b.daemon.median().map(|m| m < DAEMON_TARGET), "< 5 ms"),
+        ),
+        (
+            "kill → route withdrawn at the router",
+            "–",
+            (&b.router, &k.router),
+            target(b.router.median().map(|m| m < ROUTER_TARGET), "< 300 ms"),
+        ),
+        (
+            "kill → first HTTP answer from the survivor through the VIP",
+            "–",
+            (&b.answer, &k.answer),
+            String::new(),
+        ),
+    ];
+    for (timed, bound, (bs, ks), target) in rows {
+        report.rows.push(Row {
+            section: "routed",
+            measure: format!("{what}: {timed}"),
+            bound: bound.into(),
+            baton: b.cell(bs),
+            keepalived: k.cell(ks),
+            target,
+        });
+    }
     if !b.tracker.values.is_empty() {
         report.notes.push(format!(
             "routed {case}, baton's part split by its own log (wall-clock, µs): kill → \
