@@ -122,9 +122,12 @@ pub struct Advert {
     pub priority: u8,
 }
 
-/// Every VRRP advert of a capture, in order.
+/// Every VRRP advert of a capture, in the order of their timestamps. A capture records
+/// frames from both CPUs, and two sent on different CPUs at once can be written with their
+/// stamps a few microseconds out of order; the measures take them in time order.
 pub fn adverts(p: &Pcap) -> Vec<Advert> {
-    p.with_protocol(112)
+    let mut adverts: Vec<Advert> = p
+        .with_protocol(112)
         .filter_map(|r| {
             let ip = r.ip()?;
             Some(Advert {
@@ -137,7 +140,10 @@ pub fn adverts(p: &Pcap) -> Vec<Advert> {
                 priority: *ip.payload.get(2)?,
             })
         })
-        .collect()
+        .collect();
+    // Stable: frames with the same stamp keep the capture's order.
+    adverts.sort_by_key(|a| a.ts);
+    adverts
 }
 
 /// `later - earlier` of two capture timestamps.
