@@ -519,14 +519,14 @@ impl Node {
             if t > now {
                 break;
             }
-            self.heap.pop();
             let i = i as usize;
             if self.scheduled[i] != Some(t) {
+                self.heap.pop();
                 continue;
             }
-            self.scheduled[i] = None;
             let outcome = self.instances[i].on_deadline(now, out);
-            self.schedule(i);
+            // The fired entry is still the head: only the instance ran.
+            self.requeue_head(i);
             self.apply_outcome(now, i, outcome, out);
         }
     }
@@ -544,14 +544,26 @@ impl Node {
                 self.heap.pop();
                 continue;
             }
-            let real = self.instances[i].next_deadline();
-            if real == Some(t) {
+            if self.instances[i].next_deadline() == Some(t) {
                 break;
             }
-            self.heap.pop();
-            self.scheduled[i] = real;
-            if let Some(d) = real {
-                self.heap.push(Reverse((d, i as u32)));
+            self.requeue_head(i);
+        }
+    }
+
+    /// The head of the queue, instance `i`'s entry, becomes its next deadline: replaced in
+    /// place, one sift down where a pop and a push were two. A master's every advert and a
+    /// backup's every few come through here.
+    fn requeue_head(&mut self, i: usize) {
+        self.scheduled[i] = self.instances[i].next_deadline();
+        match self.scheduled[i] {
+            Some(d) => {
+                if let Some(mut head) = self.heap.peek_mut() {
+                    *head = Reverse((d, i as u32));
+                }
+            }
+            None => {
+                self.heap.pop();
             }
         }
     }
