@@ -67,7 +67,9 @@ impl Host {
         )
     }
 
-    /// Drop everything in and out of the host except on loopback.
+    /// Drop everything in and out of the host that passes its IP hooks, except on loopback.
+    /// Frames a program hands the device itself (baton's adverts to the VRRP group, GARPs)
+    /// leave anyway: cut a host off completely with [`Host::link_down`] or [`Host::unplug`].
     pub fn block_all(&self) -> Result<Fault> {
         self.nft_rules(
             "block all traffic",

@@ -1,5 +1,6 @@
-//! Ethernet II framing: what an AF_PACKET `SOCK_RAW` socket sends and receives. Only gratuitous
-//! ARP and unsolicited Neighbor Advertisements need it; adverts go through IP raw sockets.
+//! Ethernet II framing: what an AF_PACKET `SOCK_RAW` socket sends and receives (gratuitous ARP
+//! and unsolicited Neighbor Advertisements), and the multicast addresses adverts to a group
+//! are framed to.
 
 use core::fmt;
 
@@ -31,6 +32,13 @@ impl MacAddr {
 
     pub const fn octets(&self) -> [u8; 6] {
         self.0
+    }
+
+    /// The multicast MAC an IPv4 multicast group maps to (RFC 1112 §6.4): 01:00:5e and the
+    /// low 23 bits of the group.
+    pub const fn ipv4_multicast(group: &core::net::Ipv4Addr) -> MacAddr {
+        let o = group.octets();
+        MacAddr([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]])
     }
 
     /// The multicast MAC an IPv6 multicast group maps to (RFC 2464 §7): 33:33 and the low
@@ -124,6 +132,16 @@ mod tests {
     fn all_nodes_maps_to_33_33_0_0_0_1() {
         let mac = MacAddr::ipv6_multicast(&core::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1));
         assert_eq!(mac, MacAddr([0x33, 0x33, 0, 0, 0, 1]));
+    }
+
+    /// RFC 1112 §6.4: the VRRP group 224.0.0.18 is 01:00:5e:00:00:12; the 24th bit from
+    /// the top of the group is dropped.
+    #[test]
+    fn ipv4_groups_map_to_01_00_5e_and_23_bits() {
+        let vrrp = MacAddr::ipv4_multicast(&core::net::Ipv4Addr::new(224, 0, 0, 18));
+        assert_eq!(vrrp, MacAddr([1, 0, 0x5e, 0, 0, 0x12]));
+        let high = MacAddr::ipv4_multicast(&core::net::Ipv4Addr::new(239, 200, 1, 2));
+        assert_eq!(high, MacAddr([1, 0, 0x5e, 0x48, 1, 2]));
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! | [`accept_mode`] | `no_accept`: the nftables table that drops traffic to a master's addresses |
 
 pub mod accept_mode;
+pub mod advert_frames;
 pub mod announce;
 pub mod conntrackd;
 pub mod garp;

@@ -3,9 +3,13 @@
 //!
 //! IPv4 is sent with `IP_HDRINCL`, as keepalived sends it: baton writes the header (TOS 0xc0,
 //! internetwork control; TTL 255, or `unicast_ttl` to a unicast peer; DF clear; the source
-//! the core chose) in front of each advert, and the kernel still fills the identification
-//! field and the header checksum (both left zero) and routes the packet out of the socket's
-//! device. The kernel's own header path (`ip_append_data`, a control message naming the
+//! the core chose, and an identification counted per socket as keepalived counts one per
+//! instance, and the header checksum) in front of each advert, and the kernel routes the
+//! packet out of the socket's device — or, for an advert to the group on an Ethernet-type
+//! interface, takes the finished datagram as a frame to the group's MAC
+//! ([`super::advert_frames`]: no route, no IP output path). (An identification left zero
+//! the kernel would pick itself, hashing the addresses: a fiftieth of a master's CPU per
+//! advert at thousands of instances.) The kernel's own header path (`ip_append_data`, a control message naming the
 //! source, and the check that the source is local) cost a master of thousands of instances
 //! about a tenth of its CPU per advert; the packet on the wire is the same. Received IPv4
 //! datagrams come with their header either way, which is where the TTL is read.
@@ -33,6 +37,8 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use baton_wire::{Family, IPPROTO_VRRP, VRRP_TTL, ipv4::Ipv4Repr};
+
+use super::advert_frames::{self, AdvertFrames};
 use nix::sys::socket::{setsockopt, sockopt};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::Interest;
@@ -167,6 +173,28 @@ pub struct VrrpSocket {
     single: Option<RecvBatch>,
     /// The TTL an IPv4 advert to a unicast peer carries in the header baton writes.
     unicast_ttl: std::sync::atomic::AtomicU8,
+    /// The identification of the last IPv4 advert sent; never zero on the wire.
+    ident: std::sync::atomic::AtomicU16,
+    /// IPv4 adverts to a group go out as frames through this, where the interface takes
+    /// them ([`advert_frames`]).
+    frames: Option<AdvertFrames>,
+    /// The packet socket refused adverts for good: everything through the raw socket.
+    frames_off: std::sync::atomic::AtomicBool,
+}
+
+fn is_ipv4_group(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V4(v4) if v4.is_multicast())
+}
+
+/// The next IPv4 identification from `counter`: counts up, skipping zero (which the kernel
+/// would replace with one of its own).
+fn next_ident(counter: &std::sync::atomic::AtomicU16) -> u16 {
+    use std::sync::atomic::Ordering::Relaxed;
+    let id = counter.fetch_add(1, Relaxed).wrapping_add(1);
+    if id != 0 {
+        return id;
+    }
+    counter.fetch_add(1, Relaxed).wrapping_add(1)
 }
 
 impl VrrpSocket {
@@ -249,11 +277,23 @@ impl VrrpSocket {
             ifindex,
             single: None,
             unicast_ttl: std::sync::atomic::AtomicU8::new(VRRP_TTL),
+            ident: std::sync::atomic::AtomicU16::new(0),
+            frames: match family {
+                Family::Ipv4 => AdvertFrames::open(ifname, ifindex),
+                Family::Ipv6 => None,
+            },
+            frames_off: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     pub fn family(&self) -> Family {
         self.family
+    }
+
+    /// Adverts to the group leave as frames ([`advert_frames`]) rather than through the raw
+    /// socket's IP output path.
+    pub fn sends_frames(&self) -> bool {
+        self.frames.is_some() && !self.frames_off.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn ifname(&self) -> &str {
@@ -411,8 +451,50 @@ impl VrrpSocket {
     ///
     /// One system call for every advert due in the same wake-up, with no allocation: the
     /// control messages and addresses live on the stack.
+    ///
+    /// IPv4 adverts to a group go out as frames where the interface has an
+    /// [`AdvertFrames`] sender; one call sends the run of messages at the front that go the
+    /// same way. A run the packet socket refuses is sent through the raw socket instead.
     fn sendmmsg_now(&self, buf: &[u8], msgs: &[Outgoing]) -> io::Result<usize> {
         let msgs = &msgs[..msgs.len().min(MAX_BATCH)];
+        let frames = self
+            .frames
+            .as_ref()
+            .filter(|_| !self.frames_off.load(std::sync::atomic::Ordering::Relaxed));
+        let framed = |m: &Outgoing| frames.is_some() && is_ipv4_group(m.dst);
+        let Some(first) = msgs.first() else {
+            return Ok(0);
+        };
+        let way = framed(first);
+        let run = msgs.iter().take_while(|m| framed(m) == way).count();
+        let msgs = &msgs[..run];
+        if let (true, Some(frames)) = (way, frames) {
+            match self.sendmmsg_via(buf, msgs, Some(frames)) {
+                Ok(sent) => return Ok(sent),
+                Err(e) => {
+                    if advert_frames::is_lasting(&e) {
+                        self.frames_off
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
+                        tracing::warn!(
+                            "{}: adverts to the group go through the raw IP socket from now \
+                             on: the packet socket refused them: {e}",
+                            self.ifname
+                        );
+                    }
+                }
+            }
+        }
+        self.sendmmsg_via(buf, msgs, None)
+    }
+
+    /// [`VrrpSocket::sendmmsg_now`] through the raw socket, or through `frames` (every
+    /// message then an IPv4 advert to a group).
+    fn sendmmsg_via(
+        &self,
+        buf: &[u8],
+        msgs: &[Outgoing],
+        frames: Option<&AdvertFrames>,
+    ) -> io::Result<usize> {
         // SAFETY: all-zero is a valid value of these plain C structs.
         let mut names: [libc::sockaddr_in6; MAX_BATCH] = unsafe { std::mem::zeroed() };
         let mut controls = [PktinfoCmsg([0; PKTINFO_CMSG]); MAX_BATCH];
@@ -439,9 +521,26 @@ impl VrrpSocket {
                         },
                         sin_zero: [0; 8],
                     };
-                    // SAFETY: a sockaddr_in (16 bytes) fits in the sockaddr_in6 (28 bytes)
-                    // it is written over, whose alignment is at least as strict.
-                    unsafe { std::ptr::write((name as *mut libc::sockaddr_in6).cast(), sin) };
+                    let name_len = match frames {
+                        Some(f) => {
+                            // SAFETY: a sockaddr_ll (20 bytes) fits in the sockaddr_in6 (28
+                            // bytes) it is written over, whose alignment is at least as strict.
+                            unsafe {
+                                std::ptr::write(
+                                    (name as *mut libc::sockaddr_in6).cast(),
+                                    f.destination(dst),
+                                )
+                            };
+                            std::mem::size_of::<libc::sockaddr_ll>()
+                        }
+                        None => {
+                            // SAFETY: as above, for a sockaddr_in (16 bytes).
+                            unsafe {
+                                std::ptr::write((name as *mut libc::sockaddr_in6).cast(), sin)
+                            };
+                            std::mem::size_of::<libc::sockaddr_in>()
+                        }
+                    };
                     let ip = Ipv4Repr {
                         src,
                         dst,
@@ -454,15 +553,18 @@ impl VrrpSocket {
                         header_len: baton_wire::ipv4::MIN_HEADER_LEN,
                         payload_len: m.len,
                     };
-                    // Identification 0: the kernel picks it, as for its own headers.
-                    ip.emit(&mut headers[k], TOS_INTERNETWORK_CONTROL as u8, 0)
-                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+                    ip.emit(
+                        &mut headers[k],
+                        TOS_INTERNETWORK_CONTROL as u8,
+                        next_ident(&self.ident),
+                    )
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
                     iovs[k][0] = libc::iovec {
                         iov_base: headers[k].as_mut_ptr().cast(),
                         iov_len: headers[k].len(),
                     };
                     iovs[k][1] = payload;
-                    (std::mem::size_of::<libc::sockaddr_in>(), 0, 2)
+                    (name_len, 0, 2)
                 }
                 (IpAddr::V6(src), IpAddr::V6(dst)) => {
                     *name = libc::sockaddr_in6 {
@@ -495,7 +597,7 @@ impl VrrpSocket {
         // and unmoved across the call; `msgs.len()` headers are initialised.
         let r = unsafe {
             libc::sendmmsg(
-                self.fd.get_ref().as_raw_fd(),
+                frames.map_or(self.fd.get_ref().as_raw_fd(), AdvertFrames::fd),
                 hdrs.as_mut_ptr(),
                 msgs.len() as libc::c_uint,
                 libc::MSG_DONTWAIT,
@@ -867,6 +969,18 @@ fn pktinfo_v6(ifindex: u32, src: Ipv6Addr) -> libc::in6_pktinfo {
 mod tests {
     use super::*;
     use std::net::Ipv4Addr;
+
+    /// keepalived counts identifications up and never sends zero: the kernel would put one
+    /// of its own in its place.
+    #[test]
+    fn identification_counts_up_and_wraps_past_zero() {
+        let c = std::sync::atomic::AtomicU16::new(0);
+        assert_eq!((next_ident(&c), next_ident(&c)), (1, 2));
+        let c = std::sync::atomic::AtomicU16::new(u16::MAX - 1);
+        assert_eq!(next_ident(&c), u16::MAX);
+        assert_eq!(next_ident(&c), 1, "zero skipped");
+        assert_eq!(next_ident(&c), 2);
+    }
 
     #[test]
     fn ipv4_datagram_yields_header_fields_and_payload() {

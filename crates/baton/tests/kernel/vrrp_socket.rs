@@ -339,11 +339,12 @@ fn parked_socket_keeps_its_datagrams_for_a_batched_read() {
 }
 
 /// IPv4 adverts carry the header baton writes: TTL 255 to the group, the configured
-/// `unicast_ttl` to a unicast peer, TOS 0xc0, DF clear, and the kernel's identification and
-/// header checksum.
+/// `unicast_ttl` to a unicast peer, TOS 0xc0, DF clear, an identification counted up by the
+/// socket (never zero), and a right header checksum — through the raw socket to the peer, as
+/// a frame to the group.
 #[test]
-fn ipv4_header_carries_unicast_ttl_and_a_kernel_checksum() {
-    if !root_or_skip("ipv4_header_carries_unicast_ttl_and_a_kernel_checksum") {
+fn ipv4_header_carries_unicast_ttl_ident_and_checksum() {
+    if !root_or_skip("ipv4_header_carries_unicast_ttl_ident_and_checksum") {
         return;
     }
     let (a, b) = pair("uttl");
@@ -362,6 +363,7 @@ fn ipv4_header_carries_unicast_ttl_and_a_kernel_checksum() {
         tx.set_unicast_ttl(7).unwrap();
         let src: IpAddr = "10.3.0.1".parse().unwrap();
         let vips = encode_addresses(Family::Ipv4, &[IpAddr::V4(Ipv4Addr::new(192, 168, 5, 10))]);
+        let mut idents = Vec::new();
         for (dst, ttl) in [
             ("10.3.0.2".parse::<IpAddr>().unwrap(), 7u8),
             (IpAddr::V4(MCAST_GROUP_V4), 255),
@@ -388,14 +390,95 @@ fn ipv4_header_carries_unicast_ttl_and_a_kernel_checksum() {
                 "total length"
             );
             assert_eq!(h[6] & 0x40, 0, "DF clear");
+            idents.push(u16::from_be_bytes([h[4], h[5]]));
             assert_eq!(h[8], ttl, "TTL to {dst}");
             assert_eq!(h[9], 112);
             assert_eq!(&h[12..16], &[10, 3, 0, 1]);
             assert!(
                 baton_wire::ipv4::header_checksum_ok(&bytes[..got]),
-                "the kernel's header checksum"
+                "the header checksum"
             );
             assert_eq!(&bytes[20..got], &out[..n]);
         }
+        assert_eq!(idents, [1, 2], "identifications, one per advert sent");
+    });
+}
+
+/// An IPv4 advert to the group leaves as a frame ([`baton::south::advert_frames`]): on the
+/// wire an Ethernet header from the sender's MAC to 01:00:5e:00:00:12, type IPv4, then the
+/// same datagram the raw socket sends (checked field by field above); the receiver's raw
+/// VRRP socket takes it as before. An OUTPUT rule dropping VRRP in the sender's namespace
+/// stops the unicast advert (routed through the IP output path) but not the group's, which no
+/// longer passes that hook. A loopback interface (not Ethernet) sends everything the old way.
+#[test]
+fn group_adverts_leave_as_frames_past_the_output_hook() {
+    if !root_or_skip("group_adverts_leave_as_frames_past_the_output_hook") {
+        return;
+    }
+    let (a, b) = pair("frm");
+    let (ia, ib) = (ifindex(&a, "va"), ifindex(&b, "vb"));
+    let mac_a = a.mac("va");
+    a.exec(&[
+        "nft",
+        "add table ip frm; add chain ip frm out { type filter hook output priority 0; }; \
+         add rule ip frm out ip protocol 112 drop",
+    ]);
+    in_thread(|| {
+        let rt = runtime();
+        let _guard = rt.enter();
+        b.enter();
+        let mut rx = VrrpSocket::open("vb", ib, Family::Ipv4).unwrap();
+        rx.join(IpAddr::V4(MCAST_GROUP_V4)).unwrap();
+        // Every frame arriving on vb, link-layer header included.
+        let tap = Socket::new(
+            Domain::PACKET,
+            Type::RAW,
+            Some(Protocol::from(i32::from((libc::ETH_P_ALL as u16).to_be()))),
+        )
+        .unwrap();
+        tap.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        a.enter();
+        let tx = VrrpSocket::open("va", ia, Family::Ipv4).unwrap();
+        assert!(tx.sends_frames(), "a veth is an Ethernet-type interface");
+        let lo = VrrpSocket::open("lo", 1, Family::Ipv4).unwrap();
+        assert!(!lo.sends_frames(), "loopback is not Ethernet");
+        let vips = encode_addresses(Family::Ipv4, &[IpAddr::V4(Ipv4Addr::new(192, 168, 5, 10))]);
+        let src: IpAddr = "10.3.0.1".parse().unwrap();
+        let emit = |dst: IpAddr| {
+            let mut out = [0u8; 64];
+            let n = seed_advert(&vips)
+                .emit(&mut out, src, dst, ChecksumForm::Plain)
+                .unwrap();
+            (out, n)
+        };
+        let unicast: IpAddr = "10.3.0.2".parse().unwrap();
+        let (out, n) = emit(unicast);
+        let dropped = rt.block_on(tx.send(src, unicast, &out[..n]));
+        assert!(dropped.is_err(), "the OUTPUT rule drops the unicast advert");
+        let group = IpAddr::V4(MCAST_GROUP_V4);
+        let (out, n) = emit(group);
+        rt.block_on(tx.send(src, group, &out[..n])).unwrap();
+        let frame = loop {
+            let mut bytes = [std::mem::MaybeUninit::<u8>::uninit(); 256];
+            let got = tap.recv(&mut bytes).expect("the frame on vb within 5 s");
+            // SAFETY: recv initialised the first `got` bytes.
+            let f: Vec<u8> = bytes[..got]
+                .iter()
+                .map(|b| unsafe { b.assume_init() })
+                .collect();
+            // Skip the kernel's own traffic on the link (router solicitations, MLD).
+            if f.len() > 23 && f[12..14] == [0x08, 0x00] && f[23] == 112 {
+                break f;
+            }
+        };
+        assert_eq!(&frame[..6], &[1, 0, 0x5e, 0, 0, 0x12], "the group's MAC");
+        assert_eq!(&frame[6..12], &mac_a, "the sender's MAC");
+        assert!(baton_wire::ipv4::header_checksum_ok(&frame[14..]));
+        assert_eq!(frame[14 + 8], 255, "TTL");
+        assert_eq!(&frame[34..34 + n], &out[..n], "the advert");
+        let mut buf = [0u8; RECV_BUFFER];
+        let got = rt.block_on(recv_within(&mut rx, &mut buf));
+        assert_eq!((got.src, got.dst, got.ttl), (src, group, 255));
+        assert_eq!(got.payload, &out[..n]);
     });
 }
