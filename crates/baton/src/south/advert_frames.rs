@@ -1,5 +1,5 @@
-//! IPv4 adverts to the group as link-layer datagrams: an AF_PACKET `SOCK_DGRAM` socket beside
-//! an interface's raw VRRP socket, carrying the same IP header and advert to the group's MAC.
+//! Adverts to the group as link-layer datagrams: an AF_PACKET `SOCK_DGRAM` socket beside an
+//! interface's raw VRRP socket, carrying the same IP header and advert to the group's MAC.
 //!
 //! Why: an advert to the group always leaves by one interface for one MAC, yet through the
 //! raw IP socket the kernel routes every one afresh — and since the host is itself a member
@@ -11,12 +11,14 @@
 //! to the group no longer pass the host's netfilter OUTPUT and POSTROUTING hooks (as
 //! keepalived's own gratuitous ARPs never have); the receiving side is unchanged.
 //!
+//! Both families: an IPv6 advert gets the header the kernel would write for the raw socket
+//! (no traffic class or flow label, hop limit 255, the link-local source the core chose).
 //! Only Ethernet-type interfaces (VLANs, bonds, bridges, macvlan VMACs included) are framed;
 //! elsewhere, and for unicast peers (which would need neighbour resolution), and for any
 //! call the packet socket refuses, the raw IP socket sends as before.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use baton_wire::MacAddr;
@@ -48,15 +50,19 @@ impl AdvertFrames {
         self.socket.as_raw_fd()
     }
 
-    /// Where a datagram to `group` goes: this interface, IPv4, the group's MAC.
-    pub fn destination(&self, group: Ipv4Addr) -> libc::sockaddr_ll {
+    /// Where a datagram to `group` goes: this interface, the group's family and MAC.
+    pub fn destination(&self, group: IpAddr) -> libc::sockaddr_ll {
+        let (protocol, mac) = match group {
+            IpAddr::V4(g) => (libc::ETH_P_IP, MacAddr::ipv4_multicast(&g)),
+            IpAddr::V6(g) => (libc::ETH_P_IPV6, MacAddr::ipv6_multicast(&g)),
+        };
         // SAFETY: all-zero is a valid sockaddr_ll.
         let mut ll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         ll.sll_family = libc::AF_PACKET as libc::sa_family_t;
-        ll.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+        ll.sll_protocol = (protocol as u16).to_be();
         ll.sll_ifindex = self.ifindex as libc::c_int;
         ll.sll_halen = 6;
-        ll.sll_addr[..6].copy_from_slice(&MacAddr::ipv4_multicast(&group).octets());
+        ll.sll_addr[..6].copy_from_slice(&mac.octets());
         ll
     }
 }

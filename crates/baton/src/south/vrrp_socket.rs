@@ -36,7 +36,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use baton_wire::{Family, IPPROTO_VRRP, VRRP_TTL, ipv4::Ipv4Repr};
+use baton_wire::{Family, IPPROTO_VRRP, VRRP_TTL, ipv4::Ipv4Repr, ipv6::Ipv6Repr};
 
 use super::advert_frames::{self, AdvertFrames};
 use nix::sys::socket::{setsockopt, sockopt};
@@ -175,15 +175,15 @@ pub struct VrrpSocket {
     unicast_ttl: std::sync::atomic::AtomicU8,
     /// The identification of the last IPv4 advert sent; never zero on the wire.
     ident: std::sync::atomic::AtomicU16,
-    /// IPv4 adverts to a group go out as frames through this, where the interface takes
-    /// them ([`advert_frames`]).
+    /// Adverts to a group go out as frames through this, where the interface takes them
+    /// ([`advert_frames`]).
     frames: Option<AdvertFrames>,
     /// The packet socket refused adverts for good: everything through the raw socket.
     frames_off: std::sync::atomic::AtomicBool,
 }
 
-fn is_ipv4_group(a: IpAddr) -> bool {
-    matches!(a, IpAddr::V4(v4) if v4.is_multicast())
+fn is_group(a: IpAddr) -> bool {
+    a.is_multicast()
 }
 
 /// The next IPv4 identification from `counter`: counts up, skipping zero (which the kernel
@@ -278,10 +278,7 @@ impl VrrpSocket {
             single: None,
             unicast_ttl: std::sync::atomic::AtomicU8::new(VRRP_TTL),
             ident: std::sync::atomic::AtomicU16::new(0),
-            frames: match family {
-                Family::Ipv4 => AdvertFrames::open(ifname, ifindex),
-                Family::Ipv6 => None,
-            },
+            frames: AdvertFrames::open(ifname, ifindex),
             frames_off: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -452,7 +449,7 @@ impl VrrpSocket {
     /// One system call for every advert due in the same wake-up, with no allocation: the
     /// control messages and addresses live on the stack.
     ///
-    /// IPv4 adverts to a group go out as frames where the interface has an
+    /// Adverts to a group go out as frames where the interface has an
     /// [`AdvertFrames`] sender; one call sends the run of messages at the front that go the
     /// same way. A run the packet socket refuses is sent through the raw socket instead.
     fn sendmmsg_now(&self, buf: &[u8], msgs: &[Outgoing]) -> io::Result<usize> {
@@ -461,7 +458,7 @@ impl VrrpSocket {
             .frames
             .as_ref()
             .filter(|_| !self.frames_off.load(std::sync::atomic::Ordering::Relaxed));
-        let framed = |m: &Outgoing| frames.is_some() && is_ipv4_group(m.dst);
+        let framed = |m: &Outgoing| frames.is_some() && is_group(m.dst);
         let Some(first) = msgs.first() else {
             return Ok(0);
         };
@@ -488,7 +485,7 @@ impl VrrpSocket {
     }
 
     /// [`VrrpSocket::sendmmsg_now`] through the raw socket, or through `frames` (every
-    /// message then an IPv4 advert to a group).
+    /// message then an advert to a group).
     fn sendmmsg_via(
         &self,
         buf: &[u8],
@@ -498,8 +495,9 @@ impl VrrpSocket {
         // SAFETY: all-zero is a valid value of these plain C structs.
         let mut names: [libc::sockaddr_in6; MAX_BATCH] = unsafe { std::mem::zeroed() };
         let mut controls = [PktinfoCmsg([0; PKTINFO_CMSG]); MAX_BATCH];
-        // IPv4: the header baton writes, then the advert.
-        let mut headers = [[0u8; baton_wire::ipv4::MIN_HEADER_LEN]; MAX_BATCH];
+        // The IP header baton writes, then the advert: every IPv4 advert, and IPv6 ones
+        // sent as frames.
+        let mut headers = [[0u8; baton_wire::ipv6::HEADER_LEN]; MAX_BATCH];
         // SAFETY: as above; every pointer in them is set below before the call.
         let mut iovs: [[libc::iovec; 2]; MAX_BATCH] = unsafe { std::mem::zeroed() };
         // SAFETY: as above.
@@ -511,8 +509,8 @@ impl VrrpSocket {
                 iov_len: m.len,
             };
             let name = &mut names[k];
-            let (name_len, control_len, iov_count) = match (m.src, m.dst) {
-                (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let (name_len, control_len, iov_count) = match (m.src, m.dst, frames) {
+                (IpAddr::V4(src), IpAddr::V4(dst), _) => {
                     let sin = libc::sockaddr_in {
                         sin_family: libc::AF_INET as libc::sa_family_t,
                         sin_port: 0,
@@ -528,7 +526,7 @@ impl VrrpSocket {
                             unsafe {
                                 std::ptr::write(
                                     (name as *mut libc::sockaddr_in6).cast(),
-                                    f.destination(dst),
+                                    f.destination(IpAddr::V4(dst)),
                                 )
                             };
                             std::mem::size_of::<libc::sockaddr_ll>()
@@ -553,20 +551,50 @@ impl VrrpSocket {
                         header_len: baton_wire::ipv4::MIN_HEADER_LEN,
                         payload_len: m.len,
                     };
-                    ip.emit(
-                        &mut headers[k],
-                        TOS_INTERNETWORK_CONTROL as u8,
-                        next_ident(&self.ident),
-                    )
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+                    let len = ip
+                        .emit(
+                            &mut headers[k],
+                            TOS_INTERNETWORK_CONTROL as u8,
+                            next_ident(&self.ident),
+                        )
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
                     iovs[k][0] = libc::iovec {
                         iov_base: headers[k].as_mut_ptr().cast(),
-                        iov_len: headers[k].len(),
+                        iov_len: len,
                     };
                     iovs[k][1] = payload;
                     (name_len, 0, 2)
                 }
-                (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                (IpAddr::V6(src), IpAddr::V6(dst), Some(f)) => {
+                    // SAFETY: a sockaddr_ll (20 bytes) fits in the sockaddr_in6 (28 bytes) it
+                    // is written over, whose alignment is at least as strict.
+                    unsafe {
+                        std::ptr::write(
+                            (name as *mut libc::sockaddr_in6).cast(),
+                            f.destination(IpAddr::V6(dst)),
+                        )
+                    };
+                    // What the kernel's IPv6 output writes for the raw socket: no traffic
+                    // class or flow label, hop limit 255 to the group.
+                    let ip = Ipv6Repr {
+                        traffic_class: 0,
+                        flow_label: 0,
+                        next_header: IPPROTO_VRRP,
+                        hop_limit: VRRP_TTL,
+                        src,
+                        dst,
+                        payload_len: m.len,
+                    };
+                    ip.emit(&mut headers[k])
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+                    iovs[k][0] = libc::iovec {
+                        iov_base: headers[k].as_mut_ptr().cast(),
+                        iov_len: baton_wire::ipv6::HEADER_LEN,
+                    };
+                    iovs[k][1] = payload;
+                    (std::mem::size_of::<libc::sockaddr_ll>(), 0, 2)
+                }
+                (IpAddr::V6(src), IpAddr::V6(dst), None) => {
                     *name = libc::sockaddr_in6 {
                         sin6_family: libc::AF_INET6 as libc::sa_family_t,
                         sin6_port: 0,
@@ -609,9 +637,10 @@ impl VrrpSocket {
         let sent = r as usize;
         // A raw socket takes a datagram whole or not at all (an IPv4 one with its header).
         let whole = |k: usize| {
-            let header = match msgs[k].dst {
-                IpAddr::V4(_) => baton_wire::ipv4::MIN_HEADER_LEN,
-                IpAddr::V6(_) => 0,
+            let header = match (msgs[k].dst, frames) {
+                (IpAddr::V4(_), _) => baton_wire::ipv4::MIN_HEADER_LEN,
+                (IpAddr::V6(_), Some(_)) => baton_wire::ipv6::HEADER_LEN,
+                (IpAddr::V6(_), None) => 0,
             };
             msgs[k].len + header
         };

@@ -409,7 +409,9 @@ fn ipv4_header_carries_unicast_ttl_ident_and_checksum() {
 /// same datagram the raw socket sends (checked field by field above); the receiver's raw
 /// VRRP socket takes it as before. An OUTPUT rule dropping VRRP in the sender's namespace
 /// stops the unicast advert (routed through the IP output path) but not the group's, which no
-/// longer passes that hook. A loopback interface (not Ethernet) sends everything the old way.
+/// longer passes that hook. IPv6 adverts to the group likewise, to 33:33:00:00:00:12 with the
+/// header the kernel would write. A loopback interface (not Ethernet) sends everything the old
+/// way.
 #[test]
 fn group_adverts_leave_as_frames_past_the_output_hook() {
     if !root_or_skip("group_adverts_leave_as_frames_past_the_output_hook") {
@@ -418,6 +420,7 @@ fn group_adverts_leave_as_frames_past_the_output_hook() {
     let (a, b) = pair("frm");
     let (ia, ib) = (ifindex(&a, "va"), ifindex(&b, "vb"));
     let mac_a = a.mac("va");
+    let src6 = IpAddr::V6(a.link_local("va"));
     a.exec(&[
         "nft",
         "add table ip frm; add chain ip frm out { type filter hook output priority 0; }; \
@@ -480,5 +483,43 @@ fn group_adverts_leave_as_frames_past_the_output_hook() {
         let got = rt.block_on(recv_within(&mut rx, &mut buf));
         assert_eq!((got.src, got.dst, got.ttl), (src, group, 255));
         assert_eq!(got.payload, &out[..n]);
+
+        let tx6 = VrrpSocket::open("va", ia, Family::Ipv6).unwrap();
+        assert!(tx6.sends_frames());
+        let vips6 = encode_addresses(Family::Ipv6, &["fd00::10".parse().unwrap()]);
+        let advert6 = AdvertRepr {
+            version: Version::V3,
+            vrid: 51,
+            priority: 200,
+            interval: 100,
+            auth: Auth::None,
+            addresses: Addresses::new(Family::Ipv6, &vips6).unwrap(),
+        };
+        let group6 = IpAddr::V6(MCAST_GROUP_V6);
+        let mut out6 = [0u8; 64];
+        let n6 = advert6
+            .emit(&mut out6, src6, group6, ChecksumForm::PseudoHeader)
+            .unwrap();
+        rt.block_on(tx6.send(src6, group6, &out6[..n6])).unwrap();
+        let frame = loop {
+            let mut bytes = [std::mem::MaybeUninit::<u8>::uninit(); 256];
+            let got = tap
+                .recv(&mut bytes)
+                .expect("the IPv6 frame on vb within 5 s");
+            // SAFETY: recv initialised the first `got` bytes.
+            let f: Vec<u8> = bytes[..got]
+                .iter()
+                .map(|b| unsafe { b.assume_init() })
+                .collect();
+            if f.len() > 54 && f[12..14] == [0x86, 0xdd] && f[20] == 112 {
+                break f;
+            }
+        };
+        assert_eq!(&frame[..6], &[0x33, 0x33, 0, 0, 0, 0x12], "the group's MAC");
+        assert_eq!(&frame[6..12], &mac_a, "the sender's MAC");
+        let (ip6, payload) = baton_wire::ipv6::Ipv6Repr::parse(&frame[14..]).unwrap();
+        assert_eq!(ip6.hop_limit, 255);
+        assert_eq!((IpAddr::V6(ip6.src), IpAddr::V6(ip6.dst)), (src6, group6));
+        assert_eq!(payload, &out6[..n6], "the advert");
     });
 }
