@@ -83,15 +83,18 @@ impl Netns {
     }
 
     /// The IPv6 link-local address of `dev`, waiting for the kernel to assign it (it does so
-    /// shortly after the link comes up).
+    /// shortly after the link comes up) and to finish duplicate address detection: while
+    /// tentative the address cannot be a raw socket's source (`IPV6_PKTINFO` gives EINVAL).
     pub fn link_local(&self, dev: &str) -> std::net::Ipv6Addr {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
             let v = self.ip_json(&["-6", "addr", "show", "dev", dev, "scope", "link"]);
             // ip's JSON leaves an empty object for each address the filter dropped.
-            let found = v[0]["addr_info"]
-                .as_array()
-                .and_then(|l| l.iter().find_map(|a| a["local"].as_str()));
+            let found = v[0]["addr_info"].as_array().and_then(|l| {
+                l.iter()
+                    .filter(|a| a["tentative"].as_bool() != Some(true))
+                    .find_map(|a| a["local"].as_str())
+            });
             if let Some(a) = found {
                 return a.parse().unwrap();
             }
