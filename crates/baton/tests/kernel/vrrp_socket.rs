@@ -260,6 +260,31 @@ fn parked_socket_keeps_its_datagrams_for_a_batched_read() {
             rx4.park();
             rx6.park();
             assert!(rx4.is_parked() && rx6.is_parked());
+            // The kernel turns arrival stamping on for the whole host a little after the
+            // first socket asks for it (a deferred static key); until then a datagram is
+            // stamped when it is read. Wait until a datagram read 5 ms after it was sent
+            // carries its arrival time.
+            let mut warm = RecvBatch::new();
+            let mut stamped = false;
+            for _ in 0..200 {
+                let v4 = [0x21u8, 250, 200, 1, 1, 1, 0, 0, 192, 168, 5, 10];
+                tx4.send(src4, IpAddr::V4(MCAST_GROUP_V4), &v4)
+                    .await
+                    .unwrap();
+                let sent = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                let n = rx4.recv_waiting(&mut warm).unwrap();
+                let arrived = (0..n).filter_map(|k| warm.received(k, Family::Ipv4).ok()?.arrived);
+                stamped = arrived
+                    .max()
+                    .is_some_and(|a| a < sent + Duration::from_millis(2));
+                if stamped {
+                    break;
+                }
+            }
+            assert!(stamped, "no datagram stamped on arrival within a second");
             let sent_from = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap();
