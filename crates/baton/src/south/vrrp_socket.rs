@@ -182,10 +182,6 @@ pub struct VrrpSocket {
     frames_off: std::sync::atomic::AtomicBool,
 }
 
-fn is_group(a: IpAddr) -> bool {
-    a.is_multicast()
-}
-
 /// The next IPv4 identification from `counter`: counts up, skipping zero (which the kernel
 /// would replace with one of its own).
 fn next_ident(counter: &std::sync::atomic::AtomicU16) -> u16 {
@@ -458,7 +454,7 @@ impl VrrpSocket {
             .frames
             .as_ref()
             .filter(|_| !self.frames_off.load(std::sync::atomic::Ordering::Relaxed));
-        let framed = |m: &Outgoing| frames.is_some() && is_group(m.dst);
+        let framed = |m: &Outgoing| frames.is_some() && m.dst.is_multicast();
         let Some(first) = msgs.first() else {
             return Ok(0);
         };
@@ -468,6 +464,8 @@ impl VrrpSocket {
         if let (true, Some(frames)) = (way, frames) {
             match self.sendmmsg_via(buf, msgs, Some(frames)) {
                 Ok(sent) => return Ok(sent),
+                // Some went: sending them again the other way would repeat them.
+                Err(e) if e.kind() == io::ErrorKind::WriteZero => return Err(e),
                 Err(e) => {
                     if advert_frames::is_lasting(&e) {
                         self.frames_off
