@@ -10,7 +10,9 @@
 //!
 //! Recorded only when a state changes, never per advert.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use baton_vrrp::{Instant, State};
@@ -26,7 +28,8 @@ pub struct TransitionRecord {
     pub at: Instant,
     pub from: State,
     pub to: State,
-    pub cause: String,
+    /// The core's reason, shared with it when it is one of its fixed ones.
+    pub cause: Cow<'static, str>,
     /// How long the instance had been in `from` (none for the first change).
     pub held: Option<Duration>,
     /// Into MASTER: from the last sign of the previous master to now.
@@ -48,11 +51,12 @@ impl InstanceHistory {
 }
 
 /// Histories of every instance, by name (a reload keeps the history of instances that stay).
-/// With tens of thousands of instances this is a few percent of the daemon: keys and
-/// queues are kept at the size they hold.
+/// With tens of thousands of instances this is a few percent of the daemon: keys are the
+/// core's own names (shared, not copied), causes the core's reasons (fixed ones borrowed),
+/// and queues kept at the size they hold.
 #[derive(Debug, Clone, Default)]
 pub struct History {
-    instances: HashMap<Box<str>, InstanceHistory>,
+    instances: HashMap<Arc<str>, InstanceHistory>,
 }
 
 impl History {
@@ -60,11 +64,11 @@ impl History {
     /// advert from another router in BACKUP.
     pub fn record(
         &mut self,
-        name: &str,
+        name: impl Into<Arc<str>>,
         at: Instant,
         from: State,
         to: State,
-        cause: &str,
+        cause: impl Into<Cow<'static, str>>,
         heard: Option<Instant>,
     ) {
         let h = self.instances.entry(name.into()).or_default();
@@ -97,7 +101,7 @@ impl History {
             at,
             from,
             to,
-            cause: cause.to_string(),
+            cause: cause.into(),
             held,
             takeover,
         });

@@ -115,11 +115,16 @@ impl Daemon {
         };
         // The core's record of this change (the last one it made for the instance).
         let (at, cause) = match i.last_transition() {
-            Some(t) if t.from == from && t.to == to => (t.at, t.reason.as_str()),
-            _ => (self.clock.now(), ""),
+            Some(t) if t.from == from && t.to == to => (t.at, t.reason.clone()),
+            _ => (self.clock.now(), "".into()),
         };
-        self.views
-            .history
-            .record(i.name(), at, from, to, cause, i.master_heard_at());
+        self.views.history.record(
+            i.shared_name().clone(),
+            at,
+            from,
+            to,
+            cause,
+            i.master_heard_at(),
+        );
     }
 }
