@@ -46,7 +46,7 @@ fn expected(file: &str, router_id: &str, state: InitialState, priority: u8) -> C
     let mut vip = VirtualAddress::new(IpAddr::V4(Ipv4Addr::new(192, 168, 5, 10)));
     vip.span = span(file, 18, 1);
     vi.vips = vec![vip];
-    vi.notify.priority_changes = Some(false);
+    std::sync::Arc::make_mut(&mut vi.notify).priority_changes = Some(false);
     Config::build(|c| {
         c.global = GlobalDefs {
             router_id: Some(router_id.to_string()),
