@@ -21,9 +21,10 @@ pub struct Views {
 }
 
 impl Views {
-    pub fn new() -> Views {
+    /// Views of a daemon that starts with `instances` instances.
+    pub fn new(instances: usize) -> Views {
         Views {
-            history: History::default(),
+            history: History::with_instances(instances),
             started_wall: std::time::SystemTime::now(),
             scripts_running: Vec::new(),
         }
@@ -118,13 +119,8 @@ impl Daemon {
             Some(t) if t.from == from && t.to == to => (t.at, t.reason.clone()),
             _ => (self.clock.now(), "".into()),
         };
-        self.views.history.record(
-            i.shared_name().clone(),
-            at,
-            from,
-            to,
-            cause,
-            i.master_heard_at(),
-        );
+        self.views
+            .history
+            .record(id.0 as usize, at, from, to, cause, i.master_heard_at());
     }
 }

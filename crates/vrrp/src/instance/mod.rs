@@ -176,12 +176,6 @@ impl Instance {
         &self.p.name
     }
 
-    /// The name, shared: what keeps it by name (the daemon's history) takes a reference
-    /// rather than a copy.
-    pub fn shared_name(&self) -> &Arc<str> {
-        &self.p.name
-    }
-
     pub fn vrid(&self) -> u8 {
         self.p.vrid
     }
