@@ -824,9 +824,11 @@ pub struct VrrpInstance {
     pub version: Version,
     #[serde(serialize_with = "as_display")]
     pub family: Family,
-    pub auth: Option<Authentication>,
+    /// Boxed like `auth_hmac`: most instances set neither, and a daemon may run tens of
+    /// thousands of instances.
+    pub auth: Option<Box<Authentication>>,
     /// `auth_hmac`; when set, `auth` is `None` (keepalived drops the legacy block).
-    pub auth_hmac: Option<AuthHmac>,
+    pub auth_hmac: Option<Box<AuthHmac>>,
     pub nopreempt: bool,
     #[serde(serialize_with = "as_secs")]
     pub preempt_delay: Duration,
