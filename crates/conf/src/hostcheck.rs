@@ -243,7 +243,15 @@ pub(crate) fn scripts(
     if !disabled.is_empty() {
         c.scripts.retain(|s| !disabled.contains(&s.name));
         for i in &mut c.instances {
-            i.tracking.scripts.retain(|r| !disabled.contains(&r.name));
+            if i.tracking
+                .scripts
+                .iter()
+                .any(|r| disabled.contains(&r.name))
+            {
+                std::sync::Arc::make_mut(&mut i.tracking)
+                    .scripts
+                    .retain(|r| !disabled.contains(&r.name));
+            }
         }
         for g in &mut c.sync_groups {
             g.tracking.scripts.retain(|r| !disabled.contains(&r.name));
@@ -277,7 +285,13 @@ pub(crate) fn scripts(
         };
     for i in &mut c.instances {
         let who = i.name.clone();
-        check_notify(cx, &mut i.notify, &who, &mut any_script, &mut first_script);
+        // Checked on a copy: the commands are shared by the instances that set the same,
+        // and only a changed set (a command disabled) is this instance's own.
+        let mut notify = (*i.notify).clone();
+        check_notify(cx, &mut notify, &who, &mut any_script, &mut first_script);
+        if notify != *i.notify {
+            i.notify = std::sync::Arc::new(notify);
+        }
     }
     for grp in &mut c.sync_groups {
         let who = grp.name.clone();

@@ -212,6 +212,14 @@ pub fn load_with(
     }
 }
 
+/// `slot` becomes a reference to `last` when equal to it, else the new `last`.
+fn share_alike<T: PartialEq>(slot: &mut Arc<T>, last: &mut Option<Arc<T>>) {
+    match last {
+        Some(l) if **l == **slot => *slot = l.clone(),
+        _ => *last = Some(slot.clone()),
+    }
+}
+
 /// From statements to a checked configuration.
 fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Option<Config> {
     let mut cx = parse::cx::Cx::new(diags);
@@ -275,12 +283,14 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
         config.sync_groups.push(g);
     }
     config.instances.reserve_exact(instances.len());
+    // Settings most instances have alike (GARP timing, no trackers, no notify commands) are
+    // shared with the instance before when equal: a daemon may run tens of thousands.
     let mut garp: Option<Arc<GarpSettings>> = None;
+    let mut notify: Option<Arc<Notify>> = None;
+    let mut tracked: Option<Arc<Tracking>> = None;
     for (mut inst, tracking) in instances {
-        match &garp {
-            Some(g) if **g == *inst.garp => inst.garp = g.clone(),
-            _ => garp = Some(inst.garp.clone()),
-        }
+        share_alike(&mut inst.garp, &mut garp);
+        share_alike(&mut inst.notify, &mut notify);
         let member_of = config
             .sync_group_of(&inst.name)
             .filter(|g| !g.tracking_weight)
@@ -290,7 +300,10 @@ fn build(diags: &mut Diagnostics, stmts: &[syntax::Stmt], host: &dyn Host) -> Op
             owner: inst.is_owner(),
             sync_member_of: member_of.as_deref(),
         };
-        inst.tracking = checks::tracking(&mut cx, tracking, &defs, &t);
+        inst.tracking = match (checks::tracking(&mut cx, tracking, &defs, &t), &tracked) {
+            (t, Some(last)) if **last == t => last.clone(),
+            (t, _) => tracked.insert(Arc::new(t)).clone(),
+        };
         config.instances.push(inst);
     }
     let lvs = resolve::lvs::lvs(
@@ -480,6 +493,46 @@ mod tests {
         );
         assert!(d.render().contains("4 |   priority 0"), "{}", d.render());
         assert_eq!(loaded.config.unwrap().instances[0].priority, 100);
+    }
+
+    #[test]
+    fn instances_with_the_same_settings_share_them() {
+        let vi = |n: u32, extra: &str| {
+            format!(
+                "vrrp_instance VI_{n} {{\n  interface eth0\n  virtual_router_id {n}\n{extra}  \
+                 virtual_ipaddress {{\n    10.0.0.{n}\n  }}\n}}\n"
+            )
+        };
+        let text = [
+            "vrrp_script chk {\n  script /bin/true\n}\n".to_string(),
+            vi(1, ""),
+            vi(2, ""),
+            vi(
+                3,
+                "  notify_master /bin/true\n  track_script {\n    chk\n  }\n",
+            ),
+            vi(
+                4,
+                "  notify_master /bin/true\n  track_script {\n    chk\n  }\n",
+            ),
+        ]
+        .concat();
+        let host = FakeHost::new()
+            .interface("eth0")
+            .script("/bin/true", FakeScript::Executable);
+        let loaded = load_str("k.conf", &text, &LoadOptions::default(), &host);
+        let c = loaded.config.unwrap();
+        let i = &c.instances;
+        assert!(Arc::ptr_eq(&i[0].notify, &i[1].notify));
+        assert!(Arc::ptr_eq(&i[0].tracking, &i[1].tracking));
+        assert!(Arc::ptr_eq(&i[0].garp, &i[1].garp));
+        // An instance with settings of its own keeps them (commands and references carry
+        // where they were written, so those are each instance's own).
+        assert!(!Arc::ptr_eq(&i[1].notify, &i[2].notify));
+        assert!(!Arc::ptr_eq(&i[1].tracking, &i[2].tracking));
+        assert_eq!(i[2].tracking.scripts[0].name, "chk");
+        assert_eq!(i[3].notify.master.as_ref().unwrap().argv, ["/bin/true"]);
+        assert!(i[1].notify.master.is_none() && i[1].tracking.scripts.is_empty());
     }
 
     #[test]

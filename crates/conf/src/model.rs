@@ -137,7 +137,7 @@ impl Config {
         for n in self
             .instances
             .iter()
-            .map(|i| &i.notify)
+            .map(|i| &*i.notify)
             .chain(self.sync_groups.iter().map(|g| &g.notify))
         {
             out.extend(n.commands());
@@ -824,9 +824,11 @@ pub struct VrrpInstance {
     pub version: Version,
     #[serde(serialize_with = "as_display")]
     pub family: Family,
-    pub auth: Option<Authentication>,
+    /// Boxed like `auth_hmac`: most instances set neither, and a daemon may run tens of
+    /// thousands of instances.
+    pub auth: Option<Box<Authentication>>,
     /// `auth_hmac`; when set, `auth` is `None` (keepalived drops the legacy block).
-    pub auth_hmac: Option<AuthHmac>,
+    pub auth_hmac: Option<Box<AuthHmac>>,
     pub nopreempt: bool,
     #[serde(serialize_with = "as_secs")]
     pub preempt_delay: Duration,
@@ -840,7 +842,8 @@ pub struct VrrpInstance {
     pub mcast_group: IpAddr,
     pub track_src_ip: bool,
     pub dont_track_primary: bool,
-    pub tracking: Tracking,
+    /// Shared by the instances that track the same (usually none), as loaded.
+    pub tracking: Arc<Tracking>,
     pub vips: Vec<VirtualAddress>,
     pub excluded_vips: Vec<VirtualAddress>,
     pub no_virtual_ipaddress: bool,
@@ -868,7 +871,8 @@ pub struct VrrpInstance {
     pub skip_check_adv_addr: bool,
     pub v3_checksum_as_v2: bool,
     pub fast_handover: bool,
-    pub notify: Notify,
+    /// Shared by the instances with the same commands (usually none), as loaded.
+    pub notify: Arc<Notify>,
 }
 
 impl VrrpInstance {
@@ -918,7 +922,7 @@ impl VrrpInstance {
             },
             track_src_ip: false,
             dont_track_primary: false,
-            tracking: Tracking::default(),
+            tracking: Arc::default(),
             vips: Vec::new(),
             excluded_vips: Vec::new(),
             no_virtual_ipaddress: false,
@@ -940,10 +944,10 @@ impl VrrpInstance {
             skip_check_adv_addr: false,
             v3_checksum_as_v2: false,
             fast_handover: true,
-            notify: Notify {
+            notify: Arc::new(Notify {
                 priority_changes: Some(global.notify_priority_changes),
                 ..Notify::default()
-            },
+            }),
         }
     }
 }

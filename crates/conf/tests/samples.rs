@@ -83,7 +83,10 @@ fn vrrp() {
         (InitialState::Master, 100, 51)
     );
     assert_eq!(vi1.garp.master_delay, Duration::from_secs(10));
-    assert_eq!(vi1.auth, Some(Authentication::Pass("1111".into())));
+    assert_eq!(
+        vi1.auth.as_deref(),
+        Some(&Authentication::Pass("1111".into()))
+    );
     assert_eq!(vi1.vips.len(), 3);
     let vi2 = c.instance("VI_2").unwrap();
     assert_eq!(
@@ -277,8 +280,8 @@ fn vrrp_lvs_syncd_legacy_group() {
     assert!(c.sync_groups.is_empty());
     assert_eq!(c.instances.len(), 3);
     assert_eq!(
-        c.instances[0].auth,
-        Some(Authentication::Pass("grr02".into()))
+        c.instances[0].auth.as_deref(),
+        Some(&Authentication::Pass("grr02".into()))
     );
     // The instance's old lvs_sync_daemon_interface becomes the global sync daemon,
     // following VI_1 with its VRID as sync id.

@@ -42,11 +42,11 @@ fn expected(file: &str, router_id: &str, state: InitialState, priority: u8) -> C
     vi.priority = priority;
     vi.advert_int = Duration::from_secs(1);
     vi.version = Version::V2;
-    vi.auth = Some(Authentication::Pass("1111".to_string()));
+    vi.auth = Some(Box::new(Authentication::Pass("1111".to_string())));
     let mut vip = VirtualAddress::new(IpAddr::V4(Ipv4Addr::new(192, 168, 5, 10)));
     vip.span = span(file, 18, 1);
     vi.vips = vec![vip];
-    vi.notify.priority_changes = Some(false);
+    std::sync::Arc::make_mut(&mut vi.notify).priority_changes = Some(false);
     Config::build(|c| {
         c.global = GlobalDefs {
             router_id: Some(router_id.to_string()),

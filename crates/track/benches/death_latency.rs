@@ -37,12 +37,14 @@ fn config(name: &str) -> Config {
         terminate_delay: Duration::ZERO,
     });
     let mut instance = VrrpInstance::new("VI_1", 1, Family::Ipv4);
-    instance.tracking.processes.push(TrackRef {
-        name: "svc".into(),
-        weight: None,
-        reverse: false,
-        span: Span::default(),
-    });
+    std::sync::Arc::make_mut(&mut instance.tracking)
+        .processes
+        .push(TrackRef {
+            name: "svc".into(),
+            weight: None,
+            reverse: false,
+            span: Span::default(),
+        });
     config.instances.push(instance);
     config
 }

@@ -46,12 +46,14 @@ fn main() {
         terminate_delay: Duration::ZERO,
     });
     let mut instance = VrrpInstance::new("VI_1", 1, baton_wire::Family::Ipv4);
-    instance.tracking.processes.push(TrackRef {
-        name: "nginx".into(),
-        weight: None,
-        reverse: false,
-        span: Span::default(),
-    });
+    std::sync::Arc::make_mut(&mut instance.tracking)
+        .processes
+        .push(TrackRef {
+            name: "nginx".into(),
+            weight: None,
+            reverse: false,
+            span: Span::default(),
+        });
     config.instances.push(instance);
 
     let before = rss();

@@ -194,7 +194,7 @@ impl<'a> UsedTrackers<'a> {
         let all: Vec<&TrackRefs> = config
             .instances
             .iter()
-            .map(|i| &i.tracking)
+            .map(|i| &*i.tracking)
             .chain(config.sync_groups.iter().map(|g| &g.tracking))
             .collect();
         let names = |pick: fn(&'a TrackRefs) -> &'a Vec<baton_conf::TrackRef>| {

@@ -30,7 +30,8 @@ fn track_file(name: &str, path: &Path, init_file: Option<(i64, bool)>) -> TrackF
 fn start(files: Vec<TrackFile>) -> (Trackers, Receiver<TrackEvent>) {
     let mut config = Config::build(|_| {});
     let mut instance = VrrpInstance::new("VI_1", 51, Family::Ipv4);
-    instance.tracking.files = files.iter().map(|f| track_ref(&f.name)).collect();
+    std::sync::Arc::make_mut(&mut instance.tracking).files =
+        files.iter().map(|f| track_ref(&f.name)).collect();
     config.track_files = files;
     config.instances.push(instance);
     let options = fast_options();

@@ -139,7 +139,7 @@ async fn scripts_run_in_order_with_keepalived_arguments() {
     let log = dir.path().join("log");
     let mut config = base_config();
     // The state scripts are slow: a notifier that did not wait would interleave them.
-    let vi = &mut config.instances[0].notify;
+    let vi = std::sync::Arc::make_mut(&mut config.instances[0].notify);
     vi.master = Some(command(&[&recorder(dir.path(), "master", &log, "0.1")], None).into());
     vi.backup = Some(command(&[&recorder(dir.path(), "backup", &log, "0.05")], None).into());
     vi.any = Some(
@@ -193,7 +193,8 @@ async fn notify_never_waits_for_scripts() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = base_config();
     let slow = write_script(dir.path(), "slow.sh", "sleep 1\n");
-    config.instances[0].notify.master = Some(command(&[slow.to_str().unwrap()], None).into());
+    std::sync::Arc::make_mut(&mut config.instances[0].notify).master =
+        Some(command(&[slow.to_str().unwrap()], None).into());
     let mut n = notifier(&config, &fast_options());
     let started = Instant::now();
     for _ in 0..20 {
@@ -216,7 +217,7 @@ async fn fifos_receive_keepalived_lines() {
     let mut config = base_config();
     config.global.notify_fifo = fifo(&main);
     config.global.vrrp_notify_fifo = fifo(&vrrp);
-    config.instances[1].notify.priority_changes = Some(true);
+    std::sync::Arc::make_mut(&mut config.instances[1].notify).priority_changes = Some(true);
 
     let mut n = notifier(&config, &fast_options());
     // Both were created (they did not exist).
@@ -306,7 +307,7 @@ async fn unusable_fifo_paths_are_reported_and_scripts_still_run() {
     let mut config = base_config();
     config.global.notify_fifo = fifo(&no_dir);
     config.global.vrrp_notify_fifo = fifo(&plain);
-    config.instances[0].notify.master =
+    std::sync::Arc::make_mut(&mut config.instances[0].notify).master =
         Some(command(&[&recorder(dir.path(), "master", &log, "0")], None).into());
     let mut n = notifier(&config, &fast_options());
     notify(&mut n, &config, "VI_1", false, NotifyState::Master, 100);
@@ -385,8 +386,9 @@ async fn a_hung_notify_script_holds_back_nothing_and_dies_at_shutdown() {
         &format!("echo $$ > {}\nsleep 30\n", pgid_file.display()),
     );
     let mut config = base_config();
-    config.instances[0].notify.master = Some(command(&[hang.to_str().unwrap()], None).into());
-    config.instances[0].notify.backup =
+    std::sync::Arc::make_mut(&mut config.instances[0].notify).master =
+        Some(command(&[hang.to_str().unwrap()], None).into());
+    std::sync::Arc::make_mut(&mut config.instances[0].notify).backup =
         Some(command(&[&recorder(dir.path(), "backup", &log, "0")], None).into());
     let options = TrackOptions {
         notify_stall_limit: Duration::from_millis(300),
@@ -447,9 +449,10 @@ async fn notify_scripts_run_as_their_user_and_insecure_ones_are_dropped() {
         user: "root".into(),
         group: None,
     });
-    config.instances[0].notify.master =
+    std::sync::Arc::make_mut(&mut config.instances[0].notify).master =
         Some(command(&[whoami.to_str().unwrap()], Some("nobody")).into());
-    config.instances[0].notify.backup = Some(command(&[insecure.to_str().unwrap()], None).into());
+    std::sync::Arc::make_mut(&mut config.instances[0].notify).backup =
+        Some(command(&[insecure.to_str().unwrap()], None).into());
     let mut n = notifier(&config, &fast_options());
     assert!(
         logs.contains("(VI_1) notify_backup: unsafe permissions found"),

@@ -76,8 +76,7 @@ async fn inner() {
     // The seed's settings, with a short interval: script, interval, weight 2.
     let mut chk = vrrp_script("check_nginx", &[check.to_str().unwrap()], 300, 3000);
     chk.weight = 2;
-    config.instances[0]
-        .tracking
+    std::sync::Arc::make_mut(&mut config.instances[0].tracking)
         .scripts
         .push(track_ref("check_nginx"));
     config.scripts.push(chk);

@@ -248,7 +248,10 @@ impl fmt::Display for LogText {
     }
 }
 
-/// One thing to do.
+/// One thing to do. Addresses, routes, rules and commands are boxed: the daemon keeps a
+/// batch's capacity of actions between batches (a master's steady batch is an advert per
+/// instance), so every byte of the largest variant is kept once per instance, while the
+/// boxed ones come only with state changes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     SendAdvert(SendAdvert),
@@ -256,32 +259,32 @@ pub enum Action {
         instance: InstanceId,
         interface: Arc<str>,
         kind: AddressKind,
-        address: VirtualAddress,
+        address: Box<VirtualAddress>,
     },
     /// Remove an address; a missing address is not an error (startup cleans up blindly).
     RemoveAddress {
         instance: InstanceId,
         interface: Arc<str>,
         kind: AddressKind,
-        address: VirtualAddress,
+        address: Box<VirtualAddress>,
     },
     AddRoute {
         instance: InstanceId,
         interface: Arc<str>,
-        route: VirtualRoute,
+        route: Box<VirtualRoute>,
     },
     RemoveRoute {
         instance: InstanceId,
         interface: Arc<str>,
-        route: VirtualRoute,
+        route: Box<VirtualRoute>,
     },
     AddRule {
         instance: InstanceId,
-        rule: VirtualRule,
+        rule: Box<VirtualRule>,
     },
     RemoveRule {
         instance: InstanceId,
-        rule: VirtualRule,
+        rule: Box<VirtualRule>,
     },
     /// `no_accept` (RFC 5798 Accept_Mode false): while MASTER and not the owner, drop traffic
     /// addressed to the VIPs (keepalived does it with nftables); `false` removes the filter.
@@ -304,7 +307,7 @@ pub enum Action {
     /// daemon runs them as given.
     RunNotify {
         target: NotifyTarget,
-        command: Command,
+        command: Box<Command>,
         args: Option<NotifyArgs>,
     },
     /// Write a line to the notify FIFOs.
@@ -325,5 +328,7 @@ pub struct Transition {
     pub at: Instant,
     pub from: State,
     pub to: State,
-    pub reason: String,
+    /// Borrowed for the core's fixed reasons, owned for a fault's: every instance keeps
+    /// its last change, and the daemon's history keeps a few more.
+    pub reason: std::borrow::Cow<'static, str>,
 }

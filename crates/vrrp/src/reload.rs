@@ -152,7 +152,7 @@ impl Node {
                         instance: id,
                         interface: op.dev_of(&a.dev),
                         kind,
-                        address: a.clone(),
+                        address: Box::new(a.clone()),
                     });
                 }
                 for a in &added {
@@ -160,7 +160,7 @@ impl Node {
                         instance: id,
                         interface: np.dev_of(&a.dev),
                         kind,
-                        address: (*a).clone(),
+                        address: Box::new((*a).clone()),
                     });
                 }
                 if !added.is_empty() {
@@ -172,27 +172,27 @@ impl Node {
                 out.push(Action::RemoveRoute {
                     instance: id,
                     interface: op.dev_of(&r.dev),
-                    route: r.clone(),
+                    route: Box::new(r.clone()),
                 });
             }
             for r in added {
                 out.push(Action::AddRoute {
                     instance: id,
                     interface: np.dev_of(&r.dev),
-                    route: r.clone(),
+                    route: Box::new(r.clone()),
                 });
             }
             let (gone, added) = diff(op.rules(), np.rules(), rule_key);
             for r in gone {
                 out.push(Action::RemoveRule {
                     instance: id,
-                    rule: r.clone(),
+                    rule: Box::new(r.clone()),
                 });
             }
             for r in added {
                 out.push(Action::AddRule {
                     instance: id,
-                    rule: r.clone(),
+                    rule: Box::new(r.clone()),
                 });
             }
             if op.accept != np.accept {

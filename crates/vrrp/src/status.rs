@@ -76,7 +76,7 @@ impl InstanceStatus {
             master_adver_interval_ms: i.master_adver_int.as_millis() as u64,
             last_transition: i.last.clone(),
             faults: i.faults.iter().map(|f| f.to_string()).collect(),
-            counters: i.counters.clone(),
+            counters: i.counters.counters(),
             mismatches: i.mismatches.list(),
             mismatches_evicted: i.mismatches.evicted(),
             mismatches_expired: i.mismatches.expired(),

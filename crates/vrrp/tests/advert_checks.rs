@@ -162,7 +162,9 @@ fn skip_check_adv_addr_trusts_the_known_master() {
 #[test]
 fn authentication_mismatch_is_dropped() {
     let mut i = instance("VI_1", 51, 100);
-    i.auth = Some(baton_conf::Authentication::Pass("1111".to_string()));
+    i.auth = Some(Box::new(baton_conf::Authentication::Pass(
+        "1111".to_string(),
+    )));
     let mut h = H::start(&config(vec![i]));
     let mut rx = Rx::v2(200, PEER);
     h.rx(&rx); // no auth

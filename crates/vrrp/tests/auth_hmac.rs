@@ -419,11 +419,11 @@ fn pair(family: Family, version: Version, unicast: bool, keys: [Vec<u8>; 2]) -> 
                 max_ttl: None,
             }];
         }
-        i.auth_hmac = Some(config(
+        i.auth_hmac = Some(Box::new(config(
             vec![key(1, keys[r].clone())],
             AntiReplay::Time,
             HmacMode::Enforce,
-        ));
+        )));
         sim.add_router(&format!("r{r}"), config_of(i), &[(lan, "eth0", me)]);
     }
     sim.start_all();

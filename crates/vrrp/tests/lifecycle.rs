@@ -10,10 +10,10 @@ use common::*;
 
 fn group_config() -> Config {
     let mut a = instance("VI_1", 51, 200);
-    a.notify.any = Some(command("/bin/notify").into());
+    std::sync::Arc::make_mut(&mut a.notify).any = Some(command("/bin/notify").into());
     let mut b = instance("VI_2", 52, 200);
     b.vips = vec![VirtualAddress::new("192.168.5.20".parse().unwrap())];
-    b.tracking.interfaces = vec![track("eth1")];
+    std::sync::Arc::make_mut(&mut b.tracking).interfaces = vec![track("eth1")];
     let mut cfg = config(vec![a, b]);
     cfg.sync_groups = vec![SyncGroup {
         name: "G1".to_string(),
@@ -128,8 +128,8 @@ fn sync_group_members_refresh_caches_on_a_lower_priority_advert() {
 #[test]
 fn notifications_carry_keepalived_arguments() {
     let mut i = instance("VI_1", 51, 200);
-    i.notify.any = Some(command("/bin/notify").into());
-    i.notify.master = Some(command("/bin/master").into());
+    std::sync::Arc::make_mut(&mut i.notify).any = Some(command("/bin/notify").into());
+    std::sync::Arc::make_mut(&mut i.notify).master = Some(command("/bin/master").into());
     let mut h = H::start(&config(vec![i]));
     h.run_to(at(4.0));
     let args = h
@@ -343,7 +343,7 @@ fn status_snapshot_serialises() {
 #[test]
 fn reload_releases_a_removed_master() {
     let mut i = instance("VI_1", 51, 200);
-    i.notify.deleted = true;
+    std::sync::Arc::make_mut(&mut i.notify).deleted = true;
     let mut h = H::start(&config(vec![i]));
     h.run_to(at(4.0));
     h.clear();

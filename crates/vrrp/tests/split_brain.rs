@@ -12,7 +12,8 @@ use common::*;
 
 fn master_at(priority: u8) -> H {
     let mut i = instance("VI_1", 51, priority);
-    i.notify.master_rx_lower_pri = Some(command("/usr/local/bin/lower.sh").into());
+    std::sync::Arc::make_mut(&mut i.notify).master_rx_lower_pri =
+        Some(command("/usr/local/bin/lower.sh").into());
     let mut h = H::start(&config(vec![i]));
     h.run_to(at(4.0));
     assert_eq!(h.state("VI_1"), State::Master);

@@ -60,7 +60,7 @@ impl Pair {
         i.priority = prio;
         i.fast_handover = self.fast;
         i.vips = vec![VirtualAddress::new("10.0.1.1".parse().unwrap())];
-        i.tracking.files = vec![TrackRef {
+        std::sync::Arc::make_mut(&mut i.tracking).files = vec![TrackRef {
             name: "prio".to_string(),
             weight: None,
             reverse: false,

@@ -117,7 +117,7 @@ fn weight_zero_failure_faults_a_master_with_a_priority_zero_advert() {
 #[test]
 fn fault_sources_are_ored() {
     let mut i = with_script(instance("VI_1", 51, 100), "chk");
-    i.tracking.interfaces = vec![track("eth1")];
+    std::sync::Arc::make_mut(&mut i.tracking).interfaces = vec![track("eth1")];
     let mut cfg = config(vec![i]);
     cfg.scripts = vec![script("chk", 0)];
     let env = Environment::new()

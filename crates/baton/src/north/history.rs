@@ -10,6 +10,7 @@
 //!
 //! Recorded only when a state changes, never per advert.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
@@ -26,7 +27,8 @@ pub struct TransitionRecord {
     pub at: Instant,
     pub from: State,
     pub to: State,
-    pub cause: String,
+    /// The core's reason, shared with it when it is one of its fixed ones.
+    pub cause: Cow<'static, str>,
     /// How long the instance had been in `from` (none for the first change).
     pub held: Option<Duration>,
     /// Into MASTER: from the last sign of the previous master to now.
@@ -47,27 +49,41 @@ impl InstanceHistory {
     }
 }
 
-/// Histories of every instance, by name (a reload keeps the history of instances that stay).
-/// With tens of thousands of instances this is a few percent of the daemon: keys and
-/// queues are kept at the size they hold.
+/// Histories of every instance, in the core's order of instances (a reload keeps the
+/// history of instances that stay, under their new places). With tens of thousands of
+/// instances this is a few percent of the daemon: one entry per instance, no key, causes
+/// the core's reasons (fixed ones borrowed), and queues kept at the size they hold.
 #[derive(Debug, Clone, Default)]
 pub struct History {
-    instances: HashMap<Box<str>, InstanceHistory>,
+    instances: Vec<InstanceHistory>,
 }
 
 impl History {
+    /// Histories for `n` instances, none with a change yet.
+    pub fn with_instances(n: usize) -> History {
+        History {
+            instances: std::iter::repeat_with(InstanceHistory::default)
+                .take(n)
+                .collect(),
+        }
+    }
+
     /// Record a change of `name` at `at`. `heard` is when the instance last accepted an
     /// advert from another router in BACKUP.
     pub fn record(
         &mut self,
-        name: &str,
+        index: usize,
         at: Instant,
         from: State,
         to: State,
-        cause: &str,
+        cause: impl Into<Cow<'static, str>>,
         heard: Option<Instant>,
     ) {
-        let h = self.instances.entry(name.into()).or_default();
+        if index >= self.instances.len() {
+            self.instances
+                .resize_with(index + 1, InstanceHistory::default);
+        }
+        let h = &mut self.instances[index];
         let previous = h.changes.back().map(|p| p.at);
         let held = previous.map(|p| at.saturating_duration_since(p));
         let takeover = (to == State::Master).then(|| {
@@ -97,20 +113,28 @@ impl History {
             at,
             from,
             to,
-            cause: cause.to_string(),
+            cause: cause.into(),
             held,
             takeover,
         });
     }
 
-    /// Forget instances a reload removed.
-    pub fn retain(&mut self, names: &[&str]) {
-        let keep: std::collections::HashSet<&str> = names.iter().copied().collect();
-        self.instances.retain(|name, _| keep.contains(&**name));
+    /// A reload: the instances were `old` and are now `new` (names in the core's order).
+    /// Those that stay keep their history at their new place; the others' is forgotten.
+    pub fn reindex(&mut self, old: &[&str], new: &[&str]) {
+        let mut kept: HashMap<&str, InstanceHistory> = old
+            .iter()
+            .zip(self.instances.drain(..))
+            .map(|(name, h)| (*name, h))
+            .collect();
+        self.instances = new
+            .iter()
+            .map(|name| kept.remove(name).unwrap_or_default())
+            .collect();
     }
 
-    pub fn get(&self, name: &str) -> Option<&InstanceHistory> {
-        self.instances.get(name)
+    pub fn get(&self, index: usize) -> Option<&InstanceHistory> {
+        self.instances.get(index)
     }
 }
 
@@ -125,24 +149,17 @@ mod tests {
     #[test]
     fn takeover_runs_from_the_last_advert_heard_and_held_from_the_last_change() {
         let mut h = History::default();
-        h.record(
-            "VI_1",
-            ms(0),
-            State::Initialize,
-            State::Backup,
-            "init",
-            None,
-        );
+        h.record(0, ms(0), State::Initialize, State::Backup, "init", None);
         // The master's last advert at 5 s, the down timer fires at 8.6 s.
         h.record(
-            "VI_1",
+            0,
             ms(8_600),
             State::Backup,
             State::Master,
             "master down timer expired",
             Some(ms(5_000)),
         );
-        let v = h.get("VI_1").unwrap();
+        let v = h.get(0).unwrap();
         let last = v.last().unwrap();
         assert_eq!(last.takeover, Some(Duration::from_millis(3_600)));
         assert_eq!(last.held, Some(Duration::from_millis(8_600)));
@@ -154,19 +171,19 @@ mod tests {
     #[test]
     fn without_a_master_heard_since_backup_the_takeover_runs_from_backup() {
         let mut h = History::default();
-        h.record("A", ms(0), State::Initialize, State::Backup, "init", None);
-        h.record("A", ms(100), State::Backup, State::Master, "x", None);
-        h.record("A", ms(200), State::Master, State::Backup, "y", None);
+        h.record(0, ms(0), State::Initialize, State::Backup, "init", None);
+        h.record(0, ms(100), State::Backup, State::Master, "x", None);
+        h.record(0, ms(200), State::Master, State::Backup, "y", None);
         // An advert heard before the instance went back to BACKUP does not count.
         h.record(
-            "A",
+            0,
             ms(3_800),
             State::Backup,
             State::Master,
             "z",
             Some(ms(50)),
         );
-        let v = h.get("A").unwrap();
+        let v = h.get(0).unwrap();
         assert_eq!(v.changes[1].takeover, Some(Duration::from_millis(100)));
         assert_eq!(
             v.last().unwrap().takeover,
@@ -183,21 +200,16 @@ mod tests {
             } else {
                 (State::Master, State::Backup)
             };
-            h.record("VI_1", ms(i * 10), from, to, "flap", None);
+            h.record(0, ms(i * 10), from, to, "flap", None);
         }
-        h.record(
-            "VI_2",
-            ms(1),
-            State::Initialize,
-            State::Backup,
-            "init",
-            None,
-        );
-        let v = h.get("VI_1").unwrap();
+        h.record(1, ms(1), State::Initialize, State::Backup, "init", None);
+        let v = h.get(0).unwrap();
         assert_eq!(v.changes.len(), KEPT);
         assert_eq!(v.changes.front().unwrap().at, ms(50));
-        h.retain(&["VI_2"]);
-        assert!(h.get("VI_1").is_none());
-        assert!(h.get("VI_2").is_some());
+        // A reload that drops VI_1 and adds VI_3 before VI_2.
+        h.reindex(&["VI_1", "VI_2"], &["VI_3", "VI_2"]);
+        assert!(h.get(0).unwrap().changes.is_empty());
+        assert_eq!(h.get(1).unwrap().changes.len(), 1);
+        assert!(h.get(2).is_none());
     }
 }

@@ -151,7 +151,8 @@ impl InstanceView {
         let mut charged = HashSet::new();
         node.instances
             .iter()
-            .map(|i| {
+            .enumerate()
+            .map(|(index, i)| {
                 let mut v = InstanceView::default();
                 if let Some(c) = conf.get(i.name.as_str()) {
                     v.vips = c
@@ -192,7 +193,7 @@ impl InstanceView {
                     })
                     .collect();
                 }
-                if let Some(h) = history.get(&i.name) {
+                if let Some(h) = history.get(index) {
                     v.changes = h.changes.iter().cloned().collect();
                     v.last_takeover = h.last_takeover;
                 }
@@ -312,16 +313,9 @@ pub(crate) fn sample() -> Snapshot {
         ..vi1.clone()
     };
     let mut history = History::default();
+    history.record(0, ms(0), State::Initialize, State::Backup, "init", None);
     history.record(
-        "VI_1",
-        ms(0),
-        State::Initialize,
-        State::Backup,
-        "init",
-        None,
-    );
-    history.record(
-        "VI_1",
+        0,
         ms(3_600),
         State::Backup,
         State::Master,
@@ -329,7 +323,7 @@ pub(crate) fn sample() -> Snapshot {
         None,
     );
     history.record(
-        "VI_1",
+        0,
         ms(10_000),
         State::Master,
         State::Backup,
@@ -337,7 +331,7 @@ pub(crate) fn sample() -> Snapshot {
         None,
     );
     history.record(
-        "VI_1",
+        0,
         ms(20_000),
         State::Backup,
         State::Master,
@@ -366,14 +360,8 @@ pub(crate) fn sample() -> Snapshot {
                 weight: None,
             },
         ],
-        changes: history
-            .get("VI_1")
-            .unwrap()
-            .changes
-            .iter()
-            .cloned()
-            .collect(),
-        last_takeover: history.get("VI_1").unwrap().last_takeover,
+        changes: history.get(0).unwrap().changes.iter().cloned().collect(),
+        last_takeover: history.get(0).unwrap().last_takeover,
         socket_errors: Some(WireErrors {
             truncated: 6,
             msg_type: 8,

@@ -329,6 +329,7 @@ impl Daemon {
         sockets.open_available(&ifaces);
         let tracking = Tracking::start(&config, &policy, track_options.clone());
         let lvs = LvsHalf::new(&config, &track_options);
+        let instances = config.instances.len();
         let mut d = Daemon {
             clock,
             node,
@@ -356,7 +357,7 @@ impl Daemon {
             sync: None,
             pidfile: pidfile.to_path_buf(),
             vrrp_transitions: Vec::new(),
-            views: observe::Views::new(),
+            views: observe::Views::new(instances),
         };
         d.first_tracker_values().await;
         // Crash recovery: routes an earlier run left (it was killed, or its configuration
@@ -631,8 +632,9 @@ impl Daemon {
                 self.sockets.open_available(&self.ifaces);
                 self.info.reloaded(&new);
                 self.reload_lvs(&new).await;
-                let names: Vec<&str> = new.instances.iter().map(|i| i.name.as_str()).collect();
-                self.views.history.retain(&names);
+                let old: Vec<&str> = self.config.instances.iter().map(|i| &*i.name).collect();
+                let names: Vec<&str> = new.instances.iter().map(|i| &*i.name).collect();
+                self.views.history.reindex(&old, &names);
                 self.config = new;
                 self.execute().await;
                 heap::release_free_pages();

@@ -21,9 +21,10 @@ pub struct Views {
 }
 
 impl Views {
-    pub fn new() -> Views {
+    /// Views of a daemon that starts with `instances` instances.
+    pub fn new(instances: usize) -> Views {
         Views {
-            history: History::default(),
+            history: History::with_instances(instances),
             started_wall: std::time::SystemTime::now(),
             scripts_running: Vec::new(),
         }
@@ -115,11 +116,11 @@ impl Daemon {
         };
         // The core's record of this change (the last one it made for the instance).
         let (at, cause) = match i.last_transition() {
-            Some(t) if t.from == from && t.to == to => (t.at, t.reason.as_str()),
-            _ => (self.clock.now(), ""),
+            Some(t) if t.from == from && t.to == to => (t.at, t.reason.clone()),
+            _ => (self.clock.now(), "".into()),
         };
         self.views
             .history
-            .record(i.name(), at, from, to, cause, i.master_heard_at());
+            .record(id.0 as usize, at, from, to, cause, i.master_heard_at());
     }
 }

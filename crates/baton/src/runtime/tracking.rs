@@ -128,7 +128,7 @@ impl Tracking {
             config
                 .instances
                 .iter()
-                .map(|i| &i.tracking)
+                .map(|i| &*i.tracking)
                 .chain(config.sync_groups.iter().map(|g| &g.tracking))
                 .flat_map(move |t| pick(t).iter().map(|r| r.name.clone()))
                 .collect::<HashSet<_>>()
@@ -277,7 +277,7 @@ mod tests {
         p.name = "unused".into();
         let mut i = VrrpInstance::new("VI_1", 51, Family::Ipv4);
         i.interface = Some("eth0".into());
-        i.tracking.processes = vec![track("nginx")];
+        std::sync::Arc::make_mut(&mut i.tracking).processes = vec![track("nginx")];
         let config = Config::build(|c| {
             c.track_processes = vec![used, p];
             c.instances.push(i);

@@ -169,7 +169,7 @@ pub(super) fn resolve(
             ),
         );
     }
-    inst.auth_hmac = Some(AuthHmac {
+    inst.auth_hmac = Some(Box::new(AuthHmac {
         keys,
         active_key: active,
         anti_replay: block.anti_replay.unwrap_or(AntiReplay::Time),
@@ -177,7 +177,7 @@ pub(super) fn resolve(
             .time_window
             .unwrap_or_else(|| default_time_window(inst.advert_int)),
         mode,
-    });
+    }));
     Ok(())
 }
 

@@ -199,7 +199,7 @@ pub(super) fn auth(cx: &mut Cx<'_>, inst: &mut VrrpInstance, raw: &mut RawInstan
                     ),
                 );
             }
-            inst.auth = Some(auth.v);
+            inst.auth = Some(Box::new(auth.v));
         }
     }
 }

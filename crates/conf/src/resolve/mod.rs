@@ -4,6 +4,7 @@
 //! what was written is reported.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::diag::{Code, Diagnostic, Severity};
@@ -141,7 +142,7 @@ pub(crate) fn instance(
     if notify.priority_changes.is_none() {
         notify.priority_changes = Some(g.notify_priority_changes);
     }
-    inst.notify = notify;
+    inst.notify = Arc::new(notify);
     Some((inst, std::mem::take(&mut raw.tracking)))
 }
 

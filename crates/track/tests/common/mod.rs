@@ -81,7 +81,8 @@ pub fn vrrp_script(name: &str, argv: &[&str], interval_ms: u64, timeout_ms: u64)
 pub fn config_with_scripts(scripts: Vec<VrrpScript>) -> Config {
     let mut config = Config::build(|_| {});
     let mut instance = VrrpInstance::new("VI_1", 51, Family::Ipv4);
-    instance.tracking.scripts = scripts.iter().map(|s| track_ref(&s.name)).collect();
+    std::sync::Arc::make_mut(&mut instance.tracking).scripts =
+        scripts.iter().map(|s| track_ref(&s.name)).collect();
     config.scripts = scripts;
     config.instances.push(instance);
     config

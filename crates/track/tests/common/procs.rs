@@ -36,7 +36,8 @@ pub fn track_process(name: &str, process: &str) -> TrackProcess {
 pub fn config_with(processes: Vec<TrackProcess>) -> Config {
     let mut config = Config::build(|_| {});
     let mut instance = VrrpInstance::new("VI_1", 51, Family::Ipv4);
-    instance.tracking.processes = processes.iter().map(|p| track_ref(&p.name)).collect();
+    std::sync::Arc::make_mut(&mut instance.tracking).processes =
+        processes.iter().map(|p| track_ref(&p.name)).collect();
     config.track_processes = processes;
     config.instances.push(instance);
     config

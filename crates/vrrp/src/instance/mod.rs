@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::action::{
     Action, InstanceId, Level, LogLine, LogText, PeerLog, PeerLogKind, Transition,
 };
-use crate::counters::Counters;
+use crate::counters::{Counters, Tally};
 use crate::mismatch::Mismatches;
 use crate::time::Instant;
 use crate::timers::{fast_takeover_delay, master_down_interval, skew_time};
@@ -123,7 +123,7 @@ pub struct Instance {
     /// Master_Down_Interval memoised for (priority, Master_Adver_Interval): every accepted
     /// advert re-arms the timer with it.
     mdi_memo: Cell<(u8, Duration, Duration)>,
-    pub(crate) counters: Counters,
+    pub(crate) counters: Tally,
     pub(crate) mismatches: Mismatches,
     pub(crate) last: Option<Transition>,
     /// When the last advert from another router was accepted in BACKUP: the last sign of
@@ -159,7 +159,7 @@ impl Instance {
             garp_refresh: None,
             garp_next: None,
             mdi_memo: Cell::new((0, Duration::ZERO, Duration::ZERO)),
-            counters: Counters::default(),
+            counters: Tally::default(),
             mismatches: Mismatches::default(),
             last: None,
             heard: None,
@@ -216,8 +216,8 @@ impl Instance {
         self.src
     }
 
-    pub fn counters(&self) -> &Counters {
-        &self.counters
+    pub fn counters(&self) -> Counters {
+        self.counters.counters()
     }
 
     pub fn faults(&self) -> &[FaultReason] {

@@ -115,7 +115,7 @@ impl Params {
         let c = &config.instances[index];
         let owner = c.is_owner();
         let (advert_field, advert_int) = advert_interval_field(c.version, c.advert_int);
-        let auth = match &c.auth {
+        let auth = match c.auth.as_deref() {
             Some(Authentication::Pass(p)) => Auth::pass(p.as_bytes()),
             // AH is reported by the configuration and never sent.
             Some(Authentication::Ah(_)) | None => Auth::None,
@@ -136,7 +136,7 @@ impl Params {
             advert_field,
             advert_int,
             auth,
-            hmac: c.auth_hmac.clone().map(Arc::new),
+            hmac: c.auth_hmac.as_deref().cloned().map(Arc::new),
             vip_bytes,
             config: config.clone(),
             index: index as u32,

@@ -22,11 +22,11 @@ impl Instance {
         out: &mut Vec<Action>,
     ) -> Outcome {
         if !matches!(self.state, State::Backup | State::Master) {
-            self.counters.dropped.count(DropReason::NotRunning);
+            self.counters.rare().dropped.count(DropReason::NotRunning);
             return Outcome::Nothing;
         }
         if Some(rx.src) == self.src {
-            self.counters.dropped.count(DropReason::OwnAddress);
+            self.counters.rare().dropped.count(DropReason::OwnAddress);
             return Outcome::Nothing;
         }
         // skip_check_adv_addr: a backup may skip the VIP-list check for adverts from the
@@ -35,7 +35,7 @@ impl Instance {
             || !self.p.skip_check_adv_addr
             || self.master.map(|m| m.0) != Some(rx.src);
         if let Err(reason) = advert_check::check_header(&self.p, rx) {
-            self.counters.dropped.count(reason);
+            self.counters.rare().dropped.count(reason);
             self.report_mismatch(now, rx, reason, out);
             return Outcome::Nothing;
         }
@@ -43,7 +43,7 @@ impl Instance {
             return Outcome::Nothing;
         }
         if let Err(reason) = advert_check::check(&self.p, rx, check_addresses) {
-            self.counters.dropped.count(reason);
+            self.counters.rare().dropped.count(reason);
             self.report_mismatch(now, rx, reason, out);
             return Outcome::Nothing;
         }
@@ -52,7 +52,7 @@ impl Instance {
         }
         self.counters.adverts_received += 1;
         if rx.advert.priority == 0 {
-            self.counters.priority_zero_received += 1;
+            self.counters.rare().priority_zero_received += 1;
         }
         if !self.mismatches.is_empty() {
             self.mismatches.clear_peer(&rx.src);
@@ -60,7 +60,7 @@ impl Instance {
         if self.p.owner && self.p.owner_ignore_adverts && !self.demoted {
             // keepalived's owner_ignore_adverts (forced by vrrp_strict): the owner ignores
             // every advert.
-            self.counters.dropped.count(DropReason::OwnerIgnores);
+            self.counters.rare().dropped.count(DropReason::OwnerIgnores);
             return Outcome::Nothing;
         }
         match self.state {
@@ -252,7 +252,7 @@ impl Instance {
         ) {
             Ok(skew) => {
                 if rx.trailer.is_some() {
-                    self.counters.auth_ext.verified += 1;
+                    self.counters.rare().auth_ext.verified += 1;
                 }
                 if let Some(delta) = skew {
                     self.log_peer(
@@ -269,11 +269,11 @@ impl Instance {
                 true
             }
             Err(crate::auth_hmac::AuthFailure::NotAPeer) => {
-                self.counters.dropped.count(DropReason::NotAPeer);
+                self.counters.rare().dropped.count(DropReason::NotAPeer);
                 false
             }
             Err(f) => {
-                let n = self.counters.auth_ext.count(f);
+                let n = self.counters.rare().auth_ext.count(f);
                 if n.is_power_of_two() {
                     self.log_peer(
                         out,

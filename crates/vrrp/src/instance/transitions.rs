@@ -19,7 +19,7 @@ impl Instance {
         };
         self.counters.adverts_sent += 1;
         if priority == 0 {
-            self.counters.priority_zero_sent += 1;
+            self.counters.rare().priority_zero_sent += 1;
         }
         let checksum = self.p.send_checksum;
         if self.p.unicast() {
@@ -47,7 +47,13 @@ impl Instance {
         }
     }
 
-    fn record(&mut self, now: Instant, to: State, reason: &str, out: &mut Vec<Action>) {
+    fn record(
+        &mut self,
+        now: Instant,
+        to: State,
+        reason: impl Into<std::borrow::Cow<'static, str>>,
+        out: &mut Vec<Action>,
+    ) {
         let from = self.state;
         out.push(Action::StateChanged {
             instance: self.id,
@@ -66,7 +72,7 @@ impl Instance {
             at: now,
             from,
             to,
-            reason: reason.to_string(),
+            reason: reason.into(),
         });
     }
 
@@ -139,14 +145,14 @@ impl Instance {
         for rule in self.p.rules() {
             out.push(Action::RemoveRule {
                 instance: self.id,
-                rule: rule.clone(),
+                rule: Box::new(rule.clone()),
             });
         }
         for route in self.p.routes() {
             out.push(Action::RemoveRoute {
                 instance: self.id,
                 interface: self.p.dev_of(&route.dev),
-                route: route.clone(),
+                route: Box::new(route.clone()),
             });
         }
         if !self.p.accept {
@@ -172,14 +178,14 @@ impl Instance {
                         instance: self.id,
                         interface,
                         kind,
-                        address,
+                        address: Box::new(address),
                     }
                 } else {
                     Action::RemoveAddress {
                         instance: self.id,
                         interface,
                         kind,
-                        address,
+                        address: Box::new(address),
                     }
                 });
             }
@@ -201,7 +207,12 @@ impl Instance {
     /// BACKUP → MASTER (vrrp_state_master_tx + vrrp_state_become_master): advert first "so
     /// the old master removes the VIPs before we send the gratuitous ARPs", then VIPs,
     /// eVIPs, routes, rules, the GARP/NA burst, its delayed repeat, notifications.
-    pub(crate) fn enter_master(&mut self, now: Instant, out: &mut Vec<Action>, reason: &str) {
+    pub(crate) fn enter_master(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<Action>,
+        reason: &'static str,
+    ) {
         if self.state == State::Master {
             return;
         }
@@ -218,13 +229,13 @@ impl Instance {
             out.push(Action::AddRoute {
                 instance: self.id,
                 interface: self.p.dev_of(&route.dev),
-                route: route.clone(),
+                route: Box::new(route.clone()),
             });
         }
         for rule in self.p.rules() {
             out.push(Action::AddRule {
                 instance: self.id,
-                rule: rule.clone(),
+                rule: Box::new(rule.clone()),
             });
         }
         if !self.p.accept {
@@ -256,14 +267,14 @@ impl Instance {
         for rule in self.p.rules() {
             out.push(Action::RemoveRule {
                 instance: self.id,
-                rule: rule.clone(),
+                rule: Box::new(rule.clone()),
             });
         }
         for route in self.p.routes() {
             out.push(Action::RemoveRoute {
                 instance: self.id,
                 interface: self.p.dev_of(&route.dev),
-                route: route.clone(),
+                route: Box::new(route.clone()),
             });
         }
         if !self.p.accept {
@@ -285,7 +296,7 @@ impl Instance {
         &mut self,
         now: Instant,
         out: &mut Vec<Action>,
-        reason: &str,
+        reason: &'static str,
         master_interval: Option<Duration>,
     ) {
         if self.state == State::Master {
@@ -313,7 +324,7 @@ impl Instance {
             .map(|f| f.to_string())
             .unwrap_or_default();
         self.log(out, Level::Info, LogText::Static("Entering FAULT STATE"));
-        self.record(now, State::Fault, &reason, out);
+        self.record(now, State::Fault, reason, out);
         self.timer = None;
         self.want_master = false;
         self.master = None;
@@ -513,9 +524,9 @@ impl Instance {
                     instance: self.id,
                     interface: dev,
                     kind,
-                    address: a.clone(),
+                    address: Box::new(a.clone()),
                 });
-                self.counters.vips_restored += 1;
+                self.counters.rare().vips_restored += 1;
                 self.announce(out, self.p.garp.master_repeat.max(1));
                 return true;
             }
@@ -549,7 +560,7 @@ pub fn notify_actions(
     if let Some(cmd) = own {
         out.push(Action::RunNotify {
             target: target.clone(),
-            command: baton_conf::Command::clone(cmd),
+            command: Box::new(baton_conf::Command::clone(cmd)),
             args: None,
         });
     }
@@ -560,7 +571,7 @@ pub fn notify_actions(
     if let (true, Some(cmd)) = (generic, n.any.as_ref()) {
         out.push(Action::RunNotify {
             target: target.clone(),
-            command: baton_conf::Command::clone(cmd),
+            command: Box::new(baton_conf::Command::clone(cmd)),
             args: Some(NotifyArgs {
                 group: target.group,
                 name: target.name.clone(),

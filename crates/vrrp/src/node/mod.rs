@@ -178,6 +178,9 @@ impl Node {
             .iter()
             .flat_map(|i| i.vips.iter().chain(i.excluded_vips.iter()).map(|v| v.addr))
             .collect();
+        // Collected without knowing the count, it grew by doubling: kept for the daemon's
+        // life, the slack would be up to a second copy.
+        self.our_addresses.shrink_to_fit();
         self.heap.clear();
         self.scheduled = vec![None; self.instances.len()];
     }

@@ -157,7 +157,7 @@ pub(crate) fn bindings(
 ) -> Vec<Binding> {
     let mut out = Vec::new();
     let weights_allowed = group.is_none_or(|g| g.tracking_weight);
-    let sources = std::iter::once(&inst.tracking).chain(group.map(|g| &g.tracking));
+    let sources = std::iter::once(&*inst.tracking).chain(group.map(|g| &g.tracking));
     for tracking in sources {
         for r in &tracking.interfaces {
             let weight = if weights_allowed {

@@ -269,10 +269,10 @@ pub fn track(name: &str) -> TrackRef {
 }
 
 pub fn with_script(mut i: baton_conf::VrrpInstance, s: &str) -> baton_conf::VrrpInstance {
-    i.tracking = Tracking {
+    i.tracking = std::sync::Arc::new(Tracking {
         scripts: vec![track(s)],
         ..Tracking::default()
-    };
+    });
     i
 }
 

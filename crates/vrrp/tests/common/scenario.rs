@@ -254,7 +254,7 @@ impl Scenario {
                     .collect();
                 i.check_unicast_src = self.check_unicast_src;
             }
-            i.tracking.files = vec![TrackRef {
+            std::sync::Arc::make_mut(&mut i.tracking).files = vec![TrackRef {
                 name: file_name(v.vrid),
                 weight: None,
                 reverse: false,
