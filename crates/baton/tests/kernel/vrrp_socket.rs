@@ -486,19 +486,9 @@ fn group_adverts_leave_as_frames_past_the_output_hook() {
         let group = IpAddr::V4(MCAST_GROUP_V4);
         let (out, n) = emit(group);
         rt.block_on(tx.send(src, group, &out[..n])).unwrap();
-        let frame = loop {
-            let mut bytes = [std::mem::MaybeUninit::<u8>::uninit(); 256];
-            let got = tap.recv(&mut bytes).expect("the frame on vb within 5 s");
-            // SAFETY: recv initialised the first `got` bytes.
-            let f: Vec<u8> = bytes[..got]
-                .iter()
-                .map(|b| unsafe { b.assume_init() })
-                .collect();
-            // Skip the kernel's own traffic on the link (router solicitations, MLD).
-            if f.len() > 23 && f[12..14] == [0x08, 0x00] && f[23] == 112 {
-                break f;
-            }
-        };
+        let frame = next_frame(&tap, |f| {
+            f.len() > 23 && f[12..14] == [0x08, 0x00] && f[23] == 112
+        });
         assert_eq!(&frame[..6], &[1, 0, 0x5e, 0, 0, 0x12], "the group's MAC");
         assert_eq!(&frame[6..12], &mac_a, "the sender's MAC");
         assert!(baton_wire::ipv4::header_checksum_ok(&frame[14..]));
@@ -526,20 +516,9 @@ fn group_adverts_leave_as_frames_past_the_output_hook() {
             .emit(&mut out6, src6, group6, ChecksumForm::PseudoHeader)
             .unwrap();
         rt.block_on(tx6.send(src6, group6, &out6[..n6])).unwrap();
-        let frame = loop {
-            let mut bytes = [std::mem::MaybeUninit::<u8>::uninit(); 256];
-            let got = tap
-                .recv(&mut bytes)
-                .expect("the IPv6 frame on vb within 5 s");
-            // SAFETY: recv initialised the first `got` bytes.
-            let f: Vec<u8> = bytes[..got]
-                .iter()
-                .map(|b| unsafe { b.assume_init() })
-                .collect();
-            if f.len() > 54 && f[12..14] == [0x86, 0xdd] && f[20] == 112 {
-                break f;
-            }
-        };
+        let frame = next_frame(&tap, |f| {
+            f.len() > 54 && f[12..14] == [0x86, 0xdd] && f[20] == 112
+        });
         assert_eq!(&frame[..6], &[0x33, 0x33, 0, 0, 0, 0x12], "the group's MAC");
         assert_eq!(&frame[6..12], &mac_a, "the sender's MAC");
         let (ip6, payload) = baton_wire::ipv6::Ipv6Repr::parse(&frame[14..]).unwrap();
@@ -547,4 +526,21 @@ fn group_adverts_leave_as_frames_past_the_output_hook() {
         assert_eq!((IpAddr::V6(ip6.src), IpAddr::V6(ip6.dst)), (src6, group6));
         assert_eq!(payload, &out6[..n6], "the advert");
     });
+}
+
+/// The next frame `tap` reads that `wanted` picks, skipping the kernel's own traffic on the
+/// link (router solicitations, MLD reports); each read waits at most the tap's timeout.
+fn next_frame(tap: &Socket, wanted: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+    loop {
+        let mut bytes = [std::mem::MaybeUninit::<u8>::uninit(); 256];
+        let got = tap.recv(&mut bytes).expect("a frame within the timeout");
+        // SAFETY: recv initialised the first `got` bytes.
+        let f: Vec<u8> = bytes[..got]
+            .iter()
+            .map(|b| unsafe { b.assume_init() })
+            .collect();
+        if wanted(&f) {
+            return f;
+        }
+    }
 }
