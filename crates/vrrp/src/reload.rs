@@ -247,7 +247,7 @@ impl Node {
             if let Some(state) = word(i.state) {
                 out.push(Action::WriteFifo(FifoLine {
                     group: false,
-                    name: i.p.name.clone(),
+                    name: i.p.name_arc(),
                     state,
                     priority: i.prio,
                 }));

@@ -51,7 +51,7 @@ impl InstanceStatus {
     pub fn of(i: &Instance) -> InstanceStatus {
         let p = &i.p;
         InstanceStatus {
-            name: p.name.to_string(),
+            name: p.name().to_string(),
             vrid: p.vrid,
             family: p.family.to_string(),
             version: p.version.to_string(),
@@ -72,8 +72,8 @@ impl InstanceStatus {
             } else {
                 Vec::new()
             },
-            advert_interval_ms: p.advert_int.as_millis() as u64,
-            master_adver_interval_ms: i.master_adver_int.as_millis() as u64,
+            advert_interval_ms: p.advert_int().as_millis() as u64,
+            master_adver_interval_ms: i.master_adver_interval().as_millis() as u64,
             last_transition: i.last.clone(),
             faults: i.faults.iter().map(|f| f.to_string()).collect(),
             counters: i.counters.counters(),

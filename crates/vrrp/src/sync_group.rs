@@ -52,7 +52,7 @@ impl Node {
             .members
             .iter()
             .filter(|m| m.index() != i && faulty[m.index()])
-            .map(|m| FaultReason::SyncGroup(self.instances[m.index()].p.name.clone()))
+            .map(|m| FaultReason::SyncGroup(self.instances[m.index()].p.name_arc()))
             .collect()
     }
 

@@ -66,18 +66,11 @@ pub fn fast_takeover_delay(priority: u8) -> Duration {
 /// refuses zero), centiseconds in 12 bits for v3. Returns the field and the interval it
 /// really means.
 pub fn advert_interval_field(version: Version, configured: Duration) -> (u16, Duration) {
-    match version {
-        Version::V2 => {
-            let secs = (configured.as_millis() + 500) / 1000;
-            let secs = secs.clamp(1, 255) as u16;
-            (secs, Duration::from_secs(u64::from(secs)))
-        }
-        Version::V3 => {
-            let centis = (configured.as_millis() + 5) / 10;
-            let centis = centis.clamp(1, 0x0fff) as u16;
-            (centis, Duration::from_millis(u64::from(centis) * 10))
-        }
-    }
+    let field = match version {
+        Version::V2 => ((configured.as_millis() + 500) / 1000).clamp(1, 255) as u16,
+        Version::V3 => ((configured.as_millis() + 5) / 10).clamp(1, 0x0fff) as u16,
+    };
+    (field, baton_wire::advert::interval_duration(version, field))
 }
 
 #[cfg(test)]

@@ -508,10 +508,15 @@ impl<'a> AdvertRepr<'a> {
 
     /// The interval as a duration.
     pub fn interval_duration(&self) -> core::time::Duration {
-        match self.version {
-            Version::V2 => core::time::Duration::from_secs(self.interval as u64),
-            Version::V3 => core::time::Duration::from_millis(self.interval as u64 * 10),
-        }
+        interval_duration(self.version, self.interval)
+    }
+}
+
+/// What an advertisement interval field means: seconds in v2, centiseconds in v3.
+pub fn interval_duration(version: Version, field: u16) -> core::time::Duration {
+    match version {
+        Version::V2 => core::time::Duration::from_secs(u64::from(field)),
+        Version::V3 => core::time::Duration::from_millis(u64::from(field) * 10),
     }
 }
 

@@ -104,7 +104,9 @@ pub struct Instance {
     /// only master again.
     pub(crate) demoted: bool,
     pub(crate) faults: Vec<FaultReason>,
-    pub(crate) master_adver_int: Duration,
+    /// Master_Adver_Interval as the advert field carries it (seconds in v2, centiseconds in
+    /// v3): two bytes where the interval itself took sixteen.
+    pub(crate) master_adver_field: u16,
     /// BACKUP: master down timer; MASTER: next advert.
     pub(crate) timer: Option<Instant>,
     /// keepalived's preempt_time: end of the preempt_delay window.
@@ -136,7 +138,7 @@ pub struct Instance {
 impl Instance {
     pub(crate) fn new(id: InstanceId, p: Params) -> Instance {
         let prio = p.base_priority;
-        let interval = p.advert_int;
+        let interval = p.advert_field;
         Instance {
             id,
             p,
@@ -144,7 +146,7 @@ impl Instance {
             prio,
             demoted: false,
             faults: Vec::new(),
-            master_adver_int: interval,
+            master_adver_field: interval,
             timer: None,
             preempt_until: None,
             want_master: false,
@@ -168,7 +170,7 @@ impl Instance {
     }
 
     pub fn name(&self) -> &str {
-        &self.p.name
+        self.p.name()
     }
 
     pub fn vrid(&self) -> u8 {
@@ -248,12 +250,12 @@ impl Instance {
 
     /// Master_Adver_Interval: ours, or the master's as learned from its adverts (v3).
     pub fn master_adver_interval(&self) -> Duration {
-        self.master_adver_int
+        baton_wire::advert::interval_duration(self.p.version, self.master_adver_field)
     }
 
     /// Skew_Time at the current effective priority.
     pub fn skew_time(&self) -> Duration {
-        skew_time(self.p.version, self.prio, self.master_adver_int)
+        skew_time(self.p.version, self.prio, self.master_adver_interval())
     }
 
     /// Master_Down_Interval at the current effective priority and master interval. Worked
@@ -263,7 +265,7 @@ impl Instance {
         master_down_interval(
             self.p.version,
             self.prio,
-            self.master_adver_int,
+            self.master_adver_interval(),
             self.p.down_timer_adverts,
         )
     }
@@ -297,7 +299,7 @@ impl Instance {
     pub(crate) fn log(&self, out: &mut Vec<Action>, level: Level, text: LogText) {
         out.push(Action::Log(LogLine {
             level,
-            scope: Some(self.p.name.clone()),
+            scope: Some(self.p.name_arc()),
             text,
             peer: None,
         }));
@@ -314,7 +316,7 @@ impl Instance {
     ) {
         out.push(Action::Log(LogLine {
             level,
-            scope: Some(self.p.name.clone()),
+            scope: Some(self.p.name_arc()),
             text,
             peer: Some(PeerLog { kind, source }),
         }));

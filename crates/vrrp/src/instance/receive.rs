@@ -92,7 +92,7 @@ impl Instance {
             // Interval contained in the ADVERTISEMENT, Recompute the Master_Down_Interval,
             // Reset the Master_Down_Timer".
             if rx.advert.version == Version::V3 {
-                self.master_adver_int = rx.advert.interval_duration();
+                self.master_adver_field = rx.advert.interval;
             }
             self.timer = Some(now + self.master_down_interval());
             self.master = Some((rx.src, prio));
@@ -225,7 +225,7 @@ impl Instance {
             )
         };
         self.log(out, Level::Info, LogText::Owned(text));
-        let interval = (rx.advert.version == Version::V3).then(|| rx.advert.interval_duration());
+        let interval = (rx.advert.version == Version::V3).then_some(rx.advert.interval);
         self.enter_backup(now, out, "higher priority advert", interval);
         self.master = Some((rx.src, prio));
         Outcome::LeftMaster
@@ -325,7 +325,7 @@ impl Instance {
     /// heard us (or stopped).
     pub(crate) fn check_dual_master(&mut self, now: Instant, out: &mut Vec<Action>) {
         let Some(d) = &self.dual else { return };
-        if now.saturating_duration_since(d.last) <= 3 * self.p.advert_int {
+        if now.saturating_duration_since(d.last) <= 3 * self.p.advert_int() {
             return;
         }
         if d.reported {

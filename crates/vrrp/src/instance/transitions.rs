@@ -81,7 +81,7 @@ impl Instance {
     pub(crate) fn notify(&self, out: &mut Vec<Action>, state: NotifyState) {
         let target = NotifyTarget {
             group: false,
-            name: self.p.name.clone(),
+            name: self.p.name_arc(),
         };
         notify_actions(out, &self.p.notify, &target, state, self.prio);
     }
@@ -118,7 +118,7 @@ impl Instance {
             Level::Info,
             LogText::Static("Entering BACKUP STATE (init)"),
         );
-        self.master_adver_int = self.p.advert_int;
+        self.master_adver_field = self.p.advert_field;
         self.master = None;
         self.want_master = false;
         if self.p.immediate_master {
@@ -250,9 +250,9 @@ impl Instance {
             (!g.master_delay.is_zero() && g.master_repeat > 0).then(|| now + g.master_delay);
         self.garp_refresh = g.master_refresh.filter(|d| !d.is_zero()).map(|d| now + d);
         self.garp_changed();
-        self.timer = Some(now + self.p.advert_int);
+        self.timer = Some(now + self.p.advert_int());
         self.master = self.src.map(|s| (s, self.prio));
-        self.master_adver_int = self.p.advert_int;
+        self.master_adver_field = self.p.advert_field;
         self.preempt_until = None;
         self.want_master = false;
         self.notify(out, NotifyState::Master);
@@ -297,14 +297,14 @@ impl Instance {
         now: Instant,
         out: &mut Vec<Action>,
         reason: &'static str,
-        master_interval: Option<Duration>,
+        master_interval: Option<u16>,
     ) {
         if self.state == State::Master {
             self.leave_master(out, false);
         }
         self.log(out, Level::Info, LogText::Static("Entering BACKUP STATE"));
         self.record(now, State::Backup, reason, out);
-        self.master_adver_int = master_interval.unwrap_or(self.p.advert_int);
+        self.master_adver_field = master_interval.unwrap_or(self.p.advert_field);
         self.preempt_until = None;
         self.want_master = false;
         self.timer = Some(now + self.master_down_interval());
@@ -408,7 +408,7 @@ impl Instance {
             self.master = self.src.map(|s| (s, new));
             if self.p.fast && new < old {
                 self.send_advert(out, new);
-                self.timer = Some(now + self.p.advert_int);
+                self.timer = Some(now + self.p.advert_int());
             }
         }
     }
@@ -431,7 +431,7 @@ impl Instance {
         self.faults = faults;
         match self.state {
             State::Fault if self.faults.is_empty() => {
-                self.master_adver_int = self.p.advert_int;
+                self.master_adver_field = self.p.advert_field;
                 self.enter_backup(now, out, "fault cleared", None);
                 Outcome::Nothing
             }
@@ -474,7 +474,7 @@ impl Instance {
                 self.check_dual_master(now, out);
                 self.send_advert(out, self.prio);
                 // From now, not from the due time: a late wake-up must not burst.
-                self.timer = Some(t.max(now) + self.p.advert_int);
+                self.timer = Some(t.max(now) + self.p.advert_int());
                 Outcome::Nothing
             }
             _ => {
