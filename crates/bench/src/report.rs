@@ -142,14 +142,17 @@ const METHOD: &str = "## How the figures are taken
   a run) plus Skew_Time, since both of its scripts end in a priority-0 advert (FAULT, or
   `killall keepalived`, which is SIGTERM).
 - **Footprint.** Each daemon alone on a segment of its own, master of its instances, all
-  measured in the same window. Memory, summed over all of the daemon's processes and read at
-  the end of the window: `VmRSS` (/proc/<pid>/status; the target is judged on it), `Pss`
+  measured in the same window. The idle window is split over three starts of both daemons,
+  since which of a program's pages are resident moves by a few hundred kB from one start of
+  the same binary to the next. Memory, summed over all of the daemon's processes and read at
+  the end of each start's window, is the median of the starts (their spread beside it):
+  `VmRSS` (/proc/<pid>/status; the target is judged on it), `Pss`
   (/proc/<pid>/smaps_rollup: pages shared with other processes split between them, so it
   also depends on what else runs on the machine, other keepalived processes included) and
   `Anonymous` (smaps_rollup: heap and stacks, what the daemon itself allocated). Most of a
   daemon's RSS is its program's pages, which is why baton's release profile builds for size
   (opt-level \"s\", fat LTO, one codegen unit). CPU: the sum of `utime + stime`
-  (/proc/<pid>/stat) over the window.
+  (/proc/<pid>/stat) over the starts' windows.
 - **Scale.** A master (priority 200) and a backup (priority 100) of the same daemon, N
   instances on one interface at VRRPv3 (0.1 s unless `--interval` says otherwise), one VIP
   each; VRIDs 1–255, each further block of 255 instances on its own multicast group
