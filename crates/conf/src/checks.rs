@@ -149,7 +149,7 @@ fn members(
 
 /// The names of the instances, for looking members up by name.
 fn names(instances: &[(VrrpInstance, RawTracking)]) -> HashSet<&str> {
-    instances.iter().map(|(i, _)| i.name.as_str()).collect()
+    instances.iter().map(|(i, _)| &*i.name).collect()
 }
 
 pub(crate) fn sync_groups(

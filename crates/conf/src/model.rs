@@ -126,7 +126,7 @@ impl Config {
     }
 
     pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
-        self.instances.iter().find(|i| i.name == name)
+        self.instances.iter().find(|i| *i.name == *name)
     }
 
     /// Every command this configuration may run: vrrp_scripts, notify commands of instances,
@@ -811,7 +811,7 @@ impl Vmac {
 /// folded in, so consumers never look at `global_defs` for an instance's behaviour.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VrrpInstance {
-    pub name: String,
+    pub name: Arc<str>,
     pub span: Span,
     pub state: InitialState,
     pub interface: Option<String>,
@@ -895,7 +895,7 @@ impl VrrpInstance {
     pub fn new(name: &str, vrid: u8, family: Family) -> VrrpInstance {
         let global = GlobalDefs::default();
         VrrpInstance {
-            name: name.to_string(),
+            name: name.into(),
             span: Span::default(),
             state: InitialState::Backup,
             interface: None,

@@ -75,7 +75,7 @@ fn vrrp() {
         ]
     );
     assert_eq!(c.global.router_id.as_deref(), Some("LVS_DEVEL"));
-    let names: Vec<&str> = c.instances.iter().map(|i| i.name.as_str()).collect();
+    let names: Vec<&str> = c.instances.iter().map(|i| &*i.name).collect();
     assert_eq!(names, ["VI_1", "VI_2", "VI_3", "VI_4"]);
     let vi1 = c.instance("VI_1").unwrap();
     assert_eq!(

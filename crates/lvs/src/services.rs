@@ -59,7 +59,7 @@ pub(crate) fn vips_of(config: &Config) -> HashMap<String, Vec<IpAddr>> {
         .iter()
         .map(|i| {
             (
-                i.name.clone(),
+                i.name.to_string(),
                 i.vips
                     .iter()
                     .chain(&i.excluded_vips)

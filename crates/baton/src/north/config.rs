@@ -106,7 +106,7 @@ mod tests {
         std::fs::write(&path, GOOD).unwrap();
         let src = ConfigSource::new(path.clone(), Some("lb1".into()), false);
         let c = src.initial().unwrap();
-        assert_eq!(c.instances[0].name, "VI_1");
+        assert_eq!(&*c.instances[0].name, "VI_1");
         match src.reload() {
             Reload::Applied(c) => assert_eq!(c.instances[0].priority, 200),
             other => panic!("{other:?}"),

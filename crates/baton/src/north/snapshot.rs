@@ -138,11 +138,8 @@ impl InstanceView {
         node: &NodeStatus,
         sockets: &[EndpointStatus],
     ) -> Vec<InstanceView> {
-        let conf: HashMap<&str, &VrrpInstance> = config
-            .instances
-            .iter()
-            .map(|i| (i.name.as_str(), i))
-            .collect();
+        let conf: HashMap<&str, &VrrpInstance> =
+            config.instances.iter().map(|i| (&*i.name, i)).collect();
         let scripts: HashMap<&str, i32> = config
             .scripts
             .iter()

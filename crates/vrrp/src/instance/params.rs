@@ -177,9 +177,10 @@ impl Params {
         &self.conf().name
     }
 
-    /// The name as the actions that carry it hold it.
+    /// The name as the actions that carry it hold it: shared with the configuration, so a
+    /// log line or a notification costs no copy of it.
     pub fn name_arc(&self) -> Arc<str> {
-        Arc::from(self.name())
+        self.conf().name.clone()
     }
 
     /// The instance as configured.

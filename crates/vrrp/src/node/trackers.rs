@@ -256,7 +256,7 @@ fn member_rule(
     if weight != 0 && !weights_allowed {
         logs.push(Action::Log(LogLine {
             level: Level::Warn,
-            scope: Some(Arc::from(inst.name.as_str())),
+            scope: Some(inst.name.clone()),
             text: LogText::Owned(format!(
                 "{} weight ignored: sync group members track without weights unless sync_group_tracking_weight is set",
                 r.name
@@ -275,7 +275,7 @@ fn member_rule(
 fn unknown(logs: &mut Vec<Action>, inst: &VrrpInstance, what: &str, r: &TrackRef) {
     logs.push(Action::Log(LogLine {
         level: Level::Warn,
-        scope: Some(Arc::from(inst.name.as_str())),
+        scope: Some(inst.name.clone()),
         text: LogText::Owned(format!("{what} {} not found, ignoring", r.name)),
         peer: None,
     }));

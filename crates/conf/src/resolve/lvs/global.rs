@@ -55,7 +55,7 @@ pub(super) fn global(cx: &mut Cx<'_>, raw: RawLvsGlobal, ctx: &Context<'_>) -> L
                 s.interface.len() as u32,
                 "lvs_sync_daemon names no vrrp_instance (inst NAME): it has no state to follow; ignored",
             ),
-            Some(name) => match ctx.instances.iter().find(|i| &i.name == name) {
+            Some(name) => match ctx.instances.iter().find(|i| *i.name == **name) {
                 None => push(
                     cx,
                     Code::TrackUndefined,
