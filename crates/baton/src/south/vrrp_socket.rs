@@ -509,14 +509,6 @@ impl VrrpSocket {
             let name = &mut names[k];
             let (name_len, control_len, iov_count) = match (m.src, m.dst, frames) {
                 (IpAddr::V4(src), IpAddr::V4(dst), _) => {
-                    let sin = libc::sockaddr_in {
-                        sin_family: libc::AF_INET as libc::sa_family_t,
-                        sin_port: 0,
-                        sin_addr: libc::in_addr {
-                            s_addr: u32::from(dst).to_be(),
-                        },
-                        sin_zero: [0; 8],
-                    };
                     let name_len = match frames {
                         Some(f) => {
                             // SAFETY: a sockaddr_ll (20 bytes) fits in the sockaddr_in6 (28
@@ -530,6 +522,14 @@ impl VrrpSocket {
                             std::mem::size_of::<libc::sockaddr_ll>()
                         }
                         None => {
+                            let sin = libc::sockaddr_in {
+                                sin_family: libc::AF_INET as libc::sa_family_t,
+                                sin_port: 0,
+                                sin_addr: libc::in_addr {
+                                    s_addr: u32::from(dst).to_be(),
+                                },
+                                sin_zero: [0; 8],
+                            };
                             // SAFETY: as above, for a sockaddr_in (16 bytes).
                             unsafe {
                                 std::ptr::write((name as *mut libc::sockaddr_in6).cast(), sin)

@@ -234,6 +234,19 @@ fn receive_room_grows_past_the_default_and_never_shrinks() {
     });
 }
 
+/// The wall clock, as the arrival stamps read it.
+fn wall_clock() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+}
+
+/// A v2 advert's bytes for `vrid`, one VIP (192.168.5.10): its VRID shows the order of
+/// arrival.
+fn v2_advert(vrid: u8) -> [u8; 12] {
+    [0x21, vrid, 200, 1, 1, 1, 0, 0, 192, 168, 5, 10]
+}
+
 /// A parked socket wakes nobody: polled, it stays pending with datagrams waiting. Read
 /// without waiting, it hands over everything that arrived, in one `recvmmsg` per batch (the
 /// batch grows to take a burst), each datagram with its source, destination, TTL and the
@@ -267,13 +280,10 @@ fn parked_socket_keeps_its_datagrams_for_a_batched_read() {
             let mut warm = RecvBatch::new();
             let mut stamped = false;
             for _ in 0..200 {
-                let v4 = [0x21u8, 250, 200, 1, 1, 1, 0, 0, 192, 168, 5, 10];
-                tx4.send(src4, IpAddr::V4(MCAST_GROUP_V4), &v4)
+                tx4.send(src4, IpAddr::V4(MCAST_GROUP_V4), &v2_advert(250))
                     .await
                     .unwrap();
-                let sent = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap();
+                let sent = wall_clock();
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 let n = rx4.recv_waiting(&mut warm).unwrap();
                 let arrived = (0..n).filter_map(|k| warm.received(k, Family::Ipv4).ok()?.arrived);
@@ -285,13 +295,9 @@ fn parked_socket_keeps_its_datagrams_for_a_batched_read() {
                 }
             }
             assert!(stamped, "no datagram stamped on arrival within a second");
-            let sent_from = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap();
+            let sent_from = wall_clock();
             for k in 0..BURST {
-                // VRID k+1: the order of arrival is visible in the payload.
-                let v4 = [0x21u8, k as u8 + 1, 200, 1, 1, 1, 0, 0, 192, 168, 5, 10];
-                tx4.send(src4, IpAddr::V4(MCAST_GROUP_V4), &v4)
+                tx4.send(src4, IpAddr::V4(MCAST_GROUP_V4), &v2_advert(k as u8 + 1))
                     .await
                     .unwrap();
                 let v6 = [0x31u8, k as u8 + 1, 200, 0, 0, 100, 0, 0];
@@ -299,9 +305,7 @@ fn parked_socket_keeps_its_datagrams_for_a_batched_read() {
                     .await
                     .unwrap();
             }
-            let sent_by = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap();
+            let sent_by = wall_clock();
             // Delivery through the veth is synchronous with the send; give it a moment anyway.
             tokio::time::sleep(Duration::from_millis(20)).await;
             let mut batch = RecvBatch::new();
@@ -346,8 +350,7 @@ fn parked_socket_keeps_its_datagrams_for_a_batched_read() {
             );
             rx4.unpark().unwrap();
             assert!(!rx4.is_parked());
-            let v4 = [0x21u8, 7, 200, 1, 1, 1, 0, 0, 192, 168, 5, 10];
-            tx4.send(src4, IpAddr::V4(MCAST_GROUP_V4), &v4)
+            tx4.send(src4, IpAddr::V4(MCAST_GROUP_V4), &v2_advert(7))
                 .await
                 .unwrap();
             let n = tokio::time::timeout(
