@@ -382,6 +382,45 @@ pub struct GlobalDefs {
     /// page and `/healthz`, as `--metrics` does (which wins over it). keepalived does not
     /// know the keyword: it logs "Unknown keyword" and `keepalived -t` exits 5.
     pub metrics: Option<std::net::SocketAddr>,
+    /// `vrrp_priority`, `vrrp_rt_priority`, `vrrp_rlimit_rttime`, `vrrp_no_swap`,
+    /// `vrrp_cpu_affinity`: how keepalived schedules its VRRP process, which in baton is
+    /// the daemon.
+    pub scheduling: Scheduling,
+}
+
+/// How the daemon is scheduled: keepalived's settings for its VRRP process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Scheduling {
+    /// `vrrp_priority` (-20..=19): the nice value; 0 leaves it as started. keepalived
+    /// uses it only without a realtime priority, and so does baton.
+    pub nice: i8,
+    /// `vrrp_rt_priority` (1..=99): SCHED_RR at this priority for the thread that sends and
+    /// receives adverts. Scripts and the daemon's other threads start as normal tasks
+    /// (`SCHED_RESET_ON_FORK`), as keepalived's scripts do.
+    pub rt_priority: Option<u8>,
+    /// `vrrp_rlimit_rttime` (µs, default 10,000): the CPU time that realtime thread may
+    /// take without blocking; SIGXCPU (logged) at half of it, SIGKILL at it.
+    pub rlimit_rttime_us: u32,
+    /// `vrrp_no_swap`: lock the daemon's memory (`mlockall`, pages locked as they are
+    /// touched).
+    pub no_swap: bool,
+    /// `vrrp_cpu_affinity CPU…`: the CPUs the daemon's threads run on; empty: any.
+    pub cpu_affinity: Vec<u16>,
+}
+
+/// keepalived's default `vrrp_rlimit_rttime`, µs.
+pub const DEFAULT_RLIMIT_RTTIME_US: u32 = 10_000;
+
+impl Default for Scheduling {
+    fn default() -> Self {
+        Scheduling {
+            nice: 0,
+            rt_priority: None,
+            rlimit_rttime_us: DEFAULT_RLIMIT_RTTIME_US,
+            no_swap: false,
+            cpu_affinity: Vec::new(),
+        }
+    }
 }
 
 impl Default for GlobalDefs {
@@ -418,6 +457,7 @@ impl Default for GlobalDefs {
             process_names: false,
             net_namespace: None,
             metrics: None,
+            scheduling: Scheduling::default(),
         }
     }
 }

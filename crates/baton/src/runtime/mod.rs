@@ -127,6 +127,8 @@ pub struct Daemon {
     vrrp_transitions: Vec<(String, State)>,
     /// What the operator views need beyond the core's status (state change history).
     views: observe::Views,
+    /// `vrrp_rt_priority` and the other scheduling keywords, as applied.
+    scheduler: crate::south::scheduling::Scheduler,
 }
 
 /// Run the daemon until SIGTERM or SIGINT (after the pid file is held and the configuration
@@ -137,12 +139,15 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
         env!("CARGO_PKG_VERSION"),
         std::process::id()
     );
-    let (mut term, mut int, mut hup) = match (
+    // SIGXCPU comes at half of vrrp_rlimit_rttime: caught, it is a warning (its default
+    // would end the daemon), as in keepalived.
+    let (mut term, mut int, mut hup, mut xcpu) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
+        signal(SignalKind::from_raw(libc::SIGXCPU)),
     ) {
-        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
+        (Ok(t), Ok(i), Ok(h), Ok(x)) => (t, i, h, x),
         _ => {
             tracing::error!("cannot install signal handlers");
             return ExitCode::from(EXIT_INIT_FAILED);
@@ -195,6 +200,10 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
             return ExitCode::from(EXIT_INIT_FAILED);
         }
     };
+    // Once started: the start's work (every instance, socket and address) is long for a
+    // realtime thread that may not run vrrp_rlimit_rttime without blocking.
+    let scheduling = d.config.global.scheduling.clone();
+    d.scheduler.apply(&scheduling);
     notify_systemd::notify(Lifecycle::Ready, &d.summary());
     d.ready = true;
     // The configuration being read for a reload, and whether another SIGHUP came meanwhile.
@@ -243,6 +252,11 @@ pub async fn run(opts: &RunOptions, source: &ConfigSource, config: Config) -> Ex
                     reading = Some(d.begin_reload(source));
                 }
             }
+            _ = xcpu.recv() => tracing::warn!(
+                "The advert loop used half of vrrp_rlimit_rttime ({} µs) of CPU without \
+                 blocking; at all of it the kernel kills the daemon",
+                d.config.global.scheduling.rlimit_rttime_us
+            ),
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
@@ -358,6 +372,7 @@ impl Daemon {
             pidfile: pidfile.to_path_buf(),
             vrrp_transitions: Vec::new(),
             views: observe::Views::new(instances),
+            scheduler: crate::south::scheduling::Scheduler::new(),
         };
         d.first_tracker_values().await;
         // Crash recovery: routes an earlier run left (it was killed, or its configuration
@@ -604,6 +619,9 @@ impl Daemon {
         match read {
             Reload::Applied(new) => {
                 let new = std::sync::Arc::<Config>::from(new);
+                // A reload of many instances is long work for a realtime thread: done as a
+                // normal task, and the new configuration's scheduling applied after.
+                self.scheduler.leave_realtime();
                 if new.global.net_namespace != self.config.global.net_namespace {
                     tracing::warn!(
                         "net_namespace cannot change on reload; staying in {}",
@@ -637,6 +655,7 @@ impl Daemon {
                 self.views.history.reindex(&old, &names);
                 self.config = new;
                 self.execute().await;
+                self.scheduler.apply(&self.config.global.scheduling);
                 heap::release_free_pages();
                 notify_systemd::notify(
                     Lifecycle::Ready,

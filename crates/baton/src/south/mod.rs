@@ -23,6 +23,7 @@ pub mod garp;
 pub mod links;
 pub mod lvs;
 pub mod netlink;
+pub mod scheduling;
 pub mod sockets;
 pub mod vmac;
 pub mod vrrp_socket;

@@ -26,8 +26,9 @@ pub(crate) struct RawGlobal {
     pub lvs: super::lvs::global::RawLvsGlobal,
 }
 
-/// keepalived global keywords outside what baton does (SMTP, LVS, SNMP, D-Bus, process
-/// scheduling, dump files, firewall back ends…): recognised and skipped.
+/// keepalived global keywords outside what baton does (SMTP, LVS, SNMP, D-Bus, the
+/// scheduling of keepalived's checker and BFD processes, dump files, firewall back
+/// ends…): recognised and skipped.
 const NOT_IMPLEMENTED: &[&str] = &[
     "notification_email",
     "notification_email_from",
@@ -84,12 +85,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "vrrp_rx_bufs_multiplier",
     "umask",
     "random_seed",
-    "vrrp_priority",
-    "vrrp_rt_priority",
-    "vrrp_no_swap",
-    "vrrp_cpu_affinity",
-    "vrrp_rlimit_rttime",
-    "vrrp_rlimit_rtime",
     "checker_priority",
     "checker_rt_priority",
     "checker_no_swap",
@@ -341,11 +336,61 @@ pub(crate) fn global_defs(cx: &mut Cx<'_>, stmt: &Stmt, g: &mut RawGlobal) {
                 }
             }
             "baton_metrics" => metrics(cx, line, d),
+            "vrrp_priority" => {
+                if let Some(v) = cx.int_arg(line, -20, 19) {
+                    d.scheduling.nice = v as i8;
+                }
+            }
+            "vrrp_rt_priority" => {
+                // Linux's SCHED_RR range (sched_get_priority_min/max).
+                if let Some(v) = cx.int_arg(line, 1, 99) {
+                    d.scheduling.rt_priority = Some(v as u8);
+                }
+            }
+            "vrrp_rlimit_rttime" | "vrrp_rlimit_rtime" => {
+                if kw == "vrrp_rlimit_rtime" {
+                    cx.report(
+                        Code::Deprecated,
+                        line.keyword(),
+                        "vrrp_rlimit_rtime is deprecated: use vrrp_rlimit_rttime",
+                    );
+                }
+                if let Some(v) = cx.int_arg(line, 1, u32::MAX.into()) {
+                    // keepalived warns at half the limit, which must not be zero.
+                    d.scheduling.rlimit_rttime_us = (v as u32).max(2);
+                }
+            }
+            "vrrp_no_swap" => {
+                cx.flag(line);
+                d.scheduling.no_swap = true;
+            }
+            "vrrp_cpu_affinity" => d.scheduling.cpu_affinity = cpu_affinity(cx, line),
             _ if super::lvs::global::keyword(cx, line, &mut g.lvs) => {}
             k if NOT_IMPLEMENTED.contains(&k) => cx.not_implemented(line),
             _ => cx.unknown(line, "global_defs"),
         }
     }
+}
+
+/// `vrrp_cpu_affinity CPU…`: CPU ids as /proc/cpuinfo numbers them. Whether they are
+/// online is a question for the machine the daemon runs on, not for the file: the daemon
+/// says so when it applies them. Any bad id drops the whole set, as in keepalived.
+fn cpu_affinity(cx: &mut Cx<'_>, stmt: &Stmt) -> Vec<u16> {
+    cx.no_block(stmt);
+    if cx.arg(stmt, 0).is_none() {
+        return Vec::new();
+    }
+    let mut cpus = Vec::new();
+    for tok in stmt.args() {
+        // CPU_SETSIZE: the most a cpu_set_t holds.
+        match cx.int(tok, 0, 1023, "vrrp_cpu_affinity CPU") {
+            Some(c) => cpus.push(c as u16),
+            None => return Vec::new(),
+        }
+    }
+    cpus.sort_unstable();
+    cpus.dedup();
+    cpus
 }
 
 /// `baton_metrics ADDR:PORT` (baton's own keyword): the `--metrics` listener.
