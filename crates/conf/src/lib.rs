@@ -177,13 +177,40 @@ pub fn load_str(name: &str, text: &str, opts: &LoadOptions, host: &dyn Host) -> 
     load_with(Path::new(name), opts, &sources, host)
 }
 
-/// Load `path` through `sources`, checking host facts through `host`.
-pub fn load_with(
-    path: &Path,
-    opts: &LoadOptions,
-    sources: &dyn Sources,
-    host: &dyn Host,
-) -> Loaded {
+/// The network namespace `path` asks for (`net_namespace`, at the top level or in
+/// `global_defs`; the last one counts), read from its statements alone. The daemon enters
+/// it before the configuration is checked against the interfaces, which live there; a
+/// whole load (every instance resolved and checked) is too dear to make twice at start.
+/// A name the full load would refuse is `None` here too.
+pub fn net_namespace(path: &Path, opts: &LoadOptions) -> Option<String> {
+    let mut diags = Diagnostics::with_limit(opts.limits.diagnostics);
+    let pre = preprocess::run(path, &FsSources, &settings(opts, &RealHost), &mut diags);
+    if !pre.readable {
+        return None;
+    }
+    let stmts = syntax::parse(&pre.lines, &mut diags);
+    let mut found = None;
+    for stmt in &stmts {
+        let inner = match (stmt.keyword().text.as_str(), &stmt.block) {
+            ("net_namespace", None) => std::slice::from_ref(stmt),
+            ("global_defs", Some(b)) => &b.stmts[..],
+            _ => continue,
+        };
+        for s in inner {
+            if s.keyword().text == "net_namespace"
+                && s.block.is_none()
+                && let [name] = s.args()
+            {
+                found = parse::global::namespace_name_ok(&name.text).then(|| name.text.clone());
+            }
+        }
+    }
+    found
+}
+
+/// How lines are preprocessed: `@id` conditions against the configuration id (the host
+/// name's first label unless given), and the limits.
+fn settings(opts: &LoadOptions, host: &dyn Host) -> preprocess::Settings {
     let config_id = opts
         .config_id
         .clone()
@@ -192,11 +219,22 @@ pub fn load_with(
                 .map(|h| h.split('.').next().unwrap_or_default().to_string())
         })
         .unwrap_or_default();
-    let settings = preprocess::Settings {
-        config_id: config_id.clone(),
+    preprocess::Settings {
+        config_id,
         all_config: opts.all_config,
         limits: opts.limits,
-    };
+    }
+}
+
+/// Load `path` through `sources`, checking host facts through `host`.
+pub fn load_with(
+    path: &Path,
+    opts: &LoadOptions,
+    sources: &dyn Sources,
+    host: &dyn Host,
+) -> Loaded {
+    let settings = settings(opts, host);
+    let config_id = settings.config_id.clone();
     let mut diags = Diagnostics::with_limit(opts.limits.diagnostics);
     let pre = preprocess::run(path, sources, &settings, &mut diags);
     let config = if pre.readable {

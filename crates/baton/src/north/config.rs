@@ -55,9 +55,7 @@ impl ConfigSource {
     /// The `net_namespace` the file names, read without a word (the real load, whose
     /// interface checks must see that namespace, comes after entering it).
     pub fn net_namespace(&self) -> Option<String> {
-        baton_conf::load(&self.path, &self.options)
-            .config
-            .and_then(|c| c.global.net_namespace)
+        baton_conf::net_namespace(&self.path, &self.options)
     }
 
     /// The configuration to start with; `None` (after logging why) when nothing is usable.

@@ -120,13 +120,18 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "vrrp_garp_extra_if_vmac",
 ];
 
+/// Whether `name` can name a namespace under /run/netns: one path component.
+pub(crate) fn namespace_name_ok(name: &str) -> bool {
+    !(name.is_empty() || name.contains('/') || name == "." || name == "..")
+}
+
 /// `net_namespace NAME`, at the top level or in `global_defs`: the name of a namespace
 /// under /run/netns (one path component).
 pub(crate) fn net_namespace(cx: &mut Cx<'_>, stmt: &Stmt, d: &mut GlobalDefs) {
     let Some(name) = cx.string_arg(stmt) else {
         return;
     };
-    if name.v.is_empty() || name.v.contains('/') || name.v == "." || name.v == ".." {
+    if !namespace_name_ok(&name.v) {
         cx.report(
             Code::InvalidValue,
             &stmt.args()[0],
