@@ -172,6 +172,56 @@ fn master_adverts(c: &mut Criterion) {
     group.finish();
 }
 
+/// The kernel's echo of a mass change on one interface: 20,000 instances (VRIDs 1–255, a
+/// multicast group for each further block of 255, as the scale bench runs them), their
+/// VIPs reported added one by one, as after a mass takeover, then removed, as after a mass
+/// release. The work per echo must not grow with the number of VIPs.
+fn vip_echoes(c: &mut Criterion) {
+    const N: usize = 20_000;
+    let mut group = c.benchmark_group("vip_echoes");
+    group.sample_size(10);
+    let mut cfg = Config::build(|_| {});
+    let vip = |k: usize| IpAddr::from([10, 1, (k >> 8) as u8, k as u8]);
+    for k in 0..N {
+        let mut i = instance(
+            (k % 255) as u8 + 1,
+            "eth0",
+            vip(k),
+            100,
+            Version::V3,
+            Duration::from_millis(100),
+        );
+        i.name = format!("VI_{k}").into();
+        i.mcast_group = IpAddr::from([239, 0, 0, (k / 255) as u8]);
+        cfg.instances.push(i);
+    }
+    let mut node = Node::new(&cfg, env(1, 2));
+    let mut out = Vec::with_capacity(64);
+    node.handle(Instant::ZERO, Input::Start, &mut out);
+    group.throughput(Throughput::Elements(2 * N as u64));
+    group.bench_function("20000_added_then_removed", |b| {
+        b.iter(|| {
+            for (k, added) in (0..N).map(|k| (k, true)).chain((0..N).map(|k| (k, false))) {
+                out.clear();
+                let input = if added {
+                    Input::AddressAdded {
+                        interface: "eth0",
+                        addr: vip(k),
+                    }
+                } else {
+                    Input::AddressRemoved {
+                        interface: "eth0",
+                        addr: vip(k),
+                    }
+                };
+                node.handle(Instant::ZERO, input, &mut out);
+            }
+            black_box(out.len())
+        })
+    });
+    group.finish();
+}
+
 /// 1,000 instances at 100 ms between two routers for 60 virtual seconds.
 fn simulate(c: &mut Criterion) {
     let mut group = c.benchmark_group("simulator");
@@ -202,5 +252,11 @@ fn simulate(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, received_adverts, master_adverts, simulate);
+criterion_group!(
+    benches,
+    received_adverts,
+    master_adverts,
+    vip_echoes,
+    simulate
+);
 criterion_main!(benches);

@@ -38,6 +38,13 @@ impl Environment {
         self
     }
 
+    /// Keep only the addresses `keep` accepts, on every interface.
+    pub(crate) fn retain_addresses(&mut self, keep: impl Fn(&IpAddr) -> bool) {
+        for i in &mut self.interfaces {
+            i.addresses.retain(|a| keep(a));
+        }
+    }
+
     pub(crate) fn get(&self, name: &str) -> Option<&InterfaceFacts> {
         self.interfaces.iter().find(|i| &*i.name == name)
     }

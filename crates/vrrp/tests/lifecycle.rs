@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::net::IpAddr;
+
 use baton_conf::{Config, Span, SyncGroup, Tracking, VirtualAddress};
 use baton_vrrp::{Action, AddressKind, Environment, Input, NotifyState, ScriptResult, State};
 use common::*;
@@ -219,6 +221,58 @@ fn vip_removed_externally_is_restored_unless_no_track() {
             .vips_restored,
         1
     );
+}
+
+/// Our own VIPs are never an advert source, even listed first on the interface (a restart
+/// finds them still there), and the kernel's echo of a VIP's removal reaches only the
+/// instance that has it.
+#[test]
+fn vips_are_never_sources_and_a_removal_reaches_only_its_owner() {
+    let second_vip: IpAddr = "192.168.5.20".parse().unwrap();
+    let mut second = instance("VI_2", 52, 200);
+    second.vips = vec![VirtualAddress::new(second_vip)];
+    let cfg = config(vec![instance("VI_1", 51, 200), second]);
+    let mut h = H::start_with(
+        &cfg,
+        Environment::new().with_interface("eth0", true, &[VIP, second_vip, ME]),
+    );
+    h.run_to(at(4.0));
+    assert_eq!(h.state("VI_1"), State::Master);
+    assert_eq!(h.state("VI_2"), State::Master);
+    let sources: Vec<IpAddr> = h
+        .out
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendAdvert(s) => Some(s.src),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !sources.is_empty() && sources.iter().all(|s| *s == ME),
+        "{sources:?}"
+    );
+    h.clear();
+    h.input(Input::AddressRemoved {
+        interface: "eth0",
+        addr: VIP,
+    });
+    let restored: Vec<IpAddr> = h
+        .out
+        .iter()
+        .filter_map(|a| match a {
+            Action::AddAddress { address, .. } => Some(address.addr),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(restored, vec![VIP]);
+    let count = |name: &str| {
+        h.node
+            .instance_by_name(name)
+            .unwrap()
+            .counters()
+            .vips_restored
+    };
+    assert_eq!((count("VI_1"), count("VI_2")), (1, 0));
 }
 
 /// keepalived GARP: on becoming MASTER a burst of `garp_master_repeat`, "second burst

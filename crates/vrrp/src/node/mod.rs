@@ -80,8 +80,11 @@ pub struct Node {
     /// `vrrp_delay_after_boot`.
     delay_after_boot: std::time::Duration,
     unknown_vrid_adverts: u64,
-    /// Every configured VIP and eVIP: never a candidate for an interface's primary address.
-    our_addresses: Vec<IpAddr>,
+    /// Every configured VIP and eVIP with the instance that has it, sorted: never a
+    /// candidate for an interface's primary address, and kept out of the interfaces'
+    /// address lists, so the kernel's echo of a mass takeover or release costs a search
+    /// per address instead of a pass over every VIP and every instance.
+    our_addresses: Vec<(IpAddr, u32)>,
 }
 
 impl Node {
@@ -176,11 +179,22 @@ impl Node {
         self.our_addresses = config
             .instances
             .iter()
-            .flat_map(|i| i.vips.iter().chain(i.excluded_vips.iter()).map(|v| v.addr))
+            .enumerate()
+            .flat_map(|(n, i)| {
+                i.vips
+                    .iter()
+                    .chain(i.excluded_vips.iter())
+                    .map(move |v| (v.addr, n as u32))
+            })
             .collect();
+        self.our_addresses.sort_unstable();
+        self.our_addresses.dedup();
         // Collected without knowing the count, it grew by doubling: kept for the daemon's
         // life, the slack would be up to a second copy.
         self.our_addresses.shrink_to_fit();
+        // Ours are never sources: the interfaces' lists keep only the other addresses.
+        let ours = &self.our_addresses;
+        self.env.retain_addresses(|a| !is_ours(ours, a));
         self.heap.clear();
         self.scheduled = vec![None; self.instances.len()];
     }
@@ -425,26 +439,28 @@ impl Node {
                 }
             }
             Input::AddressAdded { interface, addr } => {
-                let iface = self.env.get_mut(interface);
-                if !iface.addresses.contains(&addr) {
-                    iface.addresses.push(addr);
-                    // Our own VIPs coming and going never change a source address (they
-                    // are not candidates), and a mass takeover adds thousands of them.
-                    if !self.our_addresses.contains(&addr) {
+                // Our own VIPs coming and going never change a source address (they are
+                // not candidates), and a mass takeover adds thousands of them.
+                if !is_ours(&self.our_addresses, &addr) {
+                    let iface = self.env.get_mut(interface);
+                    if !iface.addresses.contains(&addr) {
+                        iface.addresses.push(addr);
                         self.refresh_all(now, out);
                     }
                 }
             }
             Input::AddressRemoved { interface, addr } => {
-                let iface = self.env.get_mut(interface);
-                iface.addresses.retain(|a| *a != addr);
-                if self.our_addresses.contains(&addr) {
-                    for i in 0..self.instances.len() {
+                if is_ours(&self.our_addresses, &addr) {
+                    // Only the instances that have it can restore it.
+                    let have: smallvec::SmallVec<[usize; 4]> =
+                        owners(&self.our_addresses, &addr).collect();
+                    for i in have {
                         if self.instances[i].address_removed(interface, &addr, out) {
                             self.schedule(i);
                         }
                     }
                 } else {
+                    self.env.get_mut(interface).addresses.retain(|a| *a != addr);
                     self.refresh_all(now, out);
                 }
             }
@@ -609,7 +625,14 @@ impl Node {
         let ours = &self.our_addresses;
         let src = match p.src_ip {
             Some(a) => {
-                if p.track_src_ip && !self.env.has_address(&p.interface, &a) {
+                // One of our VIPs is on the interface while an instance that has it holds
+                // its addresses (the interfaces' lists leave ours out).
+                let present = if is_ours(ours, &a) {
+                    owners(ours, &a).any(|n| self.instances[n].holds_vips())
+                } else {
+                    self.env.has_address(&p.interface, &a)
+                };
+                if p.track_src_ip && !present {
                     faults.push(FaultReason::SourceAddressMissing(a));
                 }
                 Some(a)
@@ -617,7 +640,7 @@ impl Node {
             None => {
                 let primary = self
                     .env
-                    .primary(&p.interface, p.family, &|a| ours.contains(a));
+                    .primary(&p.interface, p.family, &|a| is_ours(ours, a));
                 if primary.is_none() {
                     faults.push(FaultReason::NoSourceAddress);
                 }
@@ -716,4 +739,18 @@ impl Node {
 /// Interface names are short: a byte loop beats a call to memcmp on the per-advert path.
 fn same_name(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
+/// Whether `addr` is one of the VIPs or eVIPs in `ours` (sorted by address).
+fn is_ours(ours: &[(IpAddr, u32)], addr: &IpAddr) -> bool {
+    owners(ours, addr).next().is_some()
+}
+
+/// The instances (by position) that have `addr` among their VIPs or eVIPs, in order.
+fn owners<'a>(ours: &'a [(IpAddr, u32)], addr: &'a IpAddr) -> impl Iterator<Item = usize> + 'a {
+    let at = ours.partition_point(|(a, _)| a < addr);
+    ours[at..]
+        .iter()
+        .take_while(move |(a, _)| a == addr)
+        .map(|&(_, n)| n as usize)
 }
