@@ -239,14 +239,7 @@ fn vips_are_never_sources_and_a_removal_reaches_only_its_owner() {
     h.run_to(at(4.0));
     assert_eq!(h.state("VI_1"), State::Master);
     assert_eq!(h.state("VI_2"), State::Master);
-    let sources: Vec<IpAddr> = h
-        .out
-        .iter()
-        .filter_map(|a| match a {
-            Action::SendAdvert(s) => Some(s.src),
-            _ => None,
-        })
-        .collect();
+    let sources: Vec<IpAddr> = h.sent().iter().map(|s| s.src).collect();
     assert!(
         !sources.is_empty() && sources.iter().all(|s| *s == ME),
         "{sources:?}"
@@ -256,15 +249,7 @@ fn vips_are_never_sources_and_a_removal_reaches_only_its_owner() {
         interface: "eth0",
         addr: VIP,
     });
-    let restored: Vec<IpAddr> = h
-        .out
-        .iter()
-        .filter_map(|a| match a {
-            Action::AddAddress { address, .. } => Some(address.addr),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(restored, vec![VIP]);
+    assert_eq!(h.addresses_changed(true), vec![VIP]);
     let count = |name: &str| {
         h.node
             .instance_by_name(name)
@@ -314,24 +299,8 @@ fn reload_keeps_a_master_and_applies_only_the_difference() {
     h.input(Input::Reload(&cfg));
     assert_eq!(h.state("VI_renamed"), State::Master);
     assert_eq!(h.state("VI_new"), State::Backup);
-    let removes: Vec<_> = h
-        .out
-        .iter()
-        .filter_map(|a| match a {
-            Action::RemoveAddress { address, .. } => Some(address.addr),
-            _ => None,
-        })
-        .collect();
-    let adds: Vec<_> = h
-        .out
-        .iter()
-        .filter_map(|a| match a {
-            Action::AddAddress { address, .. } => Some(address.addr),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(removes, vec![VIP]);
-    assert_eq!(adds, vec![added.addr]);
+    assert_eq!(h.addresses_changed(false), vec![VIP]);
+    assert_eq!(h.addresses_changed(true), vec![added.addr]);
     assert!(
         !h.out.iter().any(|a| matches!(
             a,

@@ -214,6 +214,18 @@ impl H {
             .collect()
     }
 
+    /// The addresses the core asked to add (`add`) or remove, in order.
+    pub fn addresses_changed(&self, add: bool) -> Vec<IpAddr> {
+        self.out
+            .iter()
+            .filter_map(|a| match a {
+                Action::AddAddress { address, .. } if add => Some(address.addr),
+                Action::RemoveAddress { address, .. } if !add => Some(address.addr),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn logs(&self) -> Vec<String> {
         self.out
             .iter()
