@@ -68,8 +68,8 @@ impl History {
         }
     }
 
-    /// Record a change of `name` at `at`. `heard` is when the instance last accepted an
-    /// advert from another router in BACKUP.
+    /// Record a change at `at` of the instance at `index` in the core's order. `heard` is
+    /// when the instance last accepted an advert from another router in BACKUP.
     pub fn record(
         &mut self,
         index: usize,
